@@ -1,0 +1,1 @@
+"""Shared runtime of the weather suite's services: settings, server bootstrap, errors, telemetry."""

@@ -1,0 +1,104 @@
+"""Artefact locations (local paths or fsspec URLs) and the sha256 digest of an artefact directory."""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import fsspec
+
+DIGEST_PATTERN = re.compile(r"^sha256:[0-9a-f]{64}$")
+_CHUNK = 4 * 1024 * 1024
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*$")
+
+
+@dataclass(frozen=True)
+class DirectoryDigest:
+    """The digest of a directory tree and what went into it."""
+
+    digest: str
+    file_count: int
+    total_bytes: int
+
+
+def normalise_uri(uri: str) -> str:
+    """A canonical URL for uri: absolute local paths become file:// URLs; '..' is refused.
+
+    Raises ValueError with the reason when uri is not an absolute path or a URL.
+    """
+    if not uri or uri != uri.strip():
+        raise ValueError("must be a non-empty URI without surrounding spaces")
+    if any(ord(c) < 32 for c in uri):
+        raise ValueError("must not contain control characters")
+    if uri.startswith("/"):
+        path = uri
+        scheme = "file"
+    else:
+        parts = urlsplit(uri)
+        scheme = parts.scheme.lower()
+        if not scheme or not _SCHEME.match(scheme):
+            raise ValueError("must be an absolute path or a URL such as file:///... or s3://...")
+        if scheme == "file":
+            if parts.netloc not in ("", "localhost"):
+                raise ValueError("file URLs must not name a host")
+            path = parts.path
+            if not path.startswith("/"):
+                raise ValueError("file URLs must hold an absolute path")
+        else:
+            if not parts.netloc:
+                raise ValueError(f"{scheme} URLs must name a bucket or host")
+            path = "/" + parts.netloc + parts.path
+    if any(segment == ".." for segment in path.split("/")):
+        raise ValueError("must not contain '..' segments")
+    clean = posixpath.normpath(path).rstrip("/") or "/"
+    if scheme == "file":
+        return "file://" + clean
+    return f"{scheme}:/" + clean
+
+
+def is_under(uri: str, roots: list[str]) -> bool:
+    """True when the normalised uri lies under one of the normalised roots."""
+    target = normalise_uri(uri)
+    for root in roots:
+        base = normalise_uri(root)
+        if target == base or target.startswith(base.rstrip("/") + "/"):
+            return True
+    return False
+
+
+def directory_digest(uri: str) -> DirectoryDigest:
+    """sha256 over the tree at uri: for each file in sorted relative-path order, its path and hash.
+
+    The digest depends only on relative paths and contents (not on times or the location), so
+    copying a SavedModel elsewhere keeps its digest. Raises FileNotFoundError when nothing is there.
+    """
+    fs, root = fsspec.core.url_to_fs(normalise_uri(uri))
+    if not fs.exists(root):
+        raise FileNotFoundError(uri)
+    if not fs.isdir(root):
+        raise NotADirectoryError(uri)
+    outer = hashlib.sha256()
+    count = 0
+    total = 0
+    files = sorted(fs.find(root, withdirs=False))
+    root_prefix = root.rstrip("/") + "/"
+    for name in files:
+        relative = name[len(root_prefix) :] if name.startswith(root_prefix) else name
+        inner = hashlib.sha256()
+        with fs.open(name, "rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                inner.update(chunk)
+                total += len(chunk)
+        outer.update(relative.encode() + b"\0" + inner.hexdigest().encode() + b"\n")
+        count += 1
+    return DirectoryDigest("sha256:" + outer.hexdigest(), count, total)
+
+
+def local_path(uri: str) -> Path | None:
+    """The local filesystem path of a file:// URI or absolute path; None for remote URIs."""
+    normal = normalise_uri(uri)
+    return Path(normal[len("file://") :]) if normal.startswith("file://") else None

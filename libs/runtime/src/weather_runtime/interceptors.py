@@ -1,0 +1,116 @@
+"""Server interceptors: domain errors to gRPC statuses, unexpected failures hidden, call metrics."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import grpc
+
+from weather_runtime.errors import DomainError, internal_status, to_status
+from weather_runtime.logging import current_trace_ids
+from weather_runtime.metrics import CallMetrics
+
+log = logging.getLogger(__name__)
+
+
+class CallInterceptor(grpc.ServerInterceptor):
+    """Wraps every handler: maps DomainError, turns other exceptions into a bare INTERNAL, counts calls.
+
+    A client never sees a Python traceback: unexpected exceptions are logged with their traceback
+    and a reference (the trace id when tracing is on) that the client gets in the message.
+    """
+
+    def __init__(self, metrics: CallMetrics) -> None:
+        self._metrics = metrics
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = handler_call_details.method  # type: ignore[attr-defined]
+        if handler.response_streaming:
+            behavior = handler.unary_stream or handler.stream_stream
+            wrapped_stream = self._wrap_streaming(method, behavior)
+            factory = (
+                grpc.unary_stream_rpc_method_handler
+                if handler.unary_stream
+                else grpc.stream_stream_rpc_method_handler
+            )
+            return factory(
+                wrapped_stream,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        behavior = handler.unary_unary or handler.stream_unary
+        wrapped = self._wrap_unary(method, behavior)
+        factory = (
+            grpc.unary_unary_rpc_method_handler
+            if handler.unary_unary
+            else grpc.stream_unary_rpc_method_handler
+        )
+        return factory(
+            wrapped,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    def _wrap_unary(self, method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
+            start = time.perf_counter()
+            self._metrics.start(method)
+            try:
+                return behavior(request, context)
+            except Exception as exc:  # noqa: BLE001 - every failure is mapped to a status
+                _abort_for(method, exc, context)
+            finally:
+                self._metrics.record(method, _code_name(context), time.perf_counter() - start)
+
+        return wrapped
+
+    def _wrap_streaming(self, method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapped(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            start = time.perf_counter()
+            self._metrics.start(method)
+            try:
+                yield from behavior(request, context)
+            except Exception as exc:  # noqa: BLE001
+                _abort_for(method, exc, context)
+            finally:
+                self._metrics.record(method, _code_name(context), time.perf_counter() - start)
+
+        return wrapped
+
+
+def _abort_for(method: str, exc: Exception, context: grpc.ServicerContext) -> None:
+    """Aborts the call with the status exc stands for; re-raises an abort already made."""
+    if _code(context) not in (None, grpc.StatusCode.OK):
+        raise exc  # the handler called context.abort itself
+    if isinstance(exc, DomainError):
+        log.info("%s -> %s: %s", method, exc.code.name, exc.message)
+        context.abort_with_status(to_status(exc))
+    trace_id, _ = current_trace_ids()
+    reference = trace_id or uuid.uuid4().hex
+    log.exception("%s failed unexpectedly (reference %s)", method, reference)
+    context.abort_with_status(internal_status(reference))
+
+
+def _code(context: grpc.ServicerContext) -> grpc.StatusCode | None:
+    code = context.code()  # type: ignore[attr-defined]
+    if isinstance(code, int):
+        return next((c for c in grpc.StatusCode if c.value[0] == code), None)
+    return code  # type: ignore[no-any-return]
+
+
+def _code_name(context: grpc.ServicerContext) -> str:
+    code = _code(context)
+    if code is None:
+        return "CANCELLED" if not context.is_active() else "OK"
+    return code.name

@@ -1,0 +1,80 @@
+"""Service settings read from the environment, one class per service with its own prefix."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+# A list setting given in the environment as "a,b,c" (JSON lists are accepted too).
+CommaList = Annotated[list[str], NoDecode]
+
+
+def split_comma_list(value: object) -> object:
+    """Turns "a, b" into ["a", "b"]; passes lists and JSON-looking strings through."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            return json.loads(text)
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return value
+
+
+class SettingsError(Exception):
+    """A setting in the environment has a bad value; the message names the variable."""
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service has; a service subclasses it and sets its own env prefix."""
+
+    model_config = SettingsConfigDict(extra="forbid", validate_default=True)
+
+    host: str = Field("[::]", description="Address the gRPC server binds to.")
+    port: int = Field(0, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
+    metrics_port: int = Field(
+        -1, ge=-1, le=65535, description="Prometheus /metrics HTTP port; -1 disables, 0 picks one."
+    )
+    max_message_bytes: int = Field(
+        64 * MiB, ge=4 * MiB, le=2**31 - 1, description="Largest gRPC message sent or received."
+    )
+    max_workers: int = Field(32, ge=1, le=1024, description="Threads serving RPCs.")
+    max_concurrent_rpcs: int = Field(
+        256, ge=1, description="RPCs in progress beyond which calls get RESOURCE_EXHAUSTED."
+    )
+    grace_seconds: float = Field(
+        10.0, ge=0, le=600, description="Time in-flight calls get to finish on SIGTERM."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def address(self) -> str:
+        """host:port the server binds."""
+        return f"{self.host}:{self.port}"
+
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def load_settings(cls: type[S], **overrides: object) -> S:
+    """Builds settings from the environment (and overrides), raising SettingsError on a bad value."""
+    try:
+        return cls(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        prefix = str(cls.model_config.get("env_prefix", ""))
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"])
+            variable = f"{prefix}{field}".upper()
+            problems.append(f"{variable}={error.get('input')!r}: {error['msg']}")
+        raise SettingsError(f"invalid {cls.__name__}: " + "; ".join(problems)) from None

@@ -1,0 +1,56 @@
+"""Registry settings, read from REGISTRY_* environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from weather_runtime.artifacts import normalise_uri
+from weather_runtime.settings import CommaList, ServiceSettings, split_comma_list
+
+DEFAULT_PORT = 50051
+
+
+class RegistrySettings(ServiceSettings):
+    """Settings of the registry service (environment prefix REGISTRY_)."""
+
+    model_config = SettingsConfigDict(env_prefix="REGISTRY_", extra="forbid")
+
+    port: int = Field(DEFAULT_PORT, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
+    database_url: str = Field(
+        "sqlite:///var/registry/registry.db",
+        description="SQLAlchemy URL: sqlite:///path (default) or postgresql://user:pw@host/db.",
+    )
+    gated_aliases: CommaList = Field(
+        default_factory=lambda: ["production"],
+        description="Aliases that only move to versions passing the promotion gate.",
+    )
+    gate_margin: float = Field(
+        0.0, ge=0.0, lt=1.0, description="Skill score each gate check must exceed."
+    )
+    artifact_roots: CommaList = Field(
+        default_factory=lambda: ["file:///"],
+        description="URL prefixes artefacts must lie under; the registry reads nothing else.",
+    )
+    max_watchers: int = Field(8, ge=1, le=1000, description="Concurrent WatchEvents streams.")
+    watch_poll_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often watchers look for other replicas' events."
+    )
+
+    @field_validator("gated_aliases", "artifact_roots", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return split_comma_list(value)
+
+    @field_validator("artifact_roots")
+    @classmethod
+    def _valid_roots(cls, value: list[str]) -> list[str]:
+        return [normalise_uri(root) for root in value]
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        scheme = value.split(":", 1)[0].split("+", 1)[0]
+        if scheme not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError("must start with sqlite:// or postgresql://")
+        return value

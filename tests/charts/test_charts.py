@@ -1,0 +1,580 @@
+"""Static checks for the Helm charts under charts/ (no cluster needed).
+
+Every chart directory (charts/<name>/Chart.yaml) is picked up, with every
+values file in its ci/ folder (or the defaults when it has none), and is
+linted, rendered, validated against the Kubernetes OpenAPI schemas and checked
+for the platform's invariants: Pod Security Standard "restricted", explicit
+resources, native gRPC probes, no service-account token, a NetworkPolicy when
+enabled. The registry chart also gets value-specific and negative cases.
+
+Tools: helm from $HELM or <repo>/.tools/bin/helm (tools/install_tools.sh),
+kubernetes-validate and yamllint from <repo>/.venv/bin or PATH. A missing
+tool skips the tests that need it, except under CI (env CI set), where it
+fails them.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CHARTS_DIR = REPO / "charts"
+YAMLLINT_CONFIG = CHARTS_DIR / ".yamllint"
+RELEASE = "rel"
+# kubernetes-validate bundles schemas for 1.25 ... 1.37. Rendered manifests are
+# checked against 1.30 (a common production version), the chart's kubeVersion
+# floor, and the tool's newest bundled version (its default, no -k).
+K8S_VERSION = "1.30.0"
+TOOL_TIMEOUT = 60
+
+CHARTS = sorted(p.parent for p in CHARTS_DIR.glob("*/Chart.yaml"))
+CASES = [
+    pytest.param(chart, values, id=f"{chart.name}/{values.stem if values else 'defaults'}")
+    for chart in CHARTS
+    for values in (sorted((chart / "ci").glob("*.yaml")) or [None])
+]
+REGISTRY = CHARTS_DIR / "registry"
+
+POD_SPEC_PATHS = {
+    "Pod": ("spec",),
+    "Deployment": ("spec", "template", "spec"),
+    "StatefulSet": ("spec", "template", "spec"),
+    "DaemonSet": ("spec", "template", "spec"),
+    "ReplicaSet": ("spec", "template", "spec"),
+    "Job": ("spec", "template", "spec"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+}
+LONG_RUNNING = {"Deployment", "StatefulSet", "DaemonSet"}
+
+
+# --------------------------------------------------------------------------- tools
+
+
+def _missing(what: str) -> None:
+    reason = f"{what} not found (run tools/install_tools.sh / install requirements/dev.in)"
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def _executable(*candidates: str | Path | None) -> str | None:
+    for candidate in candidates:
+        if not candidate:
+            continue
+        found = shutil.which(str(candidate))
+        if found:
+            return found
+    return None
+
+
+@pytest.fixture(scope="session")
+def helm() -> str:
+    path = _executable(os.environ.get("HELM"), REPO / ".tools" / "bin" / "helm", "helm")
+    if path is None:
+        _missing("helm")
+    return path
+
+
+@pytest.fixture(scope="session")
+def kubernetes_validate() -> str:
+    path = _executable(REPO / ".venv" / "bin" / "kubernetes-validate", "kubernetes-validate")
+    if path is None:
+        _missing("kubernetes-validate")
+    return path
+
+
+@pytest.fixture(scope="session")
+def yamllint() -> list[str]:
+    path = _executable(REPO / ".venv" / "bin" / "yamllint", "yamllint")
+    if path is None:
+        _missing("yamllint")
+    return [path]
+
+
+def _run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=TOOL_TIMEOUT, check=False)
+
+
+@functools.cache
+def _template(helm: str, chart: Path, values: Path | None = None, sets: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    cmd = [helm, "template", RELEASE, str(chart), "--namespace", "weather"]
+    if values is not None:
+        cmd += ["-f", str(values)]
+    for item in sets:
+        cmd += ["--set", item]
+    return _run(cmd)
+
+
+def render(helm: str, chart: Path, values: Path | None = None, *sets: str) -> list[dict[str, Any]]:
+    """Rendered manifests of a chart; fails the test when rendering fails."""
+    result = _template(helm, chart, values, tuple(sets))
+    assert result.returncode == 0, f"helm template failed:\n{result.stderr}"
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _dig(obj: Any, *path: str, default: Any = None) -> Any:
+    for key in path:
+        if not isinstance(obj, dict) or key not in obj:
+            return default
+        obj = obj[key]
+    return obj
+
+
+def _merge(base: Any, override: Any) -> Any:
+    """Helm-style values merge: maps merge recursively, null deletes, anything else replaces."""
+    if not (isinstance(base, dict) and isinstance(override, dict)):
+        return override
+    merged = dict(base)
+    for key, value in override.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = _merge(base.get(key), value) if key in base else value
+    return merged
+
+
+def effective_values(chart: Path, values: Path | None) -> dict[str, Any]:
+    merged = yaml.safe_load((chart / "values.yaml").read_text()) or {}
+    if values is not None:
+        merged = _merge(merged, yaml.safe_load(values.read_text()) or {})
+    return merged
+
+
+def kinds(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [d for d in docs if d.get("kind") == kind]
+
+
+def one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    found = kinds(docs, kind)
+    assert len(found) == 1, f"expected one {kind}, got {len(found)}"
+    return found[0]
+
+
+def pod_spec(doc: dict[str, Any]) -> dict[str, Any]:
+    return _dig(doc, *POD_SPEC_PATHS[doc["kind"]])
+
+
+def container_env(container: dict[str, Any]) -> dict[str, Any]:
+    """Env entries by name: the value, or the valueFrom mapping."""
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
+
+
+def selects(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
+    match = (selector or {}).get("matchLabels", {})
+    return all(labels.get(k) == v for k, v in match.items())
+
+
+def _kubeversion_floor(chart: Path) -> str | None:
+    constraint = str(yaml.safe_load((chart / "Chart.yaml").read_text()).get("kubeVersion", ""))
+    m = re.match(r"\s*>=?\s*v?(\d+)\.(\d+)", constraint)
+    return f"{m.group(1)}.{m.group(2)}.0" if m else None
+
+
+# --------------------------------------------------------------------------- invariants
+
+
+def pod_problems(doc: dict[str, Any]) -> list[str]:
+    kind, name = doc["kind"], doc["metadata"]["name"]
+    spec = pod_spec(doc) or {}
+    where = f"{kind}/{name}"
+    problems = []
+    if spec.get("automountServiceAccountToken") is not False:
+        problems.append(f"{where}: automountServiceAccountToken must be false")
+    if spec.get("enableServiceLinks") is not False:
+        problems.append(f"{where}: enableServiceLinks must be false")
+    for key in ("hostNetwork", "hostPID", "hostIPC"):
+        if spec.get(key):
+            problems.append(f"{where}: {key} is not allowed")
+    pod_sc = spec.get("securityContext") or {}
+    if pod_sc.get("runAsNonRoot") is not True:
+        problems.append(f"{where}: securityContext.runAsNonRoot must be true")
+    pod_seccomp = _dig(pod_sc, "seccompProfile", "type")
+    for volume in spec.get("volumes", []):
+        if "hostPath" in volume:
+            problems.append(f"{where}: hostPath volume {volume['name']}")
+
+    containers = spec.get("initContainers", []) + spec.get("containers", [])
+    if not containers:
+        problems.append(f"{where}: no containers")
+    for c in containers:
+        cw = f"{where} container {c.get('name')}"
+        sc = c.get("securityContext") or {}
+        if sc.get("readOnlyRootFilesystem") is not True:
+            problems.append(f"{cw}: readOnlyRootFilesystem must be true")
+        if sc.get("allowPrivilegeEscalation") is not False:
+            problems.append(f"{cw}: allowPrivilegeEscalation must be false")
+        if "ALL" not in (_dig(sc, "capabilities", "drop") or []):
+            problems.append(f"{cw}: capabilities.drop must contain ALL")
+        if set(_dig(sc, "capabilities", "add") or []) - {"NET_BIND_SERVICE"}:
+            problems.append(f"{cw}: only NET_BIND_SERVICE may be added")
+        if sc.get("privileged") or sc.get("runAsNonRoot") is False or sc.get("runAsUser") == 0:
+            problems.append(f"{cw}: must not run privileged or as root")
+        if _dig(sc, "seccompProfile", "type", default=pod_seccomp) not in ("RuntimeDefault", "Localhost"):
+            problems.append(f"{cw}: seccompProfile must be RuntimeDefault (pod or container)")
+        for section in ("requests", "limits"):
+            for resource in ("cpu", "memory"):
+                if not _dig(c, "resources", section, resource):
+                    problems.append(f"{cw}: resources.{section}.{resource} missing")
+
+    if kind in LONG_RUNNING:
+        for c in spec.get("containers", []):
+            cw = f"{where} container {c.get('name')}"
+            grpc_ports = {p["containerPort"] for p in c.get("ports", []) if p.get("name") == "grpc"}
+            for probe in ("readinessProbe", "livenessProbe"):
+                port = _dig(c, probe, "grpc", "port")
+                if port is None:
+                    problems.append(f"{cw}: {probe} must be a native grpc probe")
+                elif port not in grpc_ports:
+                    problems.append(f"{cw}: {probe} port {port} is not the container port named grpc")
+            grace = spec.get("terminationGracePeriodSeconds", 30)
+            for env_name, value in container_env(c).items():
+                if env_name.endswith("_GRACE_SECONDS") and isinstance(value, str) and value.isdigit():
+                    if grace <= int(value):
+                        problems.append(f"{cw}: terminationGracePeriodSeconds {grace} <= {env_name}={value}")
+    return problems
+
+
+def manifest_problems(docs: list[dict[str, Any]], values: dict[str, Any]) -> list[str]:
+    problems = []
+    for doc in docs:
+        labels = doc["metadata"].get("labels") or {}
+        if labels.get("app.kubernetes.io/instance") != RELEASE or labels.get("app.kubernetes.io/managed-by") != "Helm":
+            problems.append(f"{doc['kind']}/{doc['metadata']['name']}: missing app.kubernetes.io/instance or managed-by")
+        if doc["kind"] in POD_SPEC_PATHS:
+            problems += pod_problems(doc)
+        if doc["kind"] == "ServiceAccount" and doc.get("automountServiceAccountToken") is not False:
+            problems.append(f"ServiceAccount/{doc['metadata']['name']}: automountServiceAccountToken must be false")
+        if doc["kind"] == "Service":
+            for port in doc["spec"].get("ports", []):
+                if port.get("name") == "grpc" and port.get("appProtocol") != "grpc":
+                    problems.append(f"Service/{doc['metadata']['name']}: port grpc needs appProtocol grpc")
+
+    workloads = [d for d in docs if d["kind"] in LONG_RUNNING]
+    policies = kinds(docs, "NetworkPolicy")
+    if _dig(values, "networkPolicy", "enabled"):
+        for w in workloads:
+            pod_labels = _dig(w, "spec", "template", "metadata", "labels", default={})
+            if not any(selects(p["spec"].get("podSelector"), pod_labels) for p in policies):
+                problems.append(f"{w['kind']}/{w['metadata']['name']}: networkPolicy.enabled but no NetworkPolicy selects it")
+    elif "networkPolicy" in values and policies:
+        problems.append("networkPolicy.enabled is false but a NetworkPolicy was rendered")
+    if _dig(values, "pdb", "enabled") and int(values.get("replicaCount", 1)) > 1:
+        budgets = kinds(docs, "PodDisruptionBudget")
+        for w in workloads:
+            pod_labels = _dig(w, "spec", "template", "metadata", "labels", default={})
+            if not any(selects(b["spec"].get("selector"), pod_labels) for b in budgets):
+                problems.append(f"{w['kind']}/{w['metadata']['name']}: pdb.enabled but no PodDisruptionBudget covers it")
+    return problems
+
+
+# --------------------------------------------------------------------------- every chart, every ci values file
+
+
+def test_charts_found() -> None:
+    assert REGISTRY in CHARTS, f"no registry chart under {CHARTS_DIR}"
+
+
+@pytest.mark.parametrize(("chart", "values"), CASES)
+def test_helm_lint_strict(helm: str, chart: Path, values: Path | None) -> None:
+    cmd = [helm, "lint", "--strict", str(chart)] + (["-f", str(values)] if values else [])
+    result = _run(cmd)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(("chart", "values"), CASES)
+def test_rendered_manifests_pass_kubernetes_schemas(
+    helm: str, kubernetes_validate: str, chart: Path, values: Path | None, tmp_path: Path
+) -> None:
+    result = _template(helm, chart, values, ())
+    assert result.returncode == 0, f"helm template failed:\n{result.stderr}"
+    manifest = tmp_path / "rendered.yaml"
+    manifest.write_text(result.stdout)
+    versions = dict.fromkeys([K8S_VERSION, _kubeversion_floor(chart), None])  # None: newest bundled
+    failures = []
+    for version in versions:
+        cmd = [kubernetes_validate, "--strict", "--quiet", str(manifest)]
+        if version:
+            cmd[1:1] = ["-k", version]
+        run = _run(cmd)
+        if run.returncode != 0:
+            failures.append(f"[{version or 'newest'}] rc={run.returncode}\n{run.stdout}{run.stderr}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize(("chart", "values"), CASES)
+def test_rendered_manifests_invariants(helm: str, chart: Path, values: Path | None) -> None:
+    docs = render(helm, chart, values)
+    assert kinds(docs, "Deployment") or kinds(docs, "StatefulSet"), "chart renders no workload"
+    problems = manifest_problems(docs, effective_values(chart, values))
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("chart", CHARTS, ids=lambda c: c.name)
+def test_yamllint(yamllint: list[str], chart: Path) -> None:
+    files = [chart / "Chart.yaml", chart / "values.yaml", *sorted((chart / "ci").glob("*.yaml"))]
+    result = _run([*yamllint, "--strict", "-c", str(YAMLLINT_CONFIG), *map(str, files)])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("chart", CHARTS, ids=lambda c: c.name)
+def test_values_are_documented(chart: Path) -> None:
+    """Every values key carries a `## @param <path> <description>` (itself or an ancestor map)."""
+    text = (chart / "values.yaml").read_text()
+    values = yaml.safe_load(text) or {}
+    documented = set(re.findall(r"^## @param (\S+) \S", text, flags=re.MULTILINE))
+
+    def leaves(node: Any, path: tuple[str, ...] = ()) -> Any:
+        if isinstance(node, dict) and node:
+            for key, value in node.items():
+                yield from leaves(value, (*path, str(key)))
+        else:
+            yield path
+
+    undocumented = [
+        ".".join(path)
+        for path in leaves(values)
+        if not any(".".join(path[:i]) in documented for i in range(len(path), 0, -1))
+    ]
+    stale = [p for p in documented if _dig(values, *p.split("."), default=KeyError) is KeyError]
+    assert not undocumented, f"values without ## @param: {undocumented}"
+    assert not stale, f"## @param for keys that do not exist: {stale}"
+
+
+@pytest.mark.parametrize("chart", CHARTS, ids=lambda c: c.name)
+def test_values_schema_is_draft07_and_accepts_ci_values(chart: Path) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    import json
+
+    schema_file = chart / "values.schema.json"
+    assert schema_file.is_file(), "every chart ships a values.schema.json"
+    schema = json.loads(schema_file.read_text())
+    assert schema.get("$schema") == "http://json-schema.org/draft-07/schema#"
+    assert schema.get("additionalProperties") is False
+    jsonschema.Draft7Validator.check_schema(schema)
+    validator = jsonschema.Draft7Validator(schema)
+    for values in [None, *sorted((chart / "ci").glob("*.yaml"))]:
+        errors = [e.message for e in validator.iter_errors(effective_values(chart, values))]
+        assert not errors, f"{values or 'values.yaml'}: {errors}"
+
+
+# --------------------------------------------------------------------------- registry chart
+
+
+def _registry(helm: str, values: str | None = None, *sets: str) -> list[dict[str, Any]]:
+    return render(helm, REGISTRY, REGISTRY / "ci" / values if values else None, *sets)
+
+
+def _server(docs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    deployment = one(docs, "Deployment")
+    (container,) = [c for c in pod_spec(deployment)["containers"] if c["name"] == "registry"]
+    return deployment, container
+
+
+def _egress_ports(docs: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+    """Egress port -> the rule's `to` peers ([] meaning any destination)."""
+    rules = one(docs, "NetworkPolicy")["spec"]["egress"]
+    return {p["port"]: rule.get("to", []) for rule in rules for p in rule.get("ports", [])}
+
+
+def _grpc_peers(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    (rule,) = [r for r in one(docs, "NetworkPolicy")["spec"]["ingress"] if {"port": 50051, "protocol": "TCP"} in r["ports"]]
+    return rule["from"]
+
+
+def test_registry_defaults_sqlite_on_pvc(helm: str) -> None:
+    docs = _registry(helm)
+    deployment, container = _server(docs)
+    spec = pod_spec(deployment)
+    env = container_env(container)
+
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert container["image"] == "ghcr.io/weather-suite/registry:0.1.0"
+    assert env["REGISTRY_DATABASE_URL"] == "sqlite:////data/registry.db"
+    assert env["REGISTRY_PORT"] == "50051" and env["REGISTRY_METRICS_PORT"] == "9101"
+    assert env["REGISTRY_MAX_MESSAGE_BYTES"] == "67108864"  # not 6.7108864e+07
+    assert env["REGISTRY_GATED_ALIASES"] == "production"
+    assert env["REGISTRY_GRACE_SECONDS"] == "10" and spec["terminationGracePeriodSeconds"] > 10
+    assert env["OTEL_SDK_DISABLED"] == "true"
+    assert "REGISTRY_ARTIFACT_ROOTS" not in env
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert container[probe]["grpc"] == {"port": 50051}
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"grpc": 50051, "metrics": 9101}
+    assert spec["securityContext"]["runAsUser"] == 10001 and spec["securityContext"]["fsGroup"] == 10001
+
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert mounts == {"/tmp": "tmp", "/data": "data"}
+    assert "emptyDir" in volumes["tmp"]
+    assert volumes["data"]["persistentVolumeClaim"]["claimName"] == "rel-registry-data"
+    pvc = one(docs, "PersistentVolumeClaim")
+    assert pvc["metadata"]["name"] == "rel-registry-data"
+    assert pvc["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert pvc["spec"]["resources"]["requests"]["storage"] == "1Gi"
+
+    service = one(docs, "Service")
+    assert service["spec"]["type"] == "ClusterIP"
+    assert {p["name"]: (p["port"], p["appProtocol"]) for p in service["spec"]["ports"]} == {
+        "grpc": (50051, "grpc"),
+        "metrics": (9101, "http"),
+    }
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true" and annotations["prometheus.io/port"] == "9101"
+
+    assert not kinds(docs, "Secret")
+    assert not kinds(docs, "PodDisruptionBudget"), "a PDB on one replica would block node drains"
+    assert _grpc_peers(docs)[0] == {"podSelector": {"matchLabels": {"weather.io/registry-client": "true"}}}
+    assert set(_egress_ports(docs)) == {53}, "sqlite needs DNS only"
+
+
+def test_registry_sqlite_existing_claims(helm: str) -> None:
+    docs = _registry(helm, "sqlite-persistence-values.yaml")
+    deployment, container = _server(docs)
+    volumes = {v["name"]: v for v in pod_spec(deployment)["volumes"]}
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    env = container_env(container)
+
+    assert not kinds(docs, "PersistentVolumeClaim"), "existingClaim must not create a PVC"
+    assert volumes["data"]["persistentVolumeClaim"] == {"claimName": "registry-data"}
+    assert volumes["artifacts"]["persistentVolumeClaim"] == {"claimName": "model-artifacts", "readOnly": True}
+    assert mounts["/artifacts"]["readOnly"] is True and "readOnly" not in mounts["/data"]
+    assert env["REGISTRY_ARTIFACT_ROOTS"] == "file:///artifacts"
+    assert env["REGISTRY_GATED_ALIASES"] == "production,staging"
+    assert env["REGISTRY_GATE_MARGIN"] == "0.02"
+    assert env["REGISTRY_LOG_FORMAT"] == "text" and env["REGISTRY_LOG_LEVEL"] == "DEBUG"
+    assert deployment["spec"]["strategy"]["type"] == "Recreate"
+    assert {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "weather-jobs"}},
+        "podSelector": {"matchLabels": {"weather.io/registry-client": "true"}},
+    } in _grpc_peers(docs)
+
+
+def test_registry_postgresql_existing_secret(helm: str) -> None:
+    docs = _registry(helm, "postgresql-values.yaml")
+    deployment, container = _server(docs)
+    env = container_env(container)
+
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    assert env["REGISTRY_DATABASE_URL"] == {"secretKeyRef": {"name": "registry-database", "key": "DATABASE_URL"}}
+    assert not kinds(docs, "Secret") and not kinds(docs, "PersistentVolumeClaim")
+    assert "/data" not in {m["mountPath"] for m in container["volumeMounts"]}
+    assert one(docs, "PodDisruptionBudget")["spec"]["minAvailable"] == 1
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.observability.svc:4317"
+    assert env["OTEL_SERVICE_NAME"] == "registry" and "OTEL_SDK_DISABLED" not in env
+    names = [e["name"] for e in container["env"]]
+    assert names[-2:] == ["OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG"], "extraEnv comes last"
+    egress = _egress_ports(docs)
+    assert egress[5432] == [{"ipBlock": {"cidr": "10.20.0.0/16"}}]
+    assert egress[4317] == [] and egress[443] == [] and 53 in egress
+
+
+def test_registry_postgresql_inline_url_creates_secret(helm: str) -> None:
+    values_file = REGISTRY / "ci" / "postgresql-inline-url-values.yaml"
+    url = yaml.safe_load(values_file.read_text())["database"]["postgresql"]["url"]
+    docs = _registry(helm, values_file.name)
+    deployment, container = _server(docs)
+    secret = one(docs, "Secret")
+
+    assert secret["metadata"]["name"] == "rel-registry-database"
+    assert base64.b64decode(secret["data"]["url"]).decode() == url
+    assert container_env(container)["REGISTRY_DATABASE_URL"] == {
+        "secretKeyRef": {"name": "rel-registry-database", "key": "url"}
+    }
+    assert url not in yaml.safe_dump(deployment), "the URL must never appear in the pod spec"
+    assert "checksum/database-secret" in deployment["spec"]["template"]["metadata"]["annotations"]
+    assert one(docs, "PodDisruptionBudget")["spec"] == {
+        "maxUnavailable": 1,
+        "selector": {"matchLabels": {"app.kubernetes.io/name": "registry", "app.kubernetes.io/instance": RELEASE}},
+    }
+    assert _egress_ports(docs)[5432] == [], "no CIDR: any destination on 5432"
+
+
+def test_registry_minimal(helm: str) -> None:
+    docs = _registry(helm, "minimal-values.yaml")
+    deployment, _ = _server(docs)
+    volumes = {v["name"]: v for v in pod_spec(deployment)["volumes"]}
+    assert volumes["data"] == {"name": "data", "emptyDir": {}}
+    for kind in ("NetworkPolicy", "PodDisruptionBudget", "PersistentVolumeClaim", "Secret"):
+        assert not kinds(docs, kind), kind
+
+
+def test_registry_helm_test_pod(helm: str) -> None:
+    docs = _registry(helm)
+    pod = one(docs, "Pod")
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    assert pod["spec"]["restartPolicy"] == "Never"
+    (container,) = pod["spec"]["containers"]
+    assert container["image"] == _server(docs)[1]["image"]
+    assert container["command"] == ["python", "-m", "weather_runtime.healthcheck", "rel-registry:50051"]
+    labels = pod["metadata"]["labels"]
+    assert not selects({"matchLabels": one(docs, "Service")["spec"]["selector"]}, labels), "Service must not route to it"
+    assert any(selects(peer.get("podSelector"), labels) for peer in _grpc_peers(docs) if "namespaceSelector" not in peer)
+
+
+@pytest.mark.parametrize(
+    ("sets", "check"),
+    [
+        pytest.param(("replicaCount=0",), lambda d: _server(d)[0]["spec"]["replicas"] == 0, id="sqlite-scaled-to-zero"),
+        pytest.param(("global.imageRegistry=x",), lambda d: True, id="global-from-parent-chart"),
+        pytest.param(
+            ("image.digest=sha256:" + "a" * 64,),
+            lambda d: _server(d)[1]["image"] == "ghcr.io/weather-suite/registry@sha256:" + "a" * 64,
+            id="image-digest",
+        ),
+        pytest.param(
+            ("persistence.storageClass=-",),
+            lambda d: one(d, "PersistentVolumeClaim")["spec"]["storageClassName"] == "",
+            id="storageclass-dash",
+        ),
+        pytest.param(
+            ("fullnameOverride=" + "x" * 70,),
+            lambda d: all(len(doc["metadata"]["name"]) <= 63 for doc in kinds(d, "Deployment") + kinds(d, "Service")),
+            id="long-fullname-truncated",
+        ),
+    ],
+)
+def test_registry_accepts(helm: str, sets: tuple[str, ...], check: Any) -> None:
+    assert check(_registry(helm, None, *sets))
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        pytest.param(("database.type=mysql",), "database.type", id="database-type-enum"),
+        pytest.param(("replicaCount=-1",), "replicaCount", id="replicas-negative"),
+        pytest.param(("config.gateMargin=2",), "config.gateMargin", id="gate-margin-above-1"),
+        pytest.param(("config.gateMargin=-0.1",), "config.gateMargin", id="gate-margin-negative"),
+        pytest.param(("config.logLevel=TRACE",), "config.logLevel", id="log-level-enum"),
+        pytest.param(("config.logFormat=xml",), "config.logFormat", id="log-format-enum"),
+        pytest.param(("service.ports.grpc=70000",), "service.ports.grpc", id="port-range"),
+        pytest.param(("config.gatedAliases={a b}",), "gatedAliases", id="alias-whitespace"),
+        pytest.param(("unknownKey=1",), "unknownKey", id="unknown-top-level-key"),
+        pytest.param(("config.typo=1",), "typo", id="unknown-config-key"),
+        pytest.param(("replicaCount=2",), "database.type=sqlite allows a single writer", id="sqlite-two-replicas"),
+        pytest.param(("database.type=postgresql",), "needs the database URL", id="postgresql-without-url"),
+        pytest.param(
+            ("database.type=postgresql", "database.postgresql.url=postgresql://u:p@db:5432/r", "database.postgresql.existingSecret=s"),
+            "only one of",
+            id="postgresql-url-and-secret",
+        ),
+        pytest.param(("otel.enabled=true",), "otel.endpoint", id="otel-without-endpoint"),
+    ],
+)
+def test_registry_rejects(helm: str, sets: tuple[str, ...], message: str) -> None:
+    result = _template(helm, REGISTRY, None, sets)
+    assert result.returncode != 0, f"helm template accepted {sets}"
+    assert message in result.stderr, result.stderr
