@@ -1,4 +1,4 @@
-"""Artefact locations (local paths or fsspec URLs) and the sha256 digest of an artefact directory."""
+"""Artefact locations (paths or fsspec URLs) and the sha256 digest of an artefact directory."""
 
 from __future__ import annotations
 

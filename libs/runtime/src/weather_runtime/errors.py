@@ -46,7 +46,9 @@ class InvalidArgument(DomainError):
 
     code = grpc.StatusCode.INVALID_ARGUMENT
 
-    def __init__(self, violations: list[FieldViolation] | FieldViolation, message: str = "") -> None:
+    def __init__(
+        self, violations: list[FieldViolation] | FieldViolation, message: str = ""
+    ) -> None:
         self.violations = [violations] if isinstance(violations, FieldViolation) else violations
         text = message or "; ".join(f"{v.field}: {v.description}" for v in self.violations)
         super().__init__(text)
@@ -59,7 +61,9 @@ class InvalidArgument(DomainError):
     def details(self) -> list[any_pb2.Any]:
         request = error_details_pb2.BadRequest(
             field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=v.field, description=v.description
+                )
                 for v in self.violations
             ]
         )

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 
 class CallInterceptor(grpc.ServerInterceptor):
-    """Wraps every handler: maps DomainError, turns other exceptions into a bare INTERNAL, counts calls.
+    """Wraps every handler: maps DomainError, hides other exceptions as INTERNAL, counts calls.
 
     A client never sees a Python traceback: unexpected exceptions are logged with their traceback
     and a reference (the trace id when tracing is on) that the client gets in the message.

@@ -64,7 +64,7 @@ def split_method(full_method: str) -> tuple[str, str]:
 
 def _reuse_or_make(registry: CollectorRegistry, sample_name: str, make):  # type: ignore[no-untyped-def]
     # Several servers in one process (tests, `weatherctl up`) share the default registry.
-    existing = registry._names_to_collectors.get(sample_name)  # noqa: SLF001
+    existing = registry._names_to_collectors.get(sample_name)
     return existing if existing is not None else make()
 
 

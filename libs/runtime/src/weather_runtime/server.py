@@ -84,7 +84,7 @@ def _run_all(callbacks: list[Callable[[], None]]) -> None:
     for callback in callbacks:
         try:
             callback()
-        except Exception:  # noqa: BLE001 - shutdown must go on
+        except Exception:
             log.exception("shutdown callback failed")
 
 

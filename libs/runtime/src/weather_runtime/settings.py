@@ -67,7 +67,7 @@ S = TypeVar("S", bound=ServiceSettings)
 
 
 def load_settings(cls: type[S], **overrides: object) -> S:
-    """Builds settings from the environment (and overrides), raising SettingsError on a bad value."""
+    """Settings from the environment (and overrides); SettingsError names a bad variable."""
     try:
         return cls(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:

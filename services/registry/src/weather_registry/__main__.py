@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 import sys
 
+from weather_registry.server import build_registry_server
+from weather_registry.settings import RegistrySettings
 from weather_runtime.logging import configure_logging
 from weather_runtime.server import serve
 from weather_runtime.settings import SettingsError, load_settings
 from weather_runtime.telemetry import init_tracing
-
-from weather_registry.server import build_registry_server
-from weather_registry.settings import RegistrySettings
 
 log = logging.getLogger("weather_registry")
 

@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from google.protobuf import duration_pb2, timestamp_pb2
 from weather.common.v1 import dataset_pb2, lineage_pb2
 from weather.registry.v1 import registry_service_pb2 as pb
-from weather_runtime.errors import InvalidArgument
 
 from weather_registry.records import (
     AliasChange,
@@ -27,6 +26,7 @@ from weather_registry.records import (
     VerifyOutcome,
     VersionQuery,
 )
+from weather_runtime.errors import InvalidArgument
 
 
 def timestamp(moment: datetime) -> timestamp_pb2.Timestamp:
@@ -69,7 +69,9 @@ def metric_to_pb(metric: Metric) -> pb.Metric:
         lead_time=duration(metric.lead_time),
         value=metric.value,
         goal=int(metric.goal),  # type: ignore[arg-type]
-        baselines=[pb.BaselineScore(baseline=k, value=v) for k, v in metric.baselines.items()],
+        baselines=[
+            pb.BaselineScore(baseline=k, value=v) for k, v in sorted(metric.baselines.items())
+        ],
     )
 
 
@@ -126,25 +128,25 @@ def new_version_from_pb(request: pb.CreateModelVersionRequest) -> NewVersion:
             raise InvalidArgument.field(f"metrics[{index}].baselines", "names a baseline twice")
     lineage = request.lineage
     return NewVersion(
-            model_name=request.model_name,
-            artifact_uri=request.artifact_uri,
-            artifact_digest=request.artifact_digest,
-            signature=Signature(
-                signature_name=request.signature.signature_name,
-                inputs=tuple(_spec_from_pb(s) for s in request.signature.inputs),
-                outputs=tuple(_spec_from_pb(s) for s in request.signature.outputs),
-            ),
-            lineage=Lineage(
-                dataset_id=lineage.dataset.dataset_id,
-                dataset_hash=lineage.dataset.content_hash,
-                recipe_hash=lineage.recipe_hash,
-                normalisation_stats_hash=lineage.normalisation_stats_hash,
-                training_job_id=lineage.training_job_id,
-                code_version=lineage.code_version,
-            ),
-            metrics=tuple(metric_from_pb(m) for m in request.metrics),
-            tags=dict(request.tags),
-            description=request.description,
+        model_name=request.model_name,
+        artifact_uri=request.artifact_uri,
+        artifact_digest=request.artifact_digest,
+        signature=Signature(
+            signature_name=request.signature.signature_name,
+            inputs=tuple(_spec_from_pb(s) for s in request.signature.inputs),
+            outputs=tuple(_spec_from_pb(s) for s in request.signature.outputs),
+        ),
+        lineage=Lineage(
+            dataset_id=lineage.dataset.dataset_id,
+            dataset_hash=lineage.dataset.content_hash,
+            recipe_hash=lineage.recipe_hash,
+            normalisation_stats_hash=lineage.normalisation_stats_hash,
+            training_job_id=lineage.training_job_id,
+            code_version=lineage.code_version,
+        ),
+        metrics=tuple(metric_from_pb(m) for m in request.metrics),
+        tags=dict(request.tags),
+        description=request.description,
         request_id=request.request_id,
     )
 
@@ -157,7 +159,9 @@ def version_query_from_pb(request: pb.ListModelVersionsRequest) -> VersionQuery:
     filters = tuple(
         MetricFilter(
             name=mf.name,
-            comparison=Comparison(mf.comparison) if mf.comparison in (1, 2, 3, 4) else mf.comparison,  # type: ignore[arg-type]
+            comparison=Comparison(mf.comparison)
+            if mf.comparison in (1, 2, 3, 4)
+            else mf.comparison,  # type: ignore[arg-type]
             threshold=mf.threshold,
             variable=mf.variable,
             lead_time=mf.lead_time.ToTimedelta() if mf.HasField("lead_time") else None,

@@ -5,10 +5,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 
-from weather_runtime.errors import ResourceExhausted, Unavailable
-
 from weather_registry.records import Event
 from weather_registry.store import RegistryStore
+from weather_runtime.errors import ResourceExhausted, Unavailable
 
 _BATCH = 500
 

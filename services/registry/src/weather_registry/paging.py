@@ -40,7 +40,9 @@ def decode(token: str, query: Any) -> list[Any] | None:
         payload = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
         key, query_hash = payload["k"], payload["q"]
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-        raise InvalidArgument.field("page.page_token", "is not a token this server issued") from None
+        raise InvalidArgument.field(
+            "page.page_token", "is not a token this server issued"
+        ) from None
     if query_hash != fingerprint(query):
         raise InvalidArgument.field(
             "page.page_token", "was issued for a different query; repeat the same filters"

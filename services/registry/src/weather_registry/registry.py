@@ -6,15 +6,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from weather_runtime.artifacts import directory_digest, is_under
-from weather_runtime.errors import (
-    Aborted,
-    FailedPrecondition,
-    InvalidArgument,
-    NotFound,
-    PreconditionViolation,
-)
-
 from weather_registry import paging, validation
 from weather_registry.events import EventBus
 from weather_registry.gate import describe_failure, evaluate_gate
@@ -31,6 +22,14 @@ from weather_registry.records import (
 )
 from weather_registry.store import RegistryStore
 from weather_registry.validation import Violations
+from weather_runtime.artifacts import directory_digest, is_under
+from weather_runtime.errors import (
+    Aborted,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PreconditionViolation,
+)
 
 
 @dataclass(frozen=True)
@@ -227,10 +226,26 @@ class Registry:
                     f"not {expected_current or 'none'}"
                 )
             return AliasChange(
-                0, model_name, alias, current, version, actor, self.clock(), overridden, reason, gate
+                0,
+                model_name,
+                alias,
+                current,
+                version,
+                actor,
+                self.clock(),
+                overridden,
+                reason,
+                gate,
             )
         change = self.store.move_alias(
-            model_name, alias, version, expected_current, actor, reason, gate, overridden,
+            model_name,
+            alias,
+            version,
+            expected_current,
+            actor,
+            reason,
+            gate,
+            overridden,
             self.clock(),
         )
         self.bus.notify()
@@ -246,20 +261,17 @@ class Registry:
     def _gate_refusal(
         model_name: str, version: int, alias: str, gate: GateReport
     ) -> FailedPrecondition:
-        failing = [check for check in gate.checks if not check.passed]
-        if not gate.checks:
-            violations = [
-                PreconditionViolation(
-                    "GATE", f"{model_name}/{version}", "no metrics with baselines to judge"
-                )
-            ]
-        else:
+        if gate.checks:
+            failing = [c for c in gate.checks if not c.passed]
             violations = [PreconditionViolation("GATE", *describe_failure(c)) for c in failing]
-        names = ", ".join(v.subject for v in violations[:10])
-        more = f" and {len(violations) - 10} more" if len(violations) > 10 else ""
+            more = f" and {len(violations) - 10} more" if len(violations) > 10 else ""
+            why = ", ".join(v.subject for v in violations[:10]) + more
+        else:
+            why = "no metrics with baselines to judge"
+            violations = [PreconditionViolation("GATE", f"{model_name}/{version}", why)]
         return FailedPrecondition(
             f"version {version} of {model_name} fails the promotion gate for alias {alias!r} "
-            f"(margin {gate.margin:g}): {names}{more}",
+            f"(margin {gate.margin:g}): {why}",
             violations,
         )
 

@@ -6,13 +6,13 @@ from collections.abc import Sequence
 
 import grpc
 from weather.registry.v1 import registry_service_pb2, registry_service_pb2_grpc
-from weather_runtime.server import ManagedServer, ServiceRegistration, build_server
 
 from weather_registry.events import EventBus
 from weather_registry.registry import Policy, Registry
 from weather_registry.servicer import RegistryServicer
 from weather_registry.settings import RegistrySettings
 from weather_registry.stores import create_store
+from weather_runtime.server import ManagedServer, ServiceRegistration, build_server
 
 SERVICE_NAME = registry_service_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name
 

@@ -8,10 +8,10 @@ import grpc
 from weather.common.v1 import pagination_pb2
 from weather.registry.v1 import registry_service_pb2 as pb
 from weather.registry.v1 import registry_service_pb2_grpc as pb_grpc
-from weather_runtime.identity import caller
 
 from weather_registry import convert
 from weather_registry.registry import Registry
+from weather_runtime.identity import caller
 
 
 def _page(token: str) -> pagination_pb2.PageResponse:
@@ -66,7 +66,9 @@ class RegistryServicer(pb_grpc.RegistryServiceServicer):
     def CreateModelVersion(
         self, request: pb.CreateModelVersionRequest, context: grpc.ServicerContext
     ) -> pb.CreateModelVersionResponse:
-        version = self.registry.create_version(convert.new_version_from_pb(request), caller(context))
+        version = self.registry.create_version(
+            convert.new_version_from_pb(request), caller(context)
+        )
         return pb.CreateModelVersionResponse(version=convert.version_to_pb(version))
 
     def GetModelVersion(

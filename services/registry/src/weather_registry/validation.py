@@ -6,10 +6,9 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 
+from weather_registry.records import Metric, NewVersion
 from weather_runtime.artifacts import DIGEST_PATTERN, is_under, normalise_uri
 from weather_runtime.errors import FieldViolation, InvalidArgument
-
-from weather_registry.records import Metric, NewVersion
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 ALIAS = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
@@ -60,7 +59,9 @@ def check_tags(tags: Mapping[str, str], field: str, violations: Violations) -> N
         if not TAG_KEY.match(key):
             violations.add(f"{field}[{key!r}]", "tag keys are 1-128 of [A-Za-z0-9._/:-]")
         if len(value) > MAX_TAG_VALUE:
-            violations.add(f"{field}[{key!r}]", f"tag values are at most {MAX_TAG_VALUE} characters")
+            violations.add(
+                f"{field}[{key!r}]", f"tag values are at most {MAX_TAG_VALUE} characters"
+            )
 
 
 def check_tag_keys(keys: Iterable[str], field: str, violations: Violations) -> None:

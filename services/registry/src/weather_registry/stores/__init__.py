@@ -9,10 +9,14 @@ from weather_registry.store import RegistryStore
 _KINDS: dict[str, Callable[[str, int], RegistryStore]] = {}
 
 
-def register(*schemes: str) -> Callable[[Callable[[str, int], RegistryStore]], Callable[[str, int], RegistryStore]]:
+def register(
+    *schemes: str,
+) -> Callable[[Callable[[str, int], RegistryStore]], Callable[[str, int], RegistryStore]]:
     """Registers a store factory for URL schemes (the part before "://" and any "+driver")."""
 
-    def decorate(factory: Callable[[str, int], RegistryStore]) -> Callable[[str, int], RegistryStore]:
+    def decorate(
+        factory: Callable[[str, int], RegistryStore],
+    ) -> Callable[[str, int], RegistryStore]:
         for scheme in schemes:
             _KINDS[scheme] = factory
         return factory
@@ -33,5 +37,7 @@ def create_store(url: str, pool_size: int = 16) -> RegistryStore:
     try:
         factory = _KINDS[scheme]
     except KeyError:
-        raise ValueError(f"no registry store for {scheme!r} URLs; known: {sorted(_KINDS)}") from None
+        raise ValueError(
+            f"no registry store for {scheme!r} URLs; known: {sorted(_KINDS)}"
+        ) from None
     return factory(url, pool_size)

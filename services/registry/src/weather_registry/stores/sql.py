@@ -13,8 +13,6 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, exists, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from weather_runtime.errors import Aborted, AlreadyExists, NotFound
-
 from weather_registry.records import (
     AliasChange,
     Comparison,
@@ -37,6 +35,7 @@ from weather_registry.store import RegistryStore
 from weather_registry.stores import sql_schema as t
 from weather_registry.stores.sql_engine import WRITE_OPTION, make_engine
 from weather_registry.stores.sql_migrations import migrate
+from weather_runtime.errors import Aborted, AlreadyExists, NotFound
 
 # Arbitrary key of the PostgreSQL advisory lock that makes event sequence numbers commit in order.
 _EVENT_LOCK = 7_314_002
@@ -125,7 +124,10 @@ class SqlStore(RegistryStore):
         if set_tags:
             conn.execute(
                 insert(table),
-                [{owner_column: owner_id, "tag_key": k, "tag_value": v} for k, v in set_tags.items()],
+                [
+                    {owner_column: owner_id, "tag_key": k, "tag_value": v}
+                    for k, v in set_tags.items()
+                ],
             )
 
     # ------------------------------------------------------------------- models
@@ -147,9 +149,7 @@ class SqlStore(RegistryStore):
                     .returning(t.models.c.id)
                 ).scalar_one()
                 self._replace_tags(conn, t.model_tags, "model_id", model_id, tags, ())
-                self._append_event(
-                    conn, Event(0, EventType.MODEL_CREATED, now, name, actor=actor)
-                )
+                self._append_event(conn, Event(0, EventType.MODEL_CREATED, now, name, actor=actor))
                 return self._load_models(conn, [model_id])[0]
         except IntegrityError:
             raise AlreadyExists("model", name) from None
@@ -276,20 +276,24 @@ class SqlStore(RegistryStore):
     def _insert_metrics(conn: Connection, version_id: int, metrics: Sequence[Metric]) -> None:
         if not metrics:
             return
-        metric_ids = conn.execute(
-            insert(t.metrics).returning(t.metrics.c.id, sort_by_parameter_order=True),
-            [
-                {
-                    "version_id": version_id,
-                    "name": m.name,
-                    "variable": m.variable,
-                    "lead_seconds": int(m.lead_time.total_seconds()),
-                    "value": m.value,
-                    "goal": int(m.goal),
-                }
-                for m in metrics
-            ],
-        ).scalars().all()
+        metric_ids = (
+            conn.execute(
+                insert(t.metrics).returning(t.metrics.c.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "version_id": version_id,
+                        "name": m.name,
+                        "variable": m.variable,
+                        "lead_seconds": int(m.lead_time.total_seconds()),
+                        "value": m.value,
+                        "goal": int(m.goal),
+                    }
+                    for m in metrics
+                ],
+            )
+            .scalars()
+            .all()
+        )
         baselines = [
             {"metric_id": metric_id, "baseline": name, "value": value}
             for metric_id, metric in zip(metric_ids, metrics, strict=True)
@@ -301,7 +305,9 @@ class SqlStore(RegistryStore):
     def get_version(self, model_name: str, version: int) -> ModelVersion:
         with self._read() as conn:
             model_id = self._model_id(conn, model_name)
-            return self._load_versions(conn, [self._version_id(conn, model_id, model_name, version)])[0]
+            return self._load_versions(
+                conn, [self._version_id(conn, model_id, model_name, version)]
+            )[0]
 
     def resolve_alias(self, model_name: str, alias: str) -> int:
         with self._read() as conn:
@@ -371,9 +377,9 @@ class SqlStore(RegistryStore):
             version_id = self._version_id(conn, model_id, model_name, version)
             if description is not None:
                 conn.execute(
-                    update(t.versions).where(t.versions.c.id == version_id).values(
-                        description=description
-                    )
+                    update(t.versions)
+                    .where(t.versions.c.id == version_id)
+                    .values(description=description)
                 )
             self._replace_tags(
                 conn, t.version_tags, "version_id", version_id, set_tags, remove_tags
@@ -387,17 +393,25 @@ class SqlStore(RegistryStore):
         if not ids:
             return []
         v = t.versions
-        rows = conn.execute(
-            select(v, t.models.c.name.label("model_name"))
-            .join(t.models, t.models.c.id == v.c.model_id)
-            .where(v.c.id.in_(ids))
-        ).mappings().all()
+        rows = (
+            conn.execute(
+                select(v, t.models.c.name.label("model_name"))
+                .join(t.models, t.models.c.id == v.c.model_id)
+                .where(v.c.id.in_(ids))
+            )
+            .mappings()
+            .all()
+        )
         tags: dict[int, dict[str, str]] = defaultdict(dict)
         for row in conn.execute(select(t.version_tags).where(t.version_tags.c.version_id.in_(ids))):
             tags[row.version_id][row.tag_key] = row.tag_value
-        metric_rows = conn.execute(
-            select(t.metrics).where(t.metrics.c.version_id.in_(ids)).order_by(t.metrics.c.id)
-        ).mappings().all()
+        metric_rows = (
+            conn.execute(
+                select(t.metrics).where(t.metrics.c.version_id.in_(ids)).order_by(t.metrics.c.id)
+            )
+            .mappings()
+            .all()
+        )
         baselines: dict[int, dict[str, float]] = defaultdict(dict)
         metric_ids = [row["id"] for row in metric_rows]
         for chunk_start in range(0, len(metric_ids), 5000):
@@ -438,7 +452,9 @@ class SqlStore(RegistryStore):
         sig = json.loads(row["signature_json"])
         signature = Signature(
             signature_name=sig["signature_name"],
-            inputs=tuple(TensorSpec(s["name"], s["dtype"], tuple(s["shape"])) for s in sig["inputs"]),
+            inputs=tuple(
+                TensorSpec(s["name"], s["dtype"], tuple(s["shape"])) for s in sig["inputs"]
+            ),
             outputs=tuple(
                 TensorSpec(s["name"], s["dtype"], tuple(s["shape"])) for s in sig["outputs"]
             ),
@@ -496,12 +512,24 @@ class SqlStore(RegistryStore):
             else:
                 conn.execute(
                     insert(t.aliases).values(
-                        model_id=model_id, alias=alias, version_id=version_id, updated_at=_micros(now)
+                        model_id=model_id,
+                        alias=alias,
+                        version_id=version_id,
+                        updated_at=_micros(now),
                     )
                 )
             change = self._record_change(
-                conn, model_id, model_name, alias, current, version, actor, reason, gate,
-                gate_overridden, now,
+                conn,
+                model_id,
+                model_name,
+                alias,
+                current,
+                version,
+                actor,
+                reason,
+                gate,
+                gate_overridden,
+                now,
             )
             self._append_event(
                 conn,
@@ -518,7 +546,9 @@ class SqlStore(RegistryStore):
             if not current:
                 raise NotFound("alias", f"{model_name}@{alias}")
             conn.execute(
-                delete(t.aliases).where(t.aliases.c.model_id == model_id, t.aliases.c.alias == alias)
+                delete(t.aliases).where(
+                    t.aliases.c.model_id == model_id, t.aliases.c.alias == alias
+                )
             )
             change = self._record_change(
                 conn, model_id, model_name, alias, current, 0, actor, reason, None, False, now
@@ -570,8 +600,16 @@ class SqlStore(RegistryStore):
             .returning(t.alias_history.c.id)
         ).scalar_one()
         return AliasChange(
-            int(change_id), model_name, alias, from_version, to_version, actor, now,
-            gate_overridden, reason, gate,
+            int(change_id),
+            model_name,
+            alias,
+            from_version,
+            to_version,
+            actor,
+            now,
+            gate_overridden,
+            reason,
+            gate,
         )
 
     def alias_history(
@@ -651,7 +689,9 @@ def _gate_from_json(raw: str | None) -> GateReport | None:
         return None
     data = json.loads(raw)
     checks = tuple(
-        GateCheck(**{**c, "lead_time": timedelta(seconds=c["lead_time"]), "skill": float(c["skill"])})
+        GateCheck(
+            **{**c, "lead_time": timedelta(seconds=c["lead_time"]), "skill": float(c["skill"])}
+        )
         for c in data["checks"]
     )
     return GateReport(passed=data["passed"], margin=data["margin"], checks=checks)

@@ -141,7 +141,8 @@ def migrate(engine: Engine, begin_write: Callable[[], object]) -> int:
         conn.execute(
             text(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                "number INTEGER PRIMARY KEY, name VARCHAR(200) NOT NULL, applied_at BIGINT NOT NULL)"
+                "number INTEGER PRIMARY KEY, name VARCHAR(200) NOT NULL, "
+                "applied_at BIGINT NOT NULL)"
             )
         )
         have = current_version(conn)
@@ -157,7 +158,9 @@ def migrate(engine: Engine, begin_write: Callable[[], object]) -> int:
             for statement in migration.statements:
                 conn.execute(text(statement.replace("{pk}", pk)))
             conn.execute(
-                text("INSERT INTO schema_migrations (number, name, applied_at) VALUES (:n, :m, :t)"),
+                text(
+                    "INSERT INTO schema_migrations (number, name, applied_at) VALUES (:n, :m, :t)"
+                ),
                 {"n": migration.number, "m": migration.name, "t": int(time.time() * 1e6)},
             )
     return latest
