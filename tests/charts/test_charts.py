@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import base64
 import functools
+import json
 import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 import yaml
@@ -38,10 +39,17 @@ K8S_VERSION = "1.30.0"
 TOOL_TIMEOUT = 60
 
 CHARTS = sorted(p.parent for p in CHARTS_DIR.glob("*/Chart.yaml"))
+
+
+def _values_files(chart: Path) -> list[Path | None]:
+    """The chart's ci/*.yaml, or [None] (its defaults) when it has none."""
+    return [*sorted((chart / "ci").glob("*.yaml"))] or [None]
+
+
 CASES = [
     pytest.param(chart, values, id=f"{chart.name}/{values.stem if values else 'defaults'}")
     for chart in CHARTS
-    for values in (sorted((chart / "ci").glob("*.yaml")) or [None])
+    for values in _values_files(chart)
 ]
 REGISTRY = CHARTS_DIR / "registry"
 
@@ -55,13 +63,18 @@ POD_SPEC_PATHS = {
     "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
 }
 LONG_RUNNING = {"Deployment", "StatefulSet", "DaemonSet"}
+SELECTOR_PATH = {
+    "NetworkPolicy": ("spec", "podSelector"),
+    "PodDisruptionBudget": ("spec", "selector"),
+}
+HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")
 
 
-# --------------------------------------------------------------------------- tools
+# --- tools
 
 
-def _missing(what: str) -> None:
-    reason = f"{what} not found (run tools/install_tools.sh / install requirements/dev.in)"
+def _missing(what: str, hint: str) -> NoReturn:
+    reason = f"{what} not found ({hint})"
     if os.environ.get("CI"):
         pytest.fail(reason)
     pytest.skip(reason)
@@ -81,7 +94,7 @@ def _executable(*candidates: str | Path | None) -> str | None:
 def helm() -> str:
     path = _executable(os.environ.get("HELM"), REPO / ".tools" / "bin" / "helm", "helm")
     if path is None:
-        _missing("helm")
+        _missing("helm", "set HELM or run tools/install_tools.sh")
     return path
 
 
@@ -89,7 +102,7 @@ def helm() -> str:
 def kubernetes_validate() -> str:
     path = _executable(REPO / ".venv" / "bin" / "kubernetes-validate", "kubernetes-validate")
     if path is None:
-        _missing("kubernetes-validate")
+        _missing("kubernetes-validate", "pip install -r requirements/dev.in")
     return path
 
 
@@ -97,7 +110,7 @@ def kubernetes_validate() -> str:
 def yamllint() -> list[str]:
     path = _executable(REPO / ".venv" / "bin" / "yamllint", "yamllint")
     if path is None:
-        _missing("yamllint")
+        _missing("yamllint", "pip install -r requirements/dev.in")
     return [path]
 
 
@@ -106,7 +119,9 @@ def _run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
 
 
 @functools.cache
-def _template(helm: str, chart: Path, values: Path | None = None, sets: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+def _template(
+    helm: str, chart: Path, values: Path | None = None, sets: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
     cmd = [helm, "template", RELEASE, str(chart), "--namespace", "weather"]
     if values is not None:
         cmd += ["-f", str(values)]
@@ -122,7 +137,7 @@ def render(helm: str, chart: Path, values: Path | None = None, *sets: str) -> li
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
-# --------------------------------------------------------------------------- helpers
+# --- helpers
 
 
 def _dig(obj: Any, *path: str, default: Any = None) -> Any:
@@ -164,7 +179,8 @@ def one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
 
 
 def pod_spec(doc: dict[str, Any]) -> dict[str, Any]:
-    return _dig(doc, *POD_SPEC_PATHS[doc["kind"]])
+    spec: dict[str, Any] = _dig(doc, *POD_SPEC_PATHS[doc["kind"]], default={})
+    return spec
 
 
 def container_env(container: dict[str, Any]) -> dict[str, Any]:
@@ -183,104 +199,130 @@ def _kubeversion_floor(chart: Path) -> str | None:
     return f"{m.group(1)}.{m.group(2)}.0" if m else None
 
 
-# --------------------------------------------------------------------------- invariants
+# --- invariants
 
 
-def pod_problems(doc: dict[str, Any]) -> list[str]:
-    kind, name = doc["kind"], doc["metadata"]["name"]
-    spec = pod_spec(doc) or {}
-    where = f"{kind}/{name}"
+def _pod_level_problems(where: str, spec: dict[str, Any]) -> list[str]:
     problems = []
     if spec.get("automountServiceAccountToken") is not False:
         problems.append(f"{where}: automountServiceAccountToken must be false")
     if spec.get("enableServiceLinks") is not False:
         problems.append(f"{where}: enableServiceLinks must be false")
-    for key in ("hostNetwork", "hostPID", "hostIPC"):
-        if spec.get(key):
-            problems.append(f"{where}: {key} is not allowed")
-    pod_sc = spec.get("securityContext") or {}
-    if pod_sc.get("runAsNonRoot") is not True:
+    problems += [f"{where}: {key} is not allowed" for key in HOST_NAMESPACES if spec.get(key)]
+    if _dig(spec, "securityContext", "runAsNonRoot") is not True:
         problems.append(f"{where}: securityContext.runAsNonRoot must be true")
-    pod_seccomp = _dig(pod_sc, "seccompProfile", "type")
-    for volume in spec.get("volumes", []):
-        if "hostPath" in volume:
-            problems.append(f"{where}: hostPath volume {volume['name']}")
-
-    containers = spec.get("initContainers", []) + spec.get("containers", [])
-    if not containers:
+    problems += [
+        f"{where}: hostPath volume {v['name']}" for v in spec.get("volumes", []) if "hostPath" in v
+    ]
+    if not spec.get("containers"):
         problems.append(f"{where}: no containers")
-    for c in containers:
-        cw = f"{where} container {c.get('name')}"
-        sc = c.get("securityContext") or {}
-        if sc.get("readOnlyRootFilesystem") is not True:
-            problems.append(f"{cw}: readOnlyRootFilesystem must be true")
-        if sc.get("allowPrivilegeEscalation") is not False:
-            problems.append(f"{cw}: allowPrivilegeEscalation must be false")
-        if "ALL" not in (_dig(sc, "capabilities", "drop") or []):
-            problems.append(f"{cw}: capabilities.drop must contain ALL")
-        if set(_dig(sc, "capabilities", "add") or []) - {"NET_BIND_SERVICE"}:
-            problems.append(f"{cw}: only NET_BIND_SERVICE may be added")
-        if sc.get("privileged") or sc.get("runAsNonRoot") is False or sc.get("runAsUser") == 0:
-            problems.append(f"{cw}: must not run privileged or as root")
-        if _dig(sc, "seccompProfile", "type", default=pod_seccomp) not in ("RuntimeDefault", "Localhost"):
-            problems.append(f"{cw}: seccompProfile must be RuntimeDefault (pod or container)")
-        for section in ("requests", "limits"):
-            for resource in ("cpu", "memory"):
-                if not _dig(c, "resources", section, resource):
-                    problems.append(f"{cw}: resources.{section}.{resource} missing")
+    return problems
 
-    if kind in LONG_RUNNING:
+
+def _container_problems(where: str, container: dict[str, Any], pod_seccomp: Any) -> list[str]:
+    sc = container.get("securityContext") or {}
+    checks = {
+        "readOnlyRootFilesystem must be true": sc.get("readOnlyRootFilesystem") is True,
+        "allowPrivilegeEscalation must be false": sc.get("allowPrivilegeEscalation") is False,
+        "capabilities.drop must contain ALL": "ALL" in (_dig(sc, "capabilities", "drop") or []),
+        "only NET_BIND_SERVICE may be added": not (
+            set(_dig(sc, "capabilities", "add") or []) - {"NET_BIND_SERVICE"}
+        ),
+        "must not run privileged or as root": not (
+            sc.get("privileged") or sc.get("runAsNonRoot") is False or sc.get("runAsUser") == 0
+        ),
+        "seccompProfile must be RuntimeDefault (pod or container)": _dig(
+            sc, "seccompProfile", "type", default=pod_seccomp
+        )
+        in ("RuntimeDefault", "Localhost"),
+    }
+    for section in ("requests", "limits"):
+        for resource in ("cpu", "memory"):
+            checks[f"resources.{section}.{resource} missing"] = bool(
+                _dig(container, "resources", section, resource)
+            )
+    return [f"{where}: {message}" for message, ok in checks.items() if not ok]
+
+
+def _server_problems(where: str, container: dict[str, Any], grace: int) -> list[str]:
+    """Long-running gRPC servers: native gRPC probes, and a pod grace above the server's."""
+    problems = []
+    grpc_ports = {p["containerPort"] for p in container.get("ports", []) if p.get("name") == "grpc"}
+    for probe in ("readinessProbe", "livenessProbe"):
+        port = _dig(container, probe, "grpc", "port")
+        if port is None:
+            problems.append(f"{where}: {probe} must be a native grpc probe")
+        elif port not in grpc_ports:
+            problems.append(f"{where}: {probe} port {port} is not the container port named grpc")
+    for name, value in container_env(container).items():
+        grace_env = name.endswith("_GRACE_SECONDS") and isinstance(value, str) and value.isdigit()
+        if grace_env and grace <= int(value):
+            problems.append(f"{where}: terminationGracePeriodSeconds {grace} <= {name}={value}")
+    return problems
+
+
+def pod_problems(doc: dict[str, Any]) -> list[str]:
+    where = f"{doc['kind']}/{doc['metadata']['name']}"
+    spec = pod_spec(doc)
+    problems = _pod_level_problems(where, spec)
+    pod_seccomp = _dig(spec, "securityContext", "seccompProfile", "type")
+    for c in spec.get("initContainers", []) + spec.get("containers", []):
+        problems += _container_problems(f"{where} container {c.get('name')}", c, pod_seccomp)
+    if doc["kind"] in LONG_RUNNING:
+        grace = spec.get("terminationGracePeriodSeconds", 30)
         for c in spec.get("containers", []):
-            cw = f"{where} container {c.get('name')}"
-            grpc_ports = {p["containerPort"] for p in c.get("ports", []) if p.get("name") == "grpc"}
-            for probe in ("readinessProbe", "livenessProbe"):
-                port = _dig(c, probe, "grpc", "port")
-                if port is None:
-                    problems.append(f"{cw}: {probe} must be a native grpc probe")
-                elif port not in grpc_ports:
-                    problems.append(f"{cw}: {probe} port {port} is not the container port named grpc")
-            grace = spec.get("terminationGracePeriodSeconds", 30)
-            for env_name, value in container_env(c).items():
-                if env_name.endswith("_GRACE_SECONDS") and isinstance(value, str) and value.isdigit():
-                    if grace <= int(value):
-                        problems.append(f"{cw}: terminationGracePeriodSeconds {grace} <= {env_name}={value}")
+            problems += _server_problems(f"{where} container {c.get('name')}", c, grace)
+    return problems
+
+
+def _doc_problems(doc: dict[str, Any]) -> list[str]:
+    where = f"{doc['kind']}/{doc['metadata']['name']}"
+    labels = doc["metadata"].get("labels") or {}
+    problems = []
+    if labels.get("app.kubernetes.io/instance") != RELEASE:
+        problems.append(f"{where}: label app.kubernetes.io/instance missing")
+    if labels.get("app.kubernetes.io/managed-by") != "Helm":
+        problems.append(f"{where}: label app.kubernetes.io/managed-by missing")
+    if doc["kind"] in POD_SPEC_PATHS:
+        problems += pod_problems(doc)
+    if doc["kind"] == "ServiceAccount" and doc.get("automountServiceAccountToken") is not False:
+        problems.append(f"{where}: automountServiceAccountToken must be false")
+    if doc["kind"] == "Service":
+        problems += [
+            f"{where}: port grpc needs appProtocol grpc"
+            for port in doc["spec"].get("ports", [])
+            if port.get("name") == "grpc" and port.get("appProtocol") != "grpc"
+        ]
+    return problems
+
+
+def _uncovered(
+    workloads: list[dict[str, Any]], covers: list[dict[str, Any]], what: str
+) -> list[str]:
+    """Workloads whose pods no policy/budget in covers selects."""
+    problems = []
+    for w in workloads:
+        pod_labels = _dig(w, "spec", "template", "metadata", "labels", default={})
+        if not any(selects(_dig(c, *SELECTOR_PATH[c["kind"]]), pod_labels) for c in covers):
+            problems.append(f"{w['kind']}/{w['metadata']['name']}: no {what} selects its pods")
     return problems
 
 
 def manifest_problems(docs: list[dict[str, Any]], values: dict[str, Any]) -> list[str]:
-    problems = []
-    for doc in docs:
-        labels = doc["metadata"].get("labels") or {}
-        if labels.get("app.kubernetes.io/instance") != RELEASE or labels.get("app.kubernetes.io/managed-by") != "Helm":
-            problems.append(f"{doc['kind']}/{doc['metadata']['name']}: missing app.kubernetes.io/instance or managed-by")
-        if doc["kind"] in POD_SPEC_PATHS:
-            problems += pod_problems(doc)
-        if doc["kind"] == "ServiceAccount" and doc.get("automountServiceAccountToken") is not False:
-            problems.append(f"ServiceAccount/{doc['metadata']['name']}: automountServiceAccountToken must be false")
-        if doc["kind"] == "Service":
-            for port in doc["spec"].get("ports", []):
-                if port.get("name") == "grpc" and port.get("appProtocol") != "grpc":
-                    problems.append(f"Service/{doc['metadata']['name']}: port grpc needs appProtocol grpc")
-
+    problems = [problem for doc in docs for problem in _doc_problems(doc)]
     workloads = [d for d in docs if d["kind"] in LONG_RUNNING]
     policies = kinds(docs, "NetworkPolicy")
     if _dig(values, "networkPolicy", "enabled"):
-        for w in workloads:
-            pod_labels = _dig(w, "spec", "template", "metadata", "labels", default={})
-            if not any(selects(p["spec"].get("podSelector"), pod_labels) for p in policies):
-                problems.append(f"{w['kind']}/{w['metadata']['name']}: networkPolicy.enabled but no NetworkPolicy selects it")
+        problems += _uncovered(workloads, policies, "NetworkPolicy (networkPolicy.enabled)")
     elif "networkPolicy" in values and policies:
         problems.append("networkPolicy.enabled is false but a NetworkPolicy was rendered")
     if _dig(values, "pdb", "enabled") and int(values.get("replicaCount", 1)) > 1:
         budgets = kinds(docs, "PodDisruptionBudget")
-        for w in workloads:
-            pod_labels = _dig(w, "spec", "template", "metadata", "labels", default={})
-            if not any(selects(b["spec"].get("selector"), pod_labels) for b in budgets):
-                problems.append(f"{w['kind']}/{w['metadata']['name']}: pdb.enabled but no PodDisruptionBudget covers it")
+        problems += _uncovered(workloads, budgets, "PodDisruptionBudget (pdb.enabled)")
     return problems
 
 
-# --------------------------------------------------------------------------- every chart, every ci values file
+# --- every chart, every ci values file
 
 
 def test_charts_found() -> None:
@@ -310,7 +352,9 @@ def test_rendered_manifests_pass_kubernetes_schemas(
             cmd[1:1] = ["-k", version]
         run = _run(cmd)
         if run.returncode != 0:
-            failures.append(f"[{version or 'newest'}] rc={run.returncode}\n{run.stdout}{run.stderr}")
+            failures.append(
+                f"[{version or 'newest'}] rc={run.returncode}\n{run.stdout}{run.stderr}"
+            )
     assert not failures, "\n".join(failures)
 
 
@@ -356,8 +400,6 @@ def test_values_are_documented(chart: Path) -> None:
 @pytest.mark.parametrize("chart", CHARTS, ids=lambda c: c.name)
 def test_values_schema_is_draft07_and_accepts_ci_values(chart: Path) -> None:
     jsonschema = pytest.importorskip("jsonschema")
-    import json
-
     schema_file = chart / "values.schema.json"
     assert schema_file.is_file(), "every chart ships a values.schema.json"
     schema = json.loads(schema_file.read_text())
@@ -370,7 +412,7 @@ def test_values_schema_is_draft07_and_accepts_ci_values(chart: Path) -> None:
         assert not errors, f"{values or 'values.yaml'}: {errors}"
 
 
-# --------------------------------------------------------------------------- registry chart
+# --- registry chart
 
 
 def _registry(helm: str, values: str | None = None, *sets: str) -> list[dict[str, Any]]:
@@ -390,8 +432,13 @@ def _egress_ports(docs: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]
 
 
 def _grpc_peers(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    (rule,) = [r for r in one(docs, "NetworkPolicy")["spec"]["ingress"] if {"port": 50051, "protocol": "TCP"} in r["ports"]]
-    return rule["from"]
+    (rule,) = [
+        r
+        for r in one(docs, "NetworkPolicy")["spec"]["ingress"]
+        if {"port": 50051, "protocol": "TCP"} in r["ports"]
+    ]
+    peers: list[dict[str, Any]] = rule["from"]
+    return peers
 
 
 def test_registry_defaults_sqlite_on_pvc(helm: str) -> None:
@@ -412,8 +459,14 @@ def test_registry_defaults_sqlite_on_pvc(helm: str) -> None:
     assert "REGISTRY_ARTIFACT_ROOTS" not in env
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert container[probe]["grpc"] == {"port": 50051}
-    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"grpc": 50051, "metrics": 9101}
-    assert spec["securityContext"]["runAsUser"] == 10001 and spec["securityContext"]["fsGroup"] == 10001
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {
+        "grpc": 50051,
+        "metrics": 9101,
+    }
+    assert (
+        spec["securityContext"]["runAsUser"] == 10001
+        and spec["securityContext"]["fsGroup"] == 10001
+    )
 
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in spec["volumes"]}
@@ -432,11 +485,16 @@ def test_registry_defaults_sqlite_on_pvc(helm: str) -> None:
         "metrics": (9101, "http"),
     }
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]
-    assert annotations["prometheus.io/scrape"] == "true" and annotations["prometheus.io/port"] == "9101"
+    assert (
+        annotations["prometheus.io/scrape"] == "true"
+        and annotations["prometheus.io/port"] == "9101"
+    )
 
     assert not kinds(docs, "Secret")
     assert not kinds(docs, "PodDisruptionBudget"), "a PDB on one replica would block node drains"
-    assert _grpc_peers(docs)[0] == {"podSelector": {"matchLabels": {"weather.io/registry-client": "true"}}}
+    assert _grpc_peers(docs)[0] == {
+        "podSelector": {"matchLabels": {"weather.io/registry-client": "true"}}
+    }
     assert set(_egress_ports(docs)) == {53}, "sqlite needs DNS only"
 
 
@@ -449,7 +507,10 @@ def test_registry_sqlite_existing_claims(helm: str) -> None:
 
     assert not kinds(docs, "PersistentVolumeClaim"), "existingClaim must not create a PVC"
     assert volumes["data"]["persistentVolumeClaim"] == {"claimName": "registry-data"}
-    assert volumes["artifacts"]["persistentVolumeClaim"] == {"claimName": "model-artifacts", "readOnly": True}
+    assert volumes["artifacts"]["persistentVolumeClaim"] == {
+        "claimName": "model-artifacts",
+        "readOnly": True,
+    }
     assert mounts["/artifacts"]["readOnly"] is True and "readOnly" not in mounts["/data"]
     assert env["REGISTRY_ARTIFACT_ROOTS"] == "file:///artifacts"
     assert env["REGISTRY_GATED_ALIASES"] == "production,staging"
@@ -469,7 +530,9 @@ def test_registry_postgresql_existing_secret(helm: str) -> None:
 
     assert deployment["spec"]["replicas"] == 2
     assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
-    assert env["REGISTRY_DATABASE_URL"] == {"secretKeyRef": {"name": "registry-database", "key": "DATABASE_URL"}}
+    assert env["REGISTRY_DATABASE_URL"] == {
+        "secretKeyRef": {"name": "registry-database", "key": "DATABASE_URL"}
+    }
     assert not kinds(docs, "Secret") and not kinds(docs, "PersistentVolumeClaim")
     assert "/data" not in {m["mountPath"] for m in container["volumeMounts"]}
     assert one(docs, "PodDisruptionBudget")["spec"]["minAvailable"] == 1
@@ -498,7 +561,12 @@ def test_registry_postgresql_inline_url_creates_secret(helm: str) -> None:
     assert "checksum/database-secret" in deployment["spec"]["template"]["metadata"]["annotations"]
     assert one(docs, "PodDisruptionBudget")["spec"] == {
         "maxUnavailable": 1,
-        "selector": {"matchLabels": {"app.kubernetes.io/name": "registry", "app.kubernetes.io/instance": RELEASE}},
+        "selector": {
+            "matchLabels": {
+                "app.kubernetes.io/name": "registry",
+                "app.kubernetes.io/instance": RELEASE,
+            }
+        },
     }
     assert _egress_ports(docs)[5432] == [], "no CIDR: any destination on 5432"
 
@@ -519,16 +587,31 @@ def test_registry_helm_test_pod(helm: str) -> None:
     assert pod["spec"]["restartPolicy"] == "Never"
     (container,) = pod["spec"]["containers"]
     assert container["image"] == _server(docs)[1]["image"]
-    assert container["command"] == ["python", "-m", "weather_runtime.healthcheck", "rel-registry:50051"]
+    assert container["command"] == [
+        "python",
+        "-m",
+        "weather_runtime.healthcheck",
+        "rel-registry:50051",
+    ]
     labels = pod["metadata"]["labels"]
-    assert not selects({"matchLabels": one(docs, "Service")["spec"]["selector"]}, labels), "Service must not route to it"
-    assert any(selects(peer.get("podSelector"), labels) for peer in _grpc_peers(docs) if "namespaceSelector" not in peer)
+    assert not selects({"matchLabels": one(docs, "Service")["spec"]["selector"]}, labels), (
+        "Service must not route to it"
+    )
+    assert any(
+        selects(peer.get("podSelector"), labels)
+        for peer in _grpc_peers(docs)
+        if "namespaceSelector" not in peer
+    )
 
 
 @pytest.mark.parametrize(
     ("sets", "check"),
     [
-        pytest.param(("replicaCount=0",), lambda d: _server(d)[0]["spec"]["replicas"] == 0, id="sqlite-scaled-to-zero"),
+        pytest.param(
+            ("replicaCount=0",),
+            lambda d: _server(d)[0]["spec"]["replicas"] == 0,
+            id="sqlite-scaled-to-zero",
+        ),
         pytest.param(("global.imageRegistry=x",), lambda d: True, id="global-from-parent-chart"),
         pytest.param(
             ("image.digest=sha256:" + "a" * 64,),
@@ -542,7 +625,10 @@ def test_registry_helm_test_pod(helm: str) -> None:
         ),
         pytest.param(
             ("fullnameOverride=" + "x" * 70,),
-            lambda d: all(len(doc["metadata"]["name"]) <= 63 for doc in kinds(d, "Deployment") + kinds(d, "Service")),
+            lambda d: all(
+                len(doc["metadata"]["name"]) <= 63
+                for doc in kinds(d, "Deployment") + kinds(d, "Service")
+            ),
             id="long-fullname-truncated",
         ),
     ],
@@ -561,13 +647,26 @@ def test_registry_accepts(helm: str, sets: tuple[str, ...], check: Any) -> None:
         pytest.param(("config.logLevel=TRACE",), "config.logLevel", id="log-level-enum"),
         pytest.param(("config.logFormat=xml",), "config.logFormat", id="log-format-enum"),
         pytest.param(("service.ports.grpc=70000",), "service.ports.grpc", id="port-range"),
+        pytest.param(
+            ("config.maxMessageBytes=1048576",), "config.maxMessageBytes", id="message-below-4mib"
+        ),
         pytest.param(("config.gatedAliases={a b}",), "gatedAliases", id="alias-whitespace"),
         pytest.param(("unknownKey=1",), "unknownKey", id="unknown-top-level-key"),
         pytest.param(("config.typo=1",), "typo", id="unknown-config-key"),
-        pytest.param(("replicaCount=2",), "database.type=sqlite allows a single writer", id="sqlite-two-replicas"),
-        pytest.param(("database.type=postgresql",), "needs the database URL", id="postgresql-without-url"),
         pytest.param(
-            ("database.type=postgresql", "database.postgresql.url=postgresql://u:p@db:5432/r", "database.postgresql.existingSecret=s"),
+            ("replicaCount=2",),
+            "database.type=sqlite allows a single writer",
+            id="sqlite-two-replicas",
+        ),
+        pytest.param(
+            ("database.type=postgresql",), "needs the database URL", id="postgresql-without-url"
+        ),
+        pytest.param(
+            (
+                "database.type=postgresql",
+                "database.postgresql.url=postgresql://u:p@db:5432/r",
+                "database.postgresql.existingSecret=s",
+            ),
             "only one of",
             id="postgresql-url-and-secret",
         ),
