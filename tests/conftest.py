@@ -11,10 +11,11 @@ from pathlib import Path
 import grpc
 import pytest
 from sqlalchemy import create_engine, text
-
 from weather.registry.v1 import registry_service_pb2_grpc as registry_grpc
+
 from weather_registry.server import build_registry_server
 from weather_registry.settings import RegistrySettings
+from weather_runtime.identity import with_actor
 from weather_runtime.server import ManagedServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,7 +25,9 @@ POSTGRES_ENV = "WEATHER_TEST_POSTGRES_URL"
 def _postgres_base_url() -> str:
     url = os.environ.get(POSTGRES_ENV, "")
     if not url:
-        message = f"{POSTGRES_ENV} is not set: run the tests with `make test`, which starts PostgreSQL"
+        message = (
+            f"{POSTGRES_ENV} is not set: run the tests with `make test`, which starts PostgreSQL"
+        )
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
@@ -74,41 +77,26 @@ class RunningRegistry:
         """A stub on a channel of its own (for concurrent clients)."""
         channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
         if actor:
-            channel = grpc.intercept_channel(channel, ActorInterceptor(actor))
+            channel = with_actor(channel, actor)
         return registry_grpc.RegistryServiceStub(channel)
-
-
-class ActorInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
-    """Adds the x-weather-actor metadata entry to every call."""
-
-    def __init__(self, actor: str) -> None:
-        self.actor = actor
-
-    def _details(self, details):  # type: ignore[no-untyped-def]
-        metadata = [*(details.metadata or []), ("x-weather-actor", self.actor)]
-        return details._replace(metadata=metadata)
-
-    def intercept_unary_unary(self, continuation, details, request):  # type: ignore[no-untyped-def]
-        return continuation(self._details(details), request)
-
-    def intercept_unary_stream(self, continuation, details, request):  # type: ignore[no-untyped-def]
-        return continuation(self._details(details), request)
 
 
 def start_registry(database_url: str, artifact_root: Path, **overrides: object) -> RunningRegistry:
     """Starts a registry on 127.0.0.1 port 0."""
-    settings = RegistrySettings(
-        host="127.0.0.1",
-        port=0,
-        database_url=database_url,
-        artifact_roots=[str(artifact_root)],
-        watch_poll_seconds=0.2,
-        **overrides,  # type: ignore[arg-type]
-    )
+    options: dict[str, object] = {
+        "host": "127.0.0.1",
+        "port": 0,
+        "database_url": database_url,
+        "artifact_roots": [str(artifact_root)],
+        "watch_poll_seconds": 0.2,
+        "metrics_port": -1,
+        **overrides,
+    }
+    settings = RegistrySettings(**options)  # type: ignore[arg-type]
     server, port = build_registry_server(settings)
     server.start()
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-    channel = grpc.intercept_channel(channel, ActorInterceptor("tester"))
+    channel = with_actor(channel, "tester")
     return RunningRegistry(
         server, port, settings, channel, registry_grpc.RegistryServiceStub(channel), artifact_root
     )

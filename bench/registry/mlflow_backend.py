@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -17,6 +16,7 @@ PACKAGES = ("mlflow-skinny", "mlflow")
 # Local runs only: no usage telemetry leaves the machine.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
+os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 
 
 def installed_version() -> str:
@@ -31,7 +31,8 @@ def installed_version() -> str:
 
 def _store_importable() -> bool:
     probe = "from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore"
-    return subprocess.run([sys.executable, "-c", probe], capture_output=True).returncode == 0
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, check=False)
+    return done.returncode == 0
 
 
 def _pip_install(*packages: str) -> None:
@@ -46,8 +47,6 @@ def ensure_mlflow() -> str:
     if not _store_importable():
         _pip_install("mlflow")
     importlib.invalidate_caches()
-    for name in ("mlflow", "alembic"):
-        logging.getLogger(name).setLevel(logging.WARNING)
     return installed_version()
 
 

@@ -16,9 +16,9 @@ from google.protobuf.duration_pb2 import Duration
 from weather.common.v1.pagination_pb2 import PageRequest
 from weather.registry.v1 import registry_service_pb2 as pb
 from weather.registry.v1 import registry_service_pb2_grpc as pb_grpc
-from weather_runtime.healthcheck import check
-
 from workload import Score, VersionPayload
+
+from weather_runtime.healthcheck import check
 
 RPC_TIMEOUT = 30.0
 START_TIMEOUT = 60.0

@@ -8,7 +8,6 @@ from pathlib import Path
 import grpc
 from google.protobuf import duration_pb2
 from google.rpc import error_details_pb2, status_pb2
-
 from weather.common.v1 import dataset_pb2, field_pb2, lineage_pb2
 from weather.registry.v1 import registry_service_pb2 as pb
 
@@ -47,15 +46,23 @@ def make_artifact(root: Path, name: str, content: bytes = b"weights") -> Path:
     return folder
 
 
-def version_request(model: str, artifact: Path, digest: str = HASH_A, **extra: object) -> pb.CreateModelVersionRequest:
+def version_request(
+    model: str, artifact: Path, digest: str = HASH_A, **extra: object
+) -> pb.CreateModelVersionRequest:
     request = pb.CreateModelVersionRequest(
         model_name=model,
         artifact_uri=str(artifact),
         artifact_digest=digest,
         signature=pb.SignatureSummary(
             signature_name="serving_default",
-            inputs=[pb.TensorSpec(name="t2m", dtype=field_pb2.DATA_TYPE_FLOAT32, shape=[-1, 6, 33, 49])],
-            outputs=[pb.TensorSpec(name="t2m_next", dtype=field_pb2.DATA_TYPE_FLOAT32, shape=[-1, 33, 49])],
+            inputs=[
+                pb.TensorSpec(name="t2m", dtype=field_pb2.DATA_TYPE_FLOAT32, shape=[-1, 6, 33, 49])
+            ],
+            outputs=[
+                pb.TensorSpec(
+                    name="t2m_next", dtype=field_pb2.DATA_TYPE_FLOAT32, shape=[-1, 33, 49]
+                )
+            ],
         ),
         lineage=lineage_pb2.Lineage(
             dataset=dataset_pb2.DatasetRef(dataset_id="era5-t2m-uk", content_hash=HASH_B),
@@ -80,7 +87,8 @@ def rpc_error(call, *args, **kwargs) -> grpc.RpcError:  # type: ignore[no-untype
 
 def status_details(error: grpc.RpcError) -> list[object]:
     """The google.rpc detail messages of an error, unpacked."""
-    raw = dict(error.trailing_metadata() or ()).get("grpc-status-details-bin")  # type: ignore[attr-defined]
+    metadata: list[tuple[str, bytes]] = list(error.trailing_metadata() or ())  # type: ignore[attr-defined,arg-type]
+    raw = next((value for key, value in metadata if key == "grpc-status-details-bin"), None)
     if raw is None:
         return []
     status = status_pb2.Status.FromString(raw)

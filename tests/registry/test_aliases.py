@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import grpc
 from google.rpc import error_details_pb2
+from weather.registry.v1 import registry_service_pb2 as pb
 
 from tests.conftest import RunningRegistry
-from tests.registry.helpers import make_artifact, metric, rpc_error, status_details, version_request, violated_fields
-from weather.registry.v1 import registry_service_pb2 as pb
+from tests.registry.helpers import (
+    make_artifact,
+    metric,
+    rpc_error,
+    status_details,
+    version_request,
+    violated_fields,
+)
 
 
 def _setup(registry: RunningRegistry) -> None:
@@ -31,7 +38,9 @@ def _setup(registry: RunningRegistry) -> None:
 
 def _history(registry: RunningRegistry, alias: str = "") -> list[pb.AliasChange]:
     return list(
-        registry.stub.ListAliasHistory(pb.ListAliasHistoryRequest(model_name="t2m", alias=alias)).changes
+        registry.stub.ListAliasHistory(
+            pb.ListAliasHistoryRequest(model_name="t2m", alias=alias)
+        ).changes
     )
 
 
@@ -48,7 +57,9 @@ def test_gate_lets_a_better_version_into_production(registry: RunningRegistry) -
     assert dict(model.aliases) == {"production": 1}
 
 
-def test_gate_refuses_naming_the_failing_metrics_and_writes_nothing(registry: RunningRegistry) -> None:
+def test_gate_refuses_naming_the_failing_metrics_and_writes_nothing(
+    registry: RunningRegistry,
+) -> None:
     _setup(registry)
     registry.stub.SetAlias(pb.SetAliasRequest(model_name="t2m", alias="production", version=1))
     before = _history(registry)
@@ -57,11 +68,15 @@ def test_gate_refuses_naming_the_failing_metrics_and_writes_nothing(registry: Ru
     )
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert "t2m/rmse/+24h vs climatology" in error.details()
-    failures = [d for d in status_details(error) if isinstance(d, error_details_pb2.PreconditionFailure)]
+    failures = [
+        d for d in status_details(error) if isinstance(d, error_details_pb2.PreconditionFailure)
+    ]
     subjects = [v.subject for v in failures[0].violations]
     assert subjects == ["t2m/rmse/+24h vs climatology", "t2m/rmse/+24h vs persistence"]
     assert _history(registry) == before
-    got = registry.stub.GetModelVersion(pb.GetModelVersionRequest(model_name="t2m", alias="production"))
+    got = registry.stub.GetModelVersion(
+        pb.GetModelVersionRequest(model_name="t2m", alias="production")
+    )
     assert got.version.version == 1
 
     no_baselines = rpc_error(
@@ -82,7 +97,11 @@ def test_override_needs_a_reason_and_is_recorded(registry: RunningRegistry) -> N
     ops = registry.new_stub(actor="on-call@example.org")
     change = ops.SetAlias(
         pb.SetAliasRequest(
-            model_name="t2m", alias="production", version=2, override_gate=True, reason="storm week hotfix"
+            model_name="t2m",
+            alias="production",
+            version=2,
+            override_gate=True,
+            reason="storm week hotfix",
         )
     ).change
     assert change.gate_overridden and not change.gate.passed
@@ -97,7 +116,9 @@ def test_override_needs_a_reason_and_is_recorded(registry: RunningRegistry) -> N
 def test_ungated_aliases_move_freely_and_history_is_newest_first(registry: RunningRegistry) -> None:
     _setup(registry)
     for version in (3, 2, 1):
-        registry.stub.SetAlias(pb.SetAliasRequest(model_name="t2m", alias="staging", version=version))
+        registry.stub.SetAlias(
+            pb.SetAliasRequest(model_name="t2m", alias="staging", version=version)
+        )
     registry.stub.SetAlias(pb.SetAliasRequest(model_name="t2m", alias="canary", version=2))
     staging = _history(registry, "staging")
     assert [(c.from_version, c.to_version) for c in staging] == [(2, 1), (3, 2), (0, 3)]
@@ -109,31 +130,42 @@ def test_ungated_aliases_move_freely_and_history_is_newest_first(registry: Runni
     assert (deleted.from_version, deleted.to_version, deleted.reason) == (2, 0, "done")
     model = registry.stub.GetRegisteredModel(pb.GetRegisteredModelRequest(name="t2m")).model
     assert dict(model.aliases) == {"staging": 1}
-    gone = rpc_error(registry.stub.DeleteAlias, pb.DeleteAliasRequest(model_name="t2m", alias="canary"))
+    gone = rpc_error(
+        registry.stub.DeleteAlias, pb.DeleteAliasRequest(model_name="t2m", alias="canary")
+    )
     assert gone.code() == grpc.StatusCode.NOT_FOUND
 
 
 def test_compare_and_set_and_validate_only(registry: RunningRegistry) -> None:
     _setup(registry)
     stub = registry.stub
-    stub.SetAlias(pb.SetAliasRequest(model_name="t2m", alias="staging", version=1, expected_current_version=0))
+    stub.SetAlias(
+        pb.SetAliasRequest(model_name="t2m", alias="staging", version=1, expected_current_version=0)
+    )
     lost = rpc_error(
         stub.SetAlias,
-        pb.SetAliasRequest(model_name="t2m", alias="staging", version=2, expected_current_version=3),
+        pb.SetAliasRequest(
+            model_name="t2m", alias="staging", version=2, expected_current_version=3
+        ),
     )
     assert lost.code() == grpc.StatusCode.ABORTED
-    stub.SetAlias(pb.SetAliasRequest(model_name="t2m", alias="staging", version=2, expected_current_version=1))
+    stub.SetAlias(
+        pb.SetAliasRequest(model_name="t2m", alias="staging", version=2, expected_current_version=1)
+    )
     dry = stub.SetAlias(
         pb.SetAliasRequest(model_name="t2m", alias="production", version=1, validate_only=True)
     ).change
     assert dry.id == 0 and dry.gate.passed
     dry_fail = rpc_error(
-        stub.SetAlias, pb.SetAliasRequest(model_name="t2m", alias="production", version=2, validate_only=True)
+        stub.SetAlias,
+        pb.SetAliasRequest(model_name="t2m", alias="production", version=2, validate_only=True),
     )
     assert dry_fail.code() == grpc.StatusCode.FAILED_PRECONDITION
     model = stub.GetRegisteredModel(pb.GetRegisteredModelRequest(name="t2m")).model
     assert dict(model.aliases) == {"staging": 2}
-    missing = rpc_error(stub.SetAlias, pb.SetAliasRequest(model_name="t2m", alias="staging", version=42))
+    missing = rpc_error(
+        stub.SetAlias, pb.SetAliasRequest(model_name="t2m", alias="staging", version=42)
+    )
     assert missing.code() == grpc.StatusCode.NOT_FOUND
 
 
@@ -142,7 +174,12 @@ def test_gate_margin_is_configurable(tmp_path) -> None:  # type: ignore[no-untyp
 
     root = tmp_path / "a"
     root.mkdir()
-    strict = start_registry(f"sqlite:///{tmp_path / 'r.db'}", root, gate_margin=0.5, gated_aliases=["production", "gold"])
+    strict = start_registry(
+        f"sqlite:///{tmp_path / 'r.db'}",
+        root,
+        gate_margin=0.5,
+        gated_aliases=["production", "gold"],
+    )
     try:
         _setup(strict)
         error = rpc_error(

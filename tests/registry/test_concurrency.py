@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tests.conftest import start_registry
-from tests.registry.helpers import make_artifact, metric, version_request
 from weather.common.v1 import pagination_pb2
 from weather.registry.v1 import registry_service_pb2 as pb
+
+from tests.conftest import start_registry
+from tests.registry.helpers import make_artifact, metric, version_request
 
 WRITERS = 16
 PER_WRITER = 8
@@ -41,9 +43,15 @@ def test_sixteen_writers_on_two_replicas(database_url: str, tmp_path: Path) -> N
         total = WRITERS * PER_WRITER
         assert acknowledged == list(range(1, total + 1)), "lost or duplicated version numbers"
 
-        stored = replicas[1].stub.ListModelVersions(
-            pb.ListModelVersionsRequest(model_name="hot", page=pagination_pb2.PageRequest(page_size=1000))
-        ).versions
+        stored = (
+            replicas[1]
+            .stub.ListModelVersions(
+                pb.ListModelVersionsRequest(
+                    model_name="hot", page=pagination_pb2.PageRequest(page_size=1000)
+                )
+            )
+            .versions
+        )
         assert sorted(v.version for v in stored) == list(range(1, total + 1))
         by_number = {v.version: (v.tags["writer"], v.created_by) for v in stored}
         for index, numbers in enumerate(results):
@@ -56,7 +64,9 @@ def test_sixteen_writers_on_two_replicas(database_url: str, tmp_path: Path) -> N
             replica.server.stop(1)
 
 
-def test_concurrent_alias_moves_keep_a_consistent_history(database_url: str, tmp_path: Path) -> None:
+def test_concurrent_alias_moves_keep_a_consistent_history(
+    database_url: str, tmp_path: Path
+) -> None:
     root = tmp_path / "a"
     root.mkdir()
     running = start_registry(database_url, root)
@@ -69,17 +79,21 @@ def test_concurrent_alias_moves_keep_a_consistent_history(database_url: str, tmp
         def mover(index: int) -> None:
             stub = running.new_stub()
             for n in range(10):
-                stub.SetAlias(pb.SetAliasRequest(model_name="m", alias="staging", version=1 + (index + n) % 4))
+                stub.SetAlias(
+                    pb.SetAliasRequest(model_name="m", alias="staging", version=1 + (index + n) % 4)
+                )
 
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(mover, range(8)))
         history = running.stub.ListAliasHistory(
-            pb.ListAliasHistoryRequest(model_name="m", page=pagination_pb2.PageRequest(page_size=1000))
+            pb.ListAliasHistoryRequest(
+                model_name="m", page=pagination_pb2.PageRequest(page_size=1000)
+            )
         ).changes
         assert len(history) == 80
         chain = list(reversed(history))
         assert chain[0].from_version == 0
-        for before, after in zip(chain, chain[1:], strict=False):
+        for before, after in itertools.pairwise(chain):
             assert after.from_version == before.to_version, "an alias move was lost"
         current = running.stub.GetRegisteredModel(pb.GetRegisteredModelRequest(name="m")).model
         assert current.aliases["staging"] == chain[-1].to_version

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import grpc
 import pytest
-
-from tests.registry.helpers import make_artifact, metric, version_request
 from weather.common.v1 import pagination_pb2
 from weather.registry.v1 import registry_service_pb2 as pb
 from weather.registry.v1 import registry_service_pb2_grpc as pb_grpc
+
+from tests.registry.helpers import make_artifact, metric, version_request
 
 TRIALS = int(os.environ.get("WEATHER_CRASH_TRIALS", "3"))
 
@@ -38,6 +38,7 @@ def _start(database_url: str, root: Path, port: int) -> subprocess.Popen[bytes]:
         "REGISTRY_DATABASE_URL": database_url,
         "REGISTRY_ARTIFACT_ROOTS": str(root),
         "REGISTRY_LOG_LEVEL": "WARNING",
+        "REGISTRY_METRICS_PORT": "0",
     }
     process = subprocess.Popen([sys.executable, "-m", "weather_registry"], env=env)
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
@@ -72,7 +73,9 @@ def test_kill_9_mid_write_loses_no_acknowledged_version(database_url: str, tmp_p
                             "crash", artifact, metrics=[metric("rmse", value=1.0, persistence=2.0)]
                         )
                         try:
-                            acknowledged.append(stub.CreateModelVersion(request, timeout=5).version.version)
+                            acknowledged.append(
+                                stub.CreateModelVersion(request, timeout=5).version.version
+                            )
                         except grpc.RpcError:
                             return
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import shutil
 
 import grpc
+from weather.registry.v1 import registry_service_pb2 as pb
 
 from tests.conftest import RunningRegistry
 from tests.registry.helpers import make_artifact, rpc_error, version_request, violated_fields
-from weather.registry.v1 import registry_service_pb2 as pb
 from weather_runtime.artifacts import directory_digest
 
 
@@ -46,12 +46,23 @@ def test_digest_ignores_location_but_not_names(registry: RunningRegistry) -> Non
 
 def test_artifacts_outside_the_roots_are_refused(registry: RunningRegistry) -> None:
     registry.stub.CreateRegisteredModel(pb.CreateRegisteredModelRequest(name="m"))
-    for uri in ["/etc", "file:///etc/passwd", f"{registry.artifact_root}/../x", "s3://bucket/m", "model"]:
+    for uri in [
+        "/etc",
+        "file:///etc/passwd",
+        f"{registry.artifact_root}/../x",
+        "s3://bucket/m",
+        "model",
+    ]:
         request = _with_uri(version_request("m", registry.artifact_root), uri)
         error = rpc_error(registry.stub.CreateModelVersion, request)
         assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, uri
         assert violated_fields(error) == ["artifact_uri"], uri
-    assert registry.stub.GetRegisteredModel(pb.GetRegisteredModelRequest(name="m")).model.latest_version == 0
+    assert (
+        registry.stub.GetRegisteredModel(
+            pb.GetRegisteredModelRequest(name="m")
+        ).model.latest_version
+        == 0
+    )
 
 
 def _with_uri(request: pb.CreateModelVersionRequest, uri: str) -> pb.CreateModelVersionRequest:

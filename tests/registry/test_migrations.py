@@ -23,7 +23,9 @@ def test_migrations_apply_once_and_refuse_a_newer_schema(database_url: str) -> N
         rows = conn.execute(text("SELECT number FROM schema_migrations ORDER BY number")).all()
         assert [r[0] for r in rows] == [m.number for m in MIGRATIONS]
         conn.execute(
-            text("INSERT INTO schema_migrations (number, name, applied_at) VALUES (999, 'future', 0)")
+            text(
+                "INSERT INTO schema_migrations (number, name, applied_at) VALUES (999, 'future', 0)"
+            )
         )
     engine.dispose()
     with pytest.raises(SchemaTooNew, match="999"):

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import grpc
+from google.rpc import error_details_pb2
+from weather.common.v1 import pagination_pb2
+from weather.registry.v1 import registry_service_pb2 as pb
 
 from tests.conftest import RunningRegistry
 from tests.registry.helpers import rpc_error, status_details
-from weather.common.v1 import pagination_pb2
-from weather.registry.v1 import registry_service_pb2 as pb
-from google.rpc import error_details_pb2
 
 
 def test_create_get_and_update_model(registry: RunningRegistry) -> None:
     stub = registry.stub
     created = stub.CreateRegisteredModel(
-        pb.CreateRegisteredModelRequest(name="t2m-cnn", description="UK 2 m temperature", tags={"team": "a"})
+        pb.CreateRegisteredModelRequest(
+            name="t2m-cnn", description="UK 2 m temperature", tags={"team": "a"}
+        )
     ).model
     assert created.name == "t2m-cnn"
     assert created.created_by == "tester"
@@ -49,7 +51,9 @@ def test_duplicate_model_is_already_exists_and_changes_nothing(registry: Running
     assert "m" in error.details()
     infos = [d for d in status_details(error) if isinstance(d, error_details_pb2.ResourceInfo)]
     assert infos and infos[0].resource_name == "m"
-    assert stub.GetRegisteredModel(pb.GetRegisteredModelRequest(name="m")).model.description == "first"
+    assert (
+        stub.GetRegisteredModel(pb.GetRegisteredModelRequest(name="m")).model.description == "first"
+    )
 
 
 def test_unknown_model_is_not_found(registry: RunningRegistry) -> None:

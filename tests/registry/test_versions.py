@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import grpc
-
-from tests.conftest import RunningRegistry
-from tests.registry.helpers import HASH_A, HASH_B, hours, make_artifact, metric, rpc_error, version_request, violated_fields
 from weather.common.v1 import pagination_pb2
 from weather.registry.v1 import registry_service_pb2 as pb
+
+from tests.conftest import RunningRegistry
+from tests.registry.helpers import (
+    HASH_A,
+    HASH_B,
+    hours,
+    make_artifact,
+    metric,
+    rpc_error,
+    version_request,
+    violated_fields,
+)
 
 
 def _model(registry: RunningRegistry, name: str = "t2m") -> None:
@@ -56,7 +65,9 @@ def test_get_by_alias_and_unknowns(registry: RunningRegistry) -> None:
     for _ in range(3):
         registry.stub.CreateModelVersion(version_request("t2m", artifact))
     registry.stub.SetAlias(pb.SetAliasRequest(model_name="t2m", alias="staging", version=2))
-    got = registry.stub.GetModelVersion(pb.GetModelVersionRequest(model_name="t2m", alias="staging"))
+    got = registry.stub.GetModelVersion(
+        pb.GetModelVersionRequest(model_name="t2m", alias="staging")
+    )
     assert got.version.version == 2
     assert list(got.version.aliases) == ["staging"]
     for request in [
@@ -93,7 +104,11 @@ def test_update_version_description_and_tags(registry: RunningRegistry) -> None:
     registry.stub.CreateModelVersion(version_request("t2m", artifact, tags={"a": "1", "b": "2"}))
     updated = registry.stub.UpdateModelVersion(
         pb.UpdateModelVersionRequest(
-            model_name="t2m", version=1, description="checked", set_tags={"c": "3"}, remove_tags=["a"]
+            model_name="t2m",
+            version=1,
+            description="checked",
+            set_tags={"c": "3"},
+            remove_tags=["a"],
         )
     ).version
     assert updated.description == "checked"
@@ -124,14 +139,28 @@ def test_search_by_model_tag_alias_and_metric_threshold(registry: RunningRegistr
         return [(v.model_name, v.version) for v in response.versions]
 
     everything = search()
-    assert everything == [("alpha", 3), ("alpha", 2), ("alpha", 1), ("beta", 3), ("beta", 2), ("beta", 1)]
+    assert everything == [
+        ("alpha", 3),
+        ("alpha", 2),
+        ("alpha", 1),
+        ("beta", 3),
+        ("beta", 2),
+        ("beta", 1),
+    ]
     assert search(model_name="beta") == [("beta", 3), ("beta", 2), ("beta", 1)]
     assert search(tags=[pb.TagFilter(key="good", value="yes")]) == [
-        ("alpha", 3), ("alpha", 2), ("beta", 3), ("beta", 2),
+        ("alpha", 3),
+        ("alpha", 2),
+        ("beta", 3),
+        ("beta", 2),
     ]
     assert search(alias="staging") == [("beta", 1)]
     below = pb.MetricFilter(
-        name="rmse", variable="t2m", lead_time=hours(6), comparison=pb.COMPARISON_LESS, threshold=1.0
+        name="rmse",
+        variable="t2m",
+        lead_time=hours(6),
+        comparison=pb.COMPARISON_LESS,
+        threshold=1.0,
     )
     assert search(metric_filters=[below]) == [("alpha", 3), ("beta", 3)]
     at_most = pb.MetricFilter(name="rmse", comparison=pb.COMPARISON_LESS_EQUAL, threshold=1.0)
@@ -168,7 +197,9 @@ def test_version_pages_are_stable_and_bound_to_their_query(registry: RunningRegi
     error = rpc_error(
         registry.stub.ListModelVersions,
         pb.ListModelVersionsRequest(
-            model_name="t2m", alias="production", page=pagination_pb2.PageRequest(page_token=reuse_token)
+            model_name="t2m",
+            alias="production",
+            page=pagination_pb2.PageRequest(page_token=reuse_token),
         ),
     )
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT

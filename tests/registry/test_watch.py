@@ -7,10 +7,10 @@ import threading
 import time
 
 import grpc
+from weather.registry.v1 import registry_service_pb2 as pb
 
 from tests.conftest import RunningRegistry, start_registry
 from tests.registry.helpers import make_artifact, metric, rpc_error, version_request
-from weather.registry.v1 import registry_service_pb2 as pb
 
 
 def _collect(call: grpc.Future, into: queue.Queue) -> threading.Thread:  # type: ignore[type-arg]
@@ -27,7 +27,7 @@ def _collect(call: grpc.Future, into: queue.Queue) -> threading.Thread:  # type:
 
 
 def _take(events: queue.Queue, count: int, timeout: float = 10) -> list[pb.RegistryEvent]:  # type: ignore[type-arg]
-    out = []
+    out: list[pb.RegistryEvent] = []
     deadline = time.monotonic() + timeout
     while len(out) < count:
         item = events.get(timeout=max(0.01, deadline - time.monotonic()))
@@ -64,7 +64,9 @@ def test_watch_sees_new_versions_and_alias_moves_then_resumes(registry: RunningR
     assert sequences == sorted(sequences)
 
     # resume after the second event: the stored ones come first, in order
-    replay = stub.WatchEvents(pb.WatchEventsRequest(model_name="t2m", start_after_sequence=sequences[1]))
+    replay = stub.WatchEvents(
+        pb.WatchEventsRequest(model_name="t2m", start_after_sequence=sequences[1])
+    )
     again: queue.Queue = queue.Queue()  # type: ignore[type-arg]
     _collect(replay, again)
     assert [e.sequence for e in _take(again, 2)] == sequences[2:]

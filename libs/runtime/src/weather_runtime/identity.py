@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import grpc
 
@@ -19,7 +20,8 @@ def caller(context: grpc.ServicerContext) -> str:
     auth = context.auth_context() or {}
     tls_names = auth.get("x509_common_name") or auth.get("x509_subject_alternative_name")
     if tls_names:
-        return _clean(tls_names[0].decode(errors="replace"))
+        name = tls_names[0]
+        return _clean(name.decode(errors="replace") if isinstance(name, bytes) else str(name))
     for key, value in context.invocation_metadata() or ():
         if key == ACTOR_METADATA_KEY and value:
             return _clean(str(value))
@@ -28,3 +30,25 @@ def caller(context: grpc.ServicerContext) -> str:
 
 def _clean(name: str) -> str:
     return _SAFE.sub("_", name)[:200] or "unknown"
+
+
+class ActorInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):  # type: ignore[misc]
+    """Client interceptor declaring who is calling (the x-weather-actor metadata entry)."""
+
+    def __init__(self, actor: str) -> None:
+        self.actor = actor
+
+    def _with_actor(self, details: Any) -> Any:
+        metadata = [*(details.metadata or []), (ACTOR_METADATA_KEY, self.actor)]
+        return details._replace(metadata=metadata)
+
+    def intercept_unary_unary(self, continuation, details, request):  # type: ignore[no-untyped-def]
+        return continuation(self._with_actor(details), request)
+
+    def intercept_unary_stream(self, continuation, details, request):  # type: ignore[no-untyped-def]
+        return continuation(self._with_actor(details), request)
+
+
+def with_actor(channel: grpc.Channel, actor: str) -> grpc.Channel:
+    """channel whose calls declare actor as the caller."""
+    return grpc.intercept_channel(channel, ActorInterceptor(actor))

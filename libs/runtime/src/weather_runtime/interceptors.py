@@ -38,7 +38,7 @@ class CallInterceptor(grpc.ServerInterceptor):
         method = handler_call_details.method  # type: ignore[attr-defined]
         if handler.response_streaming:
             behavior = handler.unary_stream or handler.stream_stream
-            wrapped_stream = self._wrap_streaming(method, behavior)
+            wrapped_stream = self._wrap_streaming(method, behavior)  # type: ignore[arg-type]
             factory = (
                 grpc.unary_stream_rpc_method_handler
                 if handler.unary_stream
@@ -50,7 +50,7 @@ class CallInterceptor(grpc.ServerInterceptor):
                 response_serializer=handler.response_serializer,
             )
         behavior = handler.unary_unary or handler.stream_unary
-        wrapped = self._wrap_unary(method, behavior)
+        wrapped = self._wrap_unary(method, behavior)  # type: ignore[arg-type]
         factory = (
             grpc.unary_unary_rpc_method_handler
             if handler.unary_unary

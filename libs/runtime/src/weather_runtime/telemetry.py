@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import grpc
 from opentelemetry import trace
-from opentelemetry.instrumentation.grpc import client_interceptor, server_interceptor
+from opentelemetry.instrumentation.grpc import client_interceptor, grpcext, server_interceptor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -75,4 +75,4 @@ def instrumented_channel(
         ],
     )
     interceptor = client_interceptor(tracer_provider=trace.get_tracer_provider())
-    return grpc.intercept_channel(channel, interceptor)
+    return grpcext.intercept_channel(channel, interceptor)  # type: ignore[no-any-return]

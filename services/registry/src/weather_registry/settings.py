@@ -9,6 +9,7 @@ from weather_runtime.artifacts import normalise_uri
 from weather_runtime.settings import CommaList, ServiceSettings, split_comma_list
 
 DEFAULT_PORT = 50051
+DEFAULT_METRICS_PORT = 9101
 
 
 class RegistrySettings(ServiceSettings):
@@ -17,6 +18,9 @@ class RegistrySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="REGISTRY_", extra="forbid")
 
     port: int = Field(DEFAULT_PORT, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
+    metrics_port: int = Field(
+        DEFAULT_METRICS_PORT, ge=-1, le=65535, description="/metrics port; -1 off, 0 any free."
+    )
     database_url: str = Field(
         "sqlite:///var/registry/registry.db",
         description="SQLAlchemy URL: sqlite:///path (default) or postgresql://user:pw@host/db.",

@@ -403,8 +403,8 @@ class SqlStore(RegistryStore):
             .all()
         )
         tags: dict[int, dict[str, str]] = defaultdict(dict)
-        for row in conn.execute(select(t.version_tags).where(t.version_tags.c.version_id.in_(ids))):
-            tags[row.version_id][row.tag_key] = row.tag_value
+        for tag in conn.execute(select(t.version_tags).where(t.version_tags.c.version_id.in_(ids))):
+            tags[tag.version_id][tag.tag_key] = tag.tag_value
         metric_rows = (
             conn.execute(
                 select(t.metrics).where(t.metrics.c.version_id.in_(ids)).order_by(t.metrics.c.id)
@@ -416,10 +416,10 @@ class SqlStore(RegistryStore):
         metric_ids = [row["id"] for row in metric_rows]
         for chunk_start in range(0, len(metric_ids), 5000):
             chunk = metric_ids[chunk_start : chunk_start + 5000]
-            for row in conn.execute(
+            for b in conn.execute(
                 select(t.metric_baselines).where(t.metric_baselines.c.metric_id.in_(chunk))
             ):
-                baselines[row.metric_id][row.baseline] = float(row.value)
+                baselines[b.metric_id][b.baseline] = float(b.value)
         metrics: dict[int, list[Metric]] = defaultdict(list)
         for row in metric_rows:
             metrics[row["version_id"]].append(
@@ -433,18 +433,18 @@ class SqlStore(RegistryStore):
                 )
             )
         aliases: dict[int, list[str]] = defaultdict(list)
-        for row in conn.execute(
+        for a in conn.execute(
             select(t.aliases.c.version_id, t.aliases.c.alias)
             .where(t.aliases.c.version_id.in_(ids))
             .order_by(t.aliases.c.alias)
         ):
-            aliases[row.version_id].append(row.alias)
+            aliases[a.version_id].append(a.alias)
         by_id = {row["id"]: self._version_record(row, tags, metrics, aliases) for row in rows}
         return [by_id[i] for i in ids if i in by_id]
 
     @staticmethod
     def _version_record(
-        row: Mapping[str, Any],
+        row: Any,
         tags: Mapping[int, dict[str, str]],
         metrics: Mapping[int, list[Metric]],
         aliases: Mapping[int, list[str]],

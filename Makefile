@@ -1,0 +1,68 @@
+# Entry points of the weather suite. The two that matter: `make demo` (the main job) and
+# `make test` (everything CI checks). Both set up what they need on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+TOOLS := .tools/bin
+PACKAGES := gen/python libs/runtime services/registry cli/weatherctl
+STAMP := $(VENV)/.installed
+
+.PHONY: setup tools postgres proto lint format typecheck charts test pytest demo up bench-registry lock clean
+
+setup: $(STAMP) tools
+
+$(STAMP): requirements/dev.lock $(addsuffix /pyproject.toml,$(PACKAGES))
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -r requirements/dev.lock
+	$(PIP) install -q --no-deps $(addprefix -e ,$(PACKAGES))
+	touch $(STAMP)
+
+tools:
+	bash tools/install_tools.sh
+
+postgres:
+	@bash tools/postgres.sh
+
+proto: $(STAMP)
+	$(PY) tools/genproto.py
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	cd protos && ../$(TOOLS)/buf lint
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+# The test command: lint, types, contracts, charts and the whole pytest suite against a real
+# PostgreSQL that this target installs (Debian package) and starts.
+test: setup lint typecheck
+	export WEATHER_TEST_POSTGRES_URL="$$(bash tools/postgres.sh)" && \
+	  PATH="$(CURDIR)/$(TOOLS):$$PATH" $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The main job: start the suite on embedded defaults, run the pipeline, stop everything.
+demo: setup
+	$(VENV)/bin/weatherctl demo
+
+up: setup
+	$(VENV)/bin/weatherctl up
+
+bench-registry: setup
+	export WEATHER_BENCH_POSTGRES_URL="$$(bash tools/postgres.sh)" && $(PY) bench/registry/run.py
+
+lock:
+	rm -rf /tmp/weather-lock && $(PYTHON) -m venv /tmp/weather-lock
+	/tmp/weather-lock/bin/pip install -q --upgrade pip
+	/tmp/weather-lock/bin/pip install -q -r requirements/dev.in
+	(echo "# Pinned resolution of requirements/dev.in (regenerate with \`make lock\`)."; \
+	  /tmp/weather-lock/bin/pip freeze --exclude-editable | sort -f) > requirements/dev.lock
+
+clean:
+	rm -rf $(VENV) .tools var

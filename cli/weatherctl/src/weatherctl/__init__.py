@@ -1,0 +1,1 @@
+"""weatherctl: the weather suite's command-line client and local launcher."""

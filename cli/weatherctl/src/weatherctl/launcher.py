@@ -1,0 +1,191 @@
+"""Starts the implemented services locally on loopback with embedded defaults, and stops them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """How to run one service: its module, environment prefix and the settings it gets locally."""
+
+    name: str
+    module: str
+    prefix: str
+    local_settings: dict[str, str] = field(default_factory=dict)
+
+
+def implemented_services(data_dir: Path) -> list[ServiceSpec]:
+    """The services the suite has so far, with embedded defaults under data_dir."""
+    return [
+        ServiceSpec(
+            "registry",
+            "weather_registry",
+            "REGISTRY_",
+            {
+                "DATABASE_URL": f"sqlite:///{data_dir / 'registry' / 'registry.db'}",
+                "ARTIFACT_ROOTS": str(data_dir),
+            },
+        )
+    ]
+
+
+@dataclass
+class RunningService:
+    """A started service process and where it listens."""
+
+    spec: ServiceSpec
+    process: subprocess.Popen[bytes]
+    port: int
+    metrics_port: int
+    log_path: Path
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_serving(address: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Waits until the server's health says SERVING; raises if the process dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"exited with code {process.returncode} during start-up")
+            try:
+                status = stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status
+                if status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            time.sleep(0.1)
+    raise TimeoutError(f"{address} not serving after {timeout:.0f} s")
+
+
+class LocalSuite:
+    """The implemented services as child processes; a context manager that always stops them."""
+
+    def __init__(
+        self, data_dir: Path, ports: dict[str, int] | None = None, log_level: str = "INFO"
+    ) -> None:
+        self.data_dir = data_dir
+        self.ports = ports or {}
+        self.log_level = log_level
+        self.services: dict[str, RunningService] = {}
+
+    def start(self, timeout: float = 60) -> None:
+        """Starts every service and waits until each is SERVING."""
+        (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
+        for spec in implemented_services(self.data_dir):
+            port = self.ports.get(spec.name) or free_port()
+            metrics_port = free_port()
+            env = {
+                **os.environ,
+                **{spec.prefix + k: v for k, v in spec.local_settings.items()},
+                spec.prefix + "HOST": "127.0.0.1",
+                spec.prefix + "PORT": str(port),
+                spec.prefix + "METRICS_PORT": str(metrics_port),
+                spec.prefix + "LOG_LEVEL": self.log_level,
+            }
+            log_path = self.data_dir / "logs" / f"{spec.name}.log"
+            with log_path.open("ab") as log:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", spec.module],
+                    env=env,
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,
+                )
+            running = RunningService(spec, process, port, metrics_port, log_path)
+            self.services[spec.name] = running
+            try:
+                wait_serving(running.address, process, timeout)
+            except (RuntimeError, TimeoutError) as exc:
+                self.stop()
+                tail = log_path.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"{spec.name} failed to start: {exc}\n{tail}") from None
+
+    def stop(self, grace: float = 20) -> dict[str, int]:
+        """SIGTERM to every service, then SIGKILL past the grace; returns exit codes."""
+        for running in self.services.values():
+            if running.process.poll() is None:
+                running.process.send_signal(signal.SIGTERM)
+        codes = {}
+        deadline = time.monotonic() + grace
+        for name, running in self.services.items():
+            try:
+                codes[name] = running.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                running.process.kill()
+                codes[name] = running.process.wait()
+        self.services.clear()
+        return codes
+
+    def dead(self) -> list[str]:
+        """Services whose process has exited."""
+        return [name for name, s in self.services.items() if s.process.poll() is not None]
+
+    def __enter__(self) -> LocalSuite:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def run_up(data_dir: Path, ports: dict[str, int]) -> int:
+    """`weatherctl up`: start, print addresses, wait for Ctrl-C or SIGTERM, stop cleanly."""
+    suite = LocalSuite(data_dir, ports)
+    stopping = False
+
+    def on_signal(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        suite.start()
+    except RuntimeError as exc:
+        print(f"weatherctl: {exc}", file=sys.stderr)
+        return 1
+    for name, running in suite.services.items():
+        print(
+            f"{name:<10} {running.address}  metrics http://127.0.0.1:{running.metrics_port}/metrics"
+            f"  log {running.log_path}",
+            flush=True,
+        )
+    print("suite is up; Ctrl-C or SIGTERM stops it", flush=True)
+    while not stopping and not suite.dead():
+        time.sleep(0.2)
+    crashed = suite.dead()
+    codes = suite.stop()
+    print("stopped: " + ", ".join(f"{n} exit {c}" for n, c in codes.items()), flush=True)
+    if crashed:
+        print(f"weatherctl: {', '.join(crashed)} exited unexpectedly", file=sys.stderr)
+        return 1
+    return 0 if all(code == 0 for code in codes.values()) else 1

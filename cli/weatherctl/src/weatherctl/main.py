@@ -1,0 +1,87 @@
+"""Entry point of weatherctl: global options, command groups, and gRPC errors as clear lines."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from pathlib import Path
+
+import grpc
+
+from weather_runtime.identity import with_actor
+from weather_runtime.telemetry import instrumented_channel
+from weatherctl import registry_commands
+from weatherctl.output import error
+
+DEFAULT_REGISTRY = os.environ.get("WEATHER_REGISTRY", "127.0.0.1:50051")
+
+
+def _actor() -> str:
+    try:
+        return os.environ.get("WEATHER_ACTOR") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="weatherctl", description="weather suite command line")
+    parser.add_argument("--registry", default=DEFAULT_REGISTRY, help="registry address host:port")
+    parser.add_argument("--actor", default=_actor(), help="who you are, recorded in the registry")
+    parser.add_argument("--timeout", type=float, default=30.0, help="deadline per call, seconds")
+    parser.add_argument("--json", action="store_true", help="print protobuf JSON")
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="run the implemented services locally until Ctrl-C")
+    up.add_argument("--data-dir", type=Path, default=Path("var/local"))
+    up.add_argument("--registry-port", type=int, default=50051)
+    demo = commands.add_parser("demo", help="the main job: the pipeline on the bundled data")
+    demo.add_argument("--data-dir", type=Path, default=Path("var/demo"))
+    registry_commands.add_parser(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "up":
+        from weatherctl.launcher import run_up
+
+        return run_up(args.data_dir.resolve(), {"registry": args.registry_port})
+    if args.command == "demo":
+        from weatherctl.demo import run_demo
+
+        return run_demo(args.data_dir.resolve())
+    channel = with_actor(instrumented_channel(args.registry), args.actor)
+    try:
+        return registry_commands.run(_Deadline(channel, args.timeout), args)
+    except grpc.RpcError as exc:
+        error(f"{exc.code().name}: {exc.details()}")  # type: ignore[attr-defined]
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        channel.close()
+
+
+class _Deadline:
+    """A channel wrapper giving every unary call the command's deadline."""
+
+    def __init__(self, channel: grpc.Channel, timeout: float) -> None:
+        self._channel = channel
+        self._timeout = timeout
+
+    def unary_unary(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        inner = self._channel.unary_unary(*args, **kwargs)
+        timeout = self._timeout
+
+        def call(request, timeout_=None, **kw):  # type: ignore[no-untyped-def]
+            return inner(request, timeout=timeout_ or kw.pop("timeout", None) or timeout, **kw)
+
+        return call
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._channel, name)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
