@@ -1,0 +1,166 @@
+"""weatherctl over real gRPC: registry commands, `up` starting and stopping, and the main job."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+
+from tests.conftest import RunningRegistry, start_registry
+from tests.registry.helpers import make_artifact
+from weatherctl.main import main
+from weatherctl.registry_commands import parse_metric_filter
+
+
+@pytest.fixture
+def sqlite_registry(tmp_path: Path):  # type: ignore[no-untyped-def]
+    root = tmp_path / "artifacts"
+    root.mkdir()
+    running = start_registry(f"sqlite:///{tmp_path / 'r.db'}", root)
+    yield running
+    running.server.stop(1)
+
+
+def _ctl(registry: RunningRegistry, *args: str) -> int:
+    return main(["--registry", f"127.0.0.1:{registry.port}", "--actor", "alice", *args])
+
+
+def test_registry_round_trip_from_the_command_line(
+    sqlite_registry: RunningRegistry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    artifact = make_artifact(sqlite_registry.artifact_root, "v1")
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text(
+        json.dumps(
+            [
+                {
+                    "name": "rmse",
+                    "variable": "t2m",
+                    "lead_hours": 6,
+                    "value": 1.2,
+                    "baselines": {"persistence": 2.7, "climatology": 1.8},
+                },
+                {
+                    "name": "acc",
+                    "variable": "t2m",
+                    "lead_hours": 6,
+                    "value": 0.9,
+                    "goal": "maximize",
+                    "baselines": {"persistence": 0.7},
+                },
+            ]
+        )
+    )
+    assert _ctl(sqlite_registry, "registry", "models", "create", "t2m", "--tag", "team=a") == 0
+    assert json.loads(capsys.readouterr().out)["model"]["tags"] == {"team": "a"}
+    assert (
+        _ctl(
+            sqlite_registry,
+            "registry",
+            "versions",
+            "create",
+            "t2m",
+            "--artifact",
+            str(artifact),
+            "--metrics",
+            str(metrics),
+            "--job-id",
+            "job-1",
+        )
+        == 0
+    )
+    created = json.loads(capsys.readouterr().out)
+    assert created["version"]["version"] == "1"
+    assert created["version"]["created_by"] == "alice"
+    assert _ctl(sqlite_registry, "registry", "alias", "set", "t2m", "production", "1") == 0
+    out = capsys.readouterr().out
+    assert "t2m@production: - -> 1 by alice" in out
+    assert "skill" in out and "FAIL" not in out
+    assert _ctl(sqlite_registry, "registry", "verify", "t2m", "1") == 0
+    assert capsys.readouterr().out.startswith("VERIFY_RESULT_MATCH")
+    assert _ctl(sqlite_registry, "registry", "versions", "list", "--metric", "rmse:t2m:6h<1.5") == 0
+    assert "production" in capsys.readouterr().out
+    assert _ctl(sqlite_registry, "registry", "alias", "history", "t2m") == 0
+    assert "alice" in capsys.readouterr().out
+    # a gRPC error becomes one clear line and exit code 1
+    assert _ctl(sqlite_registry, "registry", "models", "get", "missing") == 1
+    assert capsys.readouterr().err.strip() == "weatherctl: NOT_FOUND: model 'missing' not found"
+
+
+def test_metric_filter_syntax() -> None:
+    parsed = parse_metric_filter("rmse:t2m:24h<=1.5")
+    assert (parsed.name, parsed.variable, parsed.lead_time.seconds, parsed.threshold) == (
+        "rmse",
+        "t2m",
+        86400,
+        1.5,
+    )
+    assert parse_metric_filter("acc>0.6").variable == ""
+    with pytest.raises(SystemExit):
+        parse_metric_filter("rmse~1")
+
+
+def test_up_starts_the_suite_and_stops_it_cleanly_on_sigterm(tmp_path: Path) -> None:
+    from weatherctl.launcher import free_port
+
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "weatherctl",
+            "up",
+            "--data-dir",
+            str(tmp_path),
+            "--registry-port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    lines = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        lines.append(line)
+        if "suite is up" in line or not line:
+            break
+    assert any(f"127.0.0.1:{port}" in line for line in lines), lines
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        grpc.channel_ready_future(channel).result(timeout=10)
+    process.send_signal(signal.SIGTERM)
+    rest, _ = process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert "registry exit 0" in rest
+    assert (tmp_path / "registry" / "registry.db").exists()
+    with (
+        grpc.insecure_channel(f"127.0.0.1:{port}") as channel,
+        pytest.raises(grpc.FutureTimeoutError),
+    ):
+        grpc.channel_ready_future(channel).result(timeout=1)
+
+
+def test_the_main_job_runs_and_stops_everything(tmp_path: Path) -> None:
+    env = {**os.environ, "OTEL_SDK_DISABLED": "true"}
+    done = subprocess.run(
+        [sys.executable, "-m", "weatherctl", "demo", "--data-dir", str(tmp_path / "demo")],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "promoted v1 to production" in done.stdout
+    assert "promotion of v2 refused: FAILED_PRECONDITION" in done.stdout
+    assert "integrity of v1: VERIFY_RESULT_MATCH" in done.stdout
+    assert "suite stopped cleanly" in done.stdout
+    leftovers = subprocess.run(["pgrep", "-f", f"{tmp_path}"], capture_output=True, text=True)
+    assert leftovers.stdout.strip() == "", "the main job left processes running"
