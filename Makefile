@@ -40,6 +40,7 @@ format: $(STAMP)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
+	cd bench/registry && MYPYPATH=. ../../$(VENV)/bin/mypy --config-file ../../pyproject.toml .
 
 # The test command: lint, types, contracts, charts and the whole pytest suite against a real
 # PostgreSQL that this target installs (Debian package) and starts.
