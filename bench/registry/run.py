@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shlex
 import sys
@@ -67,7 +68,11 @@ def parse_args(argv: Sequence[str]) -> Settings:
     parser.add_argument("--warmup", type=float, help="warm-up seconds (default 1, quick 0.3)")
     parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated")
     parser.add_argument("--concurrency", default=",".join(map(str, CONCURRENCY)))
-    parser.add_argument("--postgres-url", default=databases.DEFAULT_POSTGRES_URL)
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("WEATHER_BENCH_POSTGRES_URL", databases.DEFAULT_POSTGRES_URL),
+        help="admin URL (env WEATHER_BENCH_POSTGRES_URL); the role must be able to CREATE DATABASE",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory")
     args = parser.parse_args(argv)
     backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())

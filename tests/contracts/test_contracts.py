@@ -92,3 +92,30 @@ def test_breaking_check_catches_a_deleted_field(tmp_path: Path) -> None:
     )
     assert done.returncode != 0
     assert "content_hash" in done.stdout + done.stderr
+
+
+def test_stubs_are_one_installable_package(tmp_path: Path) -> None:
+    """gen/python builds into a wheel with messages, services, .pyi files and py.typed."""
+    import zipfile
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT / "gen" / "python"),
+        ],
+        check=True,
+    )
+    wheels = list(tmp_path.glob("weather_protos-*.whl"))
+    assert len(wheels) == 1
+    names = set(zipfile.ZipFile(wheels[0]).namelist())
+    for module in ("weather/registry/v1/registry_service", "weather/common/v1/field"):
+        assert {f"{module}_pb2.py", f"{module}_pb2.pyi", f"{module}_pb2_grpc.py"} <= names
+    assert "weather/py.typed" in names
