@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -56,12 +57,20 @@ class SqlStore(RegistryStore):
         self.engine = make_engine(url, pool_size)
         self.dialect = self.engine.dialect.name
         self._writer = self.engine.execution_options(**{WRITE_OPTION: True})
+        # SQLite has one writer at a time. Queueing this process's writers on a lock, rather than
+        # in SQLite's sleeping busy handler, keeps write latency fair; other processes still
+        # wait on the database lock (BEGIN IMMEDIATE with busy_timeout).
+        self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
         self.schema_version = migrate(self.engine, self._writer.begin)
 
     # ----------------------------------------------------------------- plumbing
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self._writer.begin() as conn:
+        if self._write_lock is None:
+            with self._writer.begin() as conn:
+                yield conn
+            return
+        with self._write_lock, self._writer.begin() as conn:
             yield conn
 
     @contextmanager
