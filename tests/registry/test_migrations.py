@@ -44,3 +44,36 @@ def test_sqlite_is_durable_by_configuration(tmp_path: Path) -> None:
 def test_memory_sqlite_is_refused() -> None:
     with pytest.raises(ValueError, match="database file"):
         SqlStore("sqlite:///:memory:")
+
+
+def test_a_lost_database_is_unavailable_not_internal(
+    postgres_base_url: str, tmp_path: Path
+) -> None:
+    """The database disappears under a running registry: calls get UNAVAILABLE (retryable)."""
+    import uuid
+
+    import grpc
+    from weather.registry.v1 import registry_service_pb2 as pb
+
+    from tests.conftest import start_registry
+    from tests.registry.helpers import rpc_error
+
+    name = f"outage_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(normalise_url(postgres_base_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    url = postgres_base_url.rsplit("/", 1)[0] + f"/{name}"
+    running = start_registry(url, tmp_path)
+    try:
+        running.stub.CreateRegisteredModel(pb.CreateRegisteredModelRequest(name="before"))
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+        error = rpc_error(
+            running.stub.GetRegisteredModel, pb.GetRegisteredModelRequest(name="before")
+        )
+        assert error.code() == grpc.StatusCode.UNAVAILABLE
+        assert "database unavailable" in error.details()
+        assert "Traceback" not in error.details()
+    finally:
+        running.server.stop(1)
+        admin.dispose()

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, exists, func, insert, or_, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from weather_registry.records import (
     AliasChange,
@@ -36,7 +36,7 @@ from weather_registry.store import RegistryStore
 from weather_registry.stores import sql_schema as t
 from weather_registry.stores.sql_engine import WRITE_OPTION, make_engine
 from weather_registry.stores.sql_migrations import migrate
-from weather_runtime.errors import Aborted, AlreadyExists, NotFound
+from weather_runtime.errors import Aborted, AlreadyExists, NotFound, Unavailable
 
 # Arbitrary key of the PostgreSQL advisory lock that makes event sequence numbers commit in order.
 _EVENT_LOCK = 7_314_002
@@ -66,16 +66,17 @@ class SqlStore(RegistryStore):
     # ----------------------------------------------------------------- plumbing
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        if self._write_lock is None:
-            with self._writer.begin() as conn:
+        with _database_errors():
+            if self._write_lock is None:
+                with self._writer.begin() as conn:
+                    yield conn
+                return
+            with self._write_lock, self._writer.begin() as conn:
                 yield conn
-            return
-        with self._write_lock, self._writer.begin() as conn:
-            yield conn
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        with self.engine.begin() as conn:
+        with _database_errors(), self.engine.begin() as conn:
             yield conn
 
     def close(self) -> None:
@@ -672,6 +673,15 @@ class SqlStore(RegistryStore):
     def last_event_sequence(self) -> int:
         with self._read() as conn:
             return int(conn.execute(select(func.max(t.events.c.sequence))).scalar() or 0)
+
+
+@contextmanager
+def _database_errors() -> Iterator[None]:
+    """A database that cannot be reached (or stays locked) is UNAVAILABLE: the client may retry."""
+    try:
+        yield
+    except OperationalError as exc:
+        raise Unavailable(f"registry database unavailable: {type(exc.orig).__name__}") from exc
 
 
 def _gate_to_json(gate: GateReport | None) -> str | None:
