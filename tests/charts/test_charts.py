@@ -7,6 +7,12 @@ for the platform's invariants: Pod Security Standard "restricted", explicit
 resources, native gRPC probes, no service-account token, a NetworkPolicy when
 enabled. The registry chart also gets value-specific and negative cases.
 
+kubernetes-validate has no schema for custom resources and only warns about
+them. A kind it finds no schema for fails the schema test unless it is in
+SCHEMALESS_KINDS, which names the built-in objects embedded in it (a
+DaskCluster's scheduler and worker pod specs and scheduler Service); those are
+validated in its place, and its pod specs get the same security checks.
+
 Tools: helm from $HELM or <repo>/.tools/bin/helm (tools/install_tools.sh),
 kubernetes-validate and yamllint from <repo>/.venv/bin or PATH. A missing
 tool skips the tests that need it, except under CI (env CI set), where it
@@ -52,16 +58,32 @@ CASES = [
     for values in _values_files(chart)
 ]
 REGISTRY = CHARTS_DIR / "registry"
+INGEST = CHARTS_DIR / "ingest"
+INGEST_OPERATOR_VALUES = INGEST / "ci" / "operator-values.yaml"  # renders a DaskCluster
 
-POD_SPEC_PATHS = {
-    "Pod": ("spec",),
-    "Deployment": ("spec", "template", "spec"),
-    "StatefulSet": ("spec", "template", "spec"),
-    "DaemonSet": ("spec", "template", "spec"),
-    "ReplicaSet": ("spec", "template", "spec"),
-    "Job": ("spec", "template", "spec"),
-    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+KeyPath = tuple[str, ...]
+_TEMPLATE: KeyPath = ("spec", "template", "spec")
+_DASK_POD_SPECS: tuple[KeyPath, ...] = (("spec", "scheduler", "spec"), ("spec", "worker", "spec"))
+# Kind -> where its pod specs are (a custom resource may embed several).
+POD_SPEC_PATHS: dict[str, tuple[KeyPath, ...]] = {
+    "Pod": (("spec",),),
+    "Deployment": (_TEMPLATE,),
+    "StatefulSet": (_TEMPLATE,),
+    "DaemonSet": (_TEMPLATE,),
+    "ReplicaSet": (_TEMPLATE,),
+    "Job": (_TEMPLATE,),
+    "CronJob": (("spec", "jobTemplate", *_TEMPLATE),),
+    "DaskCluster": _DASK_POD_SPECS,
 }
+# The only kinds kubernetes-validate may find no schema for, each with the built-in
+# objects it embeds ((kind, path) pairs), which are schema-checked in its place.
+SCHEMALESS_KINDS: dict[str, tuple[tuple[str, KeyPath], ...]] = {
+    "DaskCluster": (
+        *(("Pod", path) for path in _DASK_POD_SPECS),
+        ("Service", ("spec", "scheduler", "service")),
+    ),
+}
+NO_SCHEMA = re.compile(r"Couldn't find schema for kind (\S+)")
 LONG_RUNNING = {"Deployment", "StatefulSet", "DaemonSet"}
 SELECTOR_PATH = {
     "NetworkPolicy": ("spec", "podSelector"),
@@ -178,9 +200,34 @@ def one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     return found[0]
 
 
+def pod_specs(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(where, pod spec) for each pod spec of a workload; where names the path when several."""
+    paths = POD_SPEC_PATHS[doc["kind"]]
+    where = f"{doc['kind']}/{doc['metadata']['name']}"
+    return [
+        (f"{where} {'.'.join(path)}" if len(paths) > 1 else where, _dig(doc, *path, default={}))
+        for path in paths
+    ]
+
+
 def pod_spec(doc: dict[str, Any]) -> dict[str, Any]:
-    spec: dict[str, Any] = _dig(doc, *POD_SPEC_PATHS[doc["kind"]], default={})
+    """The pod spec of a single-pod-spec workload."""
+    ((_, spec),) = pod_specs(doc)
     return spec
+
+
+def embedded_objects(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The built-in objects embedded in schemaless custom resources, as standalone manifests."""
+    objects = []
+    for doc in docs:
+        for kind, path in SCHEMALESS_KINDS.get(doc.get("kind", ""), ()):
+            spec = _dig(doc, *path)
+            assert isinstance(spec, dict), f"{doc['kind']}/{doc['metadata']['name']}: no {path}"
+            name = "-".join((doc["metadata"]["name"], *path[1:-1]))
+            objects.append(
+                {"apiVersion": "v1", "kind": kind, "metadata": {"name": name}, "spec": spec}
+            )
+    return objects
 
 
 def container_env(container: dict[str, Any]) -> dict[str, Any]:
@@ -262,16 +309,16 @@ def _server_problems(where: str, container: dict[str, Any], grace: int) -> list[
 
 
 def pod_problems(doc: dict[str, Any]) -> list[str]:
-    where = f"{doc['kind']}/{doc['metadata']['name']}"
-    spec = pod_spec(doc)
-    problems = _pod_level_problems(where, spec)
-    pod_seccomp = _dig(spec, "securityContext", "seccompProfile", "type")
-    for c in spec.get("initContainers", []) + spec.get("containers", []):
-        problems += _container_problems(f"{where} container {c.get('name')}", c, pod_seccomp)
-    if doc["kind"] in LONG_RUNNING:
-        grace = spec.get("terminationGracePeriodSeconds", 30)
-        for c in spec.get("containers", []):
-            problems += _server_problems(f"{where} container {c.get('name')}", c, grace)
+    problems = []
+    for where, spec in pod_specs(doc):
+        problems += _pod_level_problems(where, spec)
+        pod_seccomp = _dig(spec, "securityContext", "seccompProfile", "type")
+        for c in spec.get("initContainers", []) + spec.get("containers", []):
+            problems += _container_problems(f"{where} container {c.get('name')}", c, pod_seccomp)
+        if doc["kind"] in LONG_RUNNING:
+            grace = spec.get("terminationGracePeriodSeconds", 30)
+            for c in spec.get("containers", []):
+                problems += _server_problems(f"{where} container {c.get('name')}", c, grace)
     return problems
 
 
@@ -322,6 +369,39 @@ def manifest_problems(docs: list[dict[str, Any]], values: dict[str, Any]) -> lis
     return problems
 
 
+def schema_failures(
+    kubernetes_validate: str, manifests: list[Path], versions: list[str | None]
+) -> list[str]:
+    """kubernetes-validate --strict at each version (None: its newest); a kind it has no
+    schema for fails unless it is in SCHEMALESS_KINDS."""
+    failures = []
+    for version in versions:
+        cmd = [kubernetes_validate, "--strict", "--quiet", *map(str, manifests)]
+        if version:
+            cmd[1:1] = ["-k", version]
+        run = _run(cmd)
+        output = run.stdout + run.stderr
+        unknown = sorted(set(NO_SCHEMA.findall(output)) - SCHEMALESS_KINDS.keys())
+        if run.returncode != 0 or unknown:
+            failures.append(
+                f"[{version or 'newest'}] rc={run.returncode}"
+                + (f", no schema for {unknown} (not in SCHEMALESS_KINDS)" if unknown else "")
+                + f"\n{output}"
+            )
+    return failures
+
+
+def write_manifests(tmp_path: Path, rendered: str, docs: list[dict[str, Any]]) -> list[Path]:
+    """The rendered manifests, plus the objects embedded in schemaless kinds if any."""
+    files = [tmp_path / "rendered.yaml"]
+    files[0].write_text(rendered)
+    embedded = embedded_objects(docs)
+    if embedded:
+        files.append(tmp_path / "embedded.yaml")
+        files[1].write_text(yaml.safe_dump_all(embedded))
+    return files
+
+
 # --- every chart, every ci values file
 
 
@@ -340,21 +420,10 @@ def test_helm_lint_strict(helm: str, chart: Path, values: Path | None) -> None:
 def test_rendered_manifests_pass_kubernetes_schemas(
     helm: str, kubernetes_validate: str, chart: Path, values: Path | None, tmp_path: Path
 ) -> None:
-    result = _template(helm, chart, values, ())
-    assert result.returncode == 0, f"helm template failed:\n{result.stderr}"
-    manifest = tmp_path / "rendered.yaml"
-    manifest.write_text(result.stdout)
-    versions = dict.fromkeys([K8S_VERSION, _kubeversion_floor(chart), None])  # None: newest bundled
-    failures = []
-    for version in versions:
-        cmd = [kubernetes_validate, "--strict", "--quiet", str(manifest)]
-        if version:
-            cmd[1:1] = ["-k", version]
-        run = _run(cmd)
-        if run.returncode != 0:
-            failures.append(
-                f"[{version or 'newest'}] rc={run.returncode}\n{run.stdout}{run.stderr}"
-            )
+    docs = render(helm, chart, values)
+    files = write_manifests(tmp_path, _template(helm, chart, values, ()).stdout, docs)
+    versions = list(dict.fromkeys([K8S_VERSION, _kubeversion_floor(chart), None]))
+    failures = schema_failures(kubernetes_validate, files, versions)
     assert not failures, "\n".join(failures)
 
 
@@ -410,6 +479,82 @@ def test_values_schema_is_draft07_and_accepts_ci_values(chart: Path) -> None:
     for values in [None, *sorted((chart / "ci").glob("*.yaml"))]:
         errors = [e.message for e in validator.iter_errors(effective_values(chart, values))]
         assert not errors, f"{values or 'values.yaml'}: {errors}"
+
+
+# --- custom resources: the checks must bite
+
+
+def _dask_operator_docs(helm: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    docs = render(helm, INGEST, INGEST_OPERATOR_VALUES)
+    return docs, one(docs, "DaskCluster")
+
+
+def _dask_container(dask: dict[str, Any], role: str) -> dict[str, Any]:
+    container: dict[str, Any] = dask["spec"][role]["spec"]["containers"][0]
+    return container
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        pytest.param(
+            lambda d: _dask_container(d, "worker")["securityContext"].pop("readOnlyRootFilesystem"),
+            "spec.worker.spec container worker: readOnlyRootFilesystem must be true",
+            id="worker-writable-root",
+        ),
+        pytest.param(
+            lambda d: _dask_container(d, "worker")["securityContext"]["capabilities"].pop("drop"),
+            "spec.worker.spec container worker: capabilities.drop must contain ALL",
+            id="worker-keeps-capabilities",
+        ),
+        pytest.param(
+            lambda d: d["spec"]["scheduler"]["spec"]["securityContext"].pop("runAsNonRoot"),
+            "spec.scheduler.spec: securityContext.runAsNonRoot must be true",
+            id="scheduler-may-run-as-root",
+        ),
+        pytest.param(
+            lambda d: _dask_container(d, "scheduler")["resources"].pop("limits"),
+            "spec.scheduler.spec container scheduler: resources.limits.memory missing",
+            id="scheduler-without-limits",
+        ),
+    ],
+)
+def test_dask_cluster_pod_security_is_checked(helm: str, mutate: Any, expected: str) -> None:
+    docs, dask = _dask_operator_docs(helm)
+    values = effective_values(INGEST, INGEST_OPERATOR_VALUES)
+    assert not manifest_problems(docs, values), "the unmutated render must pass"
+    mutate(dask)
+    assert f"DaskCluster/{dask['metadata']['name']} {expected}" in manifest_problems(docs, values)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        pytest.param(
+            lambda d: d.update(kind="DaskJob"),
+            "no schema for ['DaskJob'] (not in SCHEMALESS_KINDS)",
+            id="unlisted-crd",
+        ),
+        pytest.param(
+            lambda d: _dask_container(d, "worker")["securityContext"].update(readOnlyRootFs=True),
+            "readOnlyRootFs",
+            id="worker-unknown-field",
+        ),
+        pytest.param(
+            lambda d: d["spec"]["scheduler"]["service"]["ports"][0].update(port="tcp-comm"),
+            "'tcp-comm' is not of type 'integer'",
+            id="scheduler-service-port-not-integer",
+        ),
+    ],
+)
+def test_schema_check_rejects_unlisted_crds_and_bad_embedded_objects(
+    helm: str, kubernetes_validate: str, tmp_path: Path, mutate: Any, expected: str
+) -> None:
+    docs, dask = _dask_operator_docs(helm)
+    mutate(dask)
+    files = write_manifests(tmp_path, yaml.safe_dump_all(docs), docs)
+    failures = schema_failures(kubernetes_validate, files, [K8S_VERSION])
+    assert failures and expected in failures[0], failures
 
 
 # --- registry chart

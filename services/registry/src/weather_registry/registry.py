@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from weather_registry import paging, validation
+from weather_registry import validation
 from weather_registry.events import EventBus
 from weather_registry.gate import describe_failure, evaluate_gate
 from weather_registry.records import (
@@ -22,6 +22,7 @@ from weather_registry.records import (
 )
 from weather_registry.store import RegistryStore
 from weather_registry.validation import Violations
+from weather_runtime import paging
 from weather_runtime.artifacts import directory_digest, is_under
 from weather_runtime.errors import (
     Aborted,

@@ -1,0 +1,67 @@
+"""The Dask cluster a service computes on: a scheduler address, or a local cluster it starts."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from distributed import Client, LocalCluster
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DaskSettings:
+    """Where to compute: scheduler address (empty: a local cluster of worker processes)."""
+
+    scheduler_address: str = ""
+    local_workers: int = 2
+    local_threads: int = 1
+    memory_limit: str = "2GiB"
+    local_directory: str = ""
+
+
+class DaskRuntime:
+    """A lazily started Dask client shared by a service's threads."""
+
+    def __init__(self, settings: DaskSettings) -> None:
+        self.settings = settings
+        self._client: Client | None = None
+        self._cluster: LocalCluster | None = None
+        self._lock = threading.Lock()
+
+    def client(self) -> Client:
+        """The client, connecting (or starting the local cluster) on first use."""
+        with self._lock:
+            if self._client is None:
+                s = self.settings
+                if s.scheduler_address:
+                    log.info("connecting to the Dask scheduler at %s", s.scheduler_address)
+                    self._client = Client(s.scheduler_address, set_as_default=False, timeout=30)
+                else:
+                    self._cluster = LocalCluster(
+                        n_workers=s.local_workers,
+                        threads_per_worker=s.local_threads,
+                        processes=True,
+                        memory_limit=s.memory_limit,
+                        dashboard_address=None,
+                        local_directory=s.local_directory or None,
+                    )
+                    self._client = Client(self._cluster, set_as_default=False)
+                    log.info("started a local Dask cluster: %s", self._cluster.scheduler_address)
+            return self._client
+
+    @property
+    def started(self) -> bool:
+        return self._client is not None
+
+    def close(self) -> None:
+        """Closes the client and a local cluster."""
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+            if self._cluster is not None:
+                self._cluster.close()
+            self._client = None
+            self._cluster = None

@@ -1,0 +1,173 @@
+"""Writes canonical datasets to Zarr on the Dask cluster, in time batches, hashing as it goes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from distributed import Client, Future
+
+from weather_data import hashing
+from weather_data.canonical import LAT, LEVEL, LON, STATION, TIME
+from weather_data.chunks import choose_chunks
+from weather_data.manifest import DimensionMeta, VariableMeta
+
+BATCH_BYTES = 128 * 1024 * 1024
+
+
+class Cancelled(Exception):
+    """The operation was cancelled; the caller removes what was written."""
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a write produced: the chain state, missing counts per variable, chunk sizes."""
+
+    state: bytes
+    missing: dict[str, int]
+    chunks: dict[str, int]
+
+
+def _gather(client: Client, tasks: list[object], cancel: threading.Event) -> list[object]:
+    futures: list[Future] = client.compute(tasks)  # type: ignore[assignment]
+    while not all(future.done() for future in futures):
+        if cancel.is_set():
+            client.cancel(futures)
+            raise Cancelled()
+        time.sleep(0.05)
+    return client.gather(futures)  # type: ignore[no-any-return]
+
+
+def write_steps(
+    ds: xr.Dataset,
+    url: str,
+    client: Client,
+    state: bytes,
+    *,
+    start_index: int,
+    on_progress: Callable[[float], None],
+    cancel: threading.Event,
+) -> tuple[bytes, dict[str, int]]:
+    """Writes ds (already chunked like the target) at time offset start_index of an existing
+    store, extending the hash chain from state. Returns the new state and missing counts."""
+    names = [str(n) for n in ds.data_vars]
+    missing = dict.fromkeys(names, 0)
+    total = ds.sizes[TIME]
+    step_bytes = max(
+        1, sum(int(np.prod([s for d, s in ds[n].sizes.items() if d != TIME])) * 4 for n in names)
+    )
+    time_chunk = max(1, int(ds.chunks[TIME][0])) if ds.chunks else total
+    per_batch = max(time_chunk, (BATCH_BYTES // step_bytes) // time_chunk * time_chunk)
+    times = ds[TIME].values
+    static = [c for c in ds.coords if TIME not in ds[c].dims]
+    for begin in range(0, total, per_batch):
+        if cancel.is_set():
+            raise Cancelled()
+        end = min(total, begin + per_batch)
+        part = ds.isel({TIME: slice(begin, end)})
+        write = part.drop_vars(static).to_zarr(
+            url,
+            region={TIME: slice(start_index + begin, start_index + end)},
+            compute=False,
+            consolidated=False,
+        )
+        digests = [hashing.step_digests(part[n]) for n in names]
+        nans = [part[n].isnull().sum().data for n in names]
+        results = _gather(client, [write, *digests, *nans], cancel)
+        digest_values = results[1 : 1 + len(names)]
+        nan_values = results[1 + len(names) :]
+        state = hashing.fold(state, times[begin:end], dict(zip(names, digest_values, strict=True)))  # type: ignore[arg-type]
+        for name, count in zip(names, nan_values, strict=True):
+            missing[name] += int(count)  # type: ignore[call-overload]
+        on_progress(end / total)
+    return state, missing
+
+
+def write_new(
+    ds: xr.Dataset,
+    url: str,
+    client: Client,
+    *,
+    on_progress: Callable[[float], None],
+    cancel: threading.Event,
+) -> WriteResult:
+    """Creates a new store at url holding ds, chunked for map and time-series access."""
+    chunks = choose_chunks({str(k): int(v) for k, v in ds.sizes.items()})
+    ds = ds.chunk({k: v for k, v in chunks.items() if k in ds.dims})
+    for name in ds.variables:
+        ds[name].encoding = {}
+    ds.to_zarr(url, mode="w-", compute=False, consolidated=False)
+    state, missing = write_steps(
+        ds,
+        url,
+        client,
+        hashing.structure_digest(ds),
+        start_index=0,
+        on_progress=on_progress,
+        cancel=cancel,
+    )
+    return WriteResult(state, missing, chunks)
+
+
+def time_step_seconds(times: np.ndarray) -> float:
+    """The regular spacing of a time axis in seconds, 0 when irregular or a single step."""
+    if len(times) < 2:
+        return 0.0
+    steps = np.diff(times.astype("datetime64[ns]").astype("int64"))
+    return float(steps[0] / 1e9) if np.all(steps == steps[0]) else 0.0
+
+
+def describe(
+    ds: xr.Dataset, chunks: dict[str, int], missing: dict[str, int]
+) -> tuple[tuple[VariableMeta, ...], tuple[DimensionMeta, ...], dict[str, object]]:
+    """Manifest parts of a canonical dataset: variables, dimensions and the time facts."""
+    variables = tuple(
+        VariableMeta(
+            name=str(name),
+            units=str(var.attrs.get("units", "")),
+            long_name=str(var.attrs.get("long_name", "")),
+            dims=tuple(str(d) for d in var.dims),
+            chunks=tuple(int(chunks.get(str(d), var.sizes[d])) for d in var.dims),
+            missing_count=int(missing.get(str(name), 0)),
+        )
+        for name, var in ds.data_vars.items()
+    )
+    kinds = {TIME: "time", LEVEL: "level", LAT: "latitude", LON: "longitude", STATION: "station"}
+    dimensions = []
+    for dim, size in ds.sizes.items():
+        coord = ds[dim] if dim in ds.coords else None
+        low = high = 0.0
+        if coord is not None and dim != TIME and np.issubdtype(coord.dtype, np.number):
+            low, high = float(coord.min()), float(coord.max())
+        dimensions.append(
+            DimensionMeta(
+                name=str(dim),
+                kind=kinds.get(str(dim), "other"),
+                size=int(size),
+                units=str(coord.attrs.get("units", "")) if coord is not None else "",
+                min=low,
+                max=high,
+            )
+        )
+    times = ds[TIME].values
+    step = time_step_seconds(times)
+    first, last = pd.Timestamp(times[0]), pd.Timestamp(times[-1])
+    end = last + pd.Timedelta(seconds=step or 1)
+    facts: dict[str, object] = {
+        "time_start": first.isoformat() + "Z",
+        "time_end": end.isoformat() + "Z",
+        "time_steps": len(times),
+        "time_step_seconds": step,
+        "size_bytes": int(sum(var.size * 4 for var in ds.data_vars.values())),
+    }
+    return variables, tuple(dimensions), facts
+
+
+def now_iso() -> str:
+    """The current UTC time as an ISO 8601 string."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z"

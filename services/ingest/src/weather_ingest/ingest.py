@@ -1,0 +1,155 @@
+"""One ingest: open the source, make it canonical, write and hash it, commit a manifest."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import fsspec
+import xarray as xr
+
+from weather_data import hashing
+from weather_data.archive import Archive
+from weather_data.canonical import canonicalize
+from weather_data.cluster import DaskRuntime
+from weather_data.manifest import Manifest
+from weather_data.writer import Cancelled, describe, now_iso, write_new
+from weather_ingest import sources
+from weather_ingest.requests import IngestRequest, check_source_allowed, check_source_exists
+from weather_ingest.source import CorruptSource, Source
+from weather_runtime.artifacts import local_path
+from weather_runtime.errors import InvalidArgument
+
+Progress = Callable[[str, float], None]
+
+
+@dataclass(frozen=True)
+class OpenedSource:
+    """A source opened lazily and made canonical."""
+
+    dataset: xr.Dataset
+    source: Source
+    size: int
+
+
+class Ingester:
+    """Runs ingests against one archive and one Dask cluster."""
+
+    def __init__(self, archive: Archive, runtime: DaskRuntime, allowed_roots: list[str]) -> None:
+        self.archive = archive
+        self.runtime = runtime
+        self.allowed_roots = allowed_roots
+
+    def precheck(self, request: IngestRequest) -> tuple[str, bool, int]:
+        """Allowed root and existence, without opening: (normalised uri, is_dir, size)."""
+        normal = check_source_allowed(request.source_uri, self.allowed_roots)
+        is_dir, size = check_source_exists(normal)
+        return normal, is_dir, size
+
+    @contextmanager
+    def open(self, request: IngestRequest) -> Iterator[OpenedSource]:
+        """The canonical lazy dataset of a request's source (a local copy of remote files)."""
+        normal, is_dir, size = self.precheck(request)
+        with _local_copy(normal, is_dir) as path:
+            source = self._choose(request, normal, path, is_dir)
+            try:
+                raw = source.open(path, request.options)
+            except CorruptSource as exc:
+                raise InvalidArgument.field("source_uri", str(exc)) from None
+            yield OpenedSource(canonicalize(raw, request.selection), source, size)
+
+    @staticmethod
+    def _choose(request: IngestRequest, uri: str, path: str, is_dir: bool) -> Source:
+        if request.format:
+            return sources.get(request.format)
+        head = b"" if is_dir else open(path, "rb").read(16)  # noqa: SIM115 - 16 bytes
+        found = sources.detect(uri, head, is_dir)
+        if found is None:
+            raise InvalidArgument.field(
+                "format", "could not tell the source's format; set format (GRIB, NETCDF, ZARR, CSV)"
+            )
+        return found
+
+    def run(
+        self, request: IngestRequest, actor: str, progress: Progress, cancel: threading.Event
+    ) -> Manifest:
+        """The whole ingest; returns the committed (or identical existing) manifest."""
+        progress("opening", 0.0)
+        with self.open(request) as opened:
+            ds = opened.dataset
+            if cancel.is_set():
+                raise Cancelled()
+            latest = self.archive.latest(request.dataset_id)
+            store_path = self.archive.new_store_path(request.dataset_id)
+            progress("writing", 0.02)
+            try:
+                written = write_new(
+                    ds,
+                    self.archive.store_url(store_path),
+                    self.runtime.client(),
+                    on_progress=lambda done: progress("writing", 0.02 + 0.93 * done),
+                    cancel=cancel,
+                )
+            except Cancelled:
+                self.archive.delete(store_path)
+                raise
+            except Exception as exc:
+                self.archive.delete(store_path)
+                if isinstance(exc, OSError | ValueError | RuntimeError) and "GRIB" in str(exc):
+                    raise InvalidArgument.field(
+                        "source_uri", f"source unreadable while writing: {exc}"
+                    ) from exc
+                raise
+            content_hash = hashing.to_text(written.state)
+            if latest is not None and latest.content_hash == content_hash:
+                self.archive.delete(store_path)  # the same content again: nothing new
+                progress("done", 1.0)
+                return latest
+            progress("committing", 0.97)
+            variables, dimensions, facts = describe(ds, written.chunks, written.missing)
+            manifest = Manifest(
+                dataset_id=request.dataset_id,
+                version=(latest.version + 1) if latest else 1,
+                content_hash=content_hash,
+                store_path=store_path,
+                variables=variables,
+                dimensions=dimensions,
+                source_uri=request.source_uri,
+                source_format=opened.source.name,
+                source_size=opened.size,
+                create_time=now_iso(),
+                created_by=actor,
+                parent_hash=latest.content_hash if latest else "",
+                **facts,  # type: ignore[arg-type]
+            )
+            try:
+                self.archive.commit(manifest)
+            except Exception:
+                self.archive.delete(store_path)
+                raise
+        progress("done", 1.0)
+        return manifest
+
+
+@contextmanager
+def _local_copy(uri: str, is_dir: bool) -> Iterator[str]:
+    """A local path for uri: itself when local, a temporary copy of a remote file otherwise."""
+    path = local_path(uri)
+    if path is not None:
+        yield str(path)
+        return
+    if is_dir:
+        yield uri  # Zarr stores are read through fsspec directly
+        return
+    folder = tempfile.mkdtemp(prefix="ingest-")
+    try:
+        target = f"{folder}/{uri.rsplit('/', 1)[-1]}"
+        fs, remote = fsspec.core.url_to_fs(uri)
+        fs.get(remote, target)
+        yield target
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,197 @@
+"""Long-running operations: an id at once, progress to watchers, cancellation, a bounded history."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Generic, TypeVar
+
+from weather_data.writer import Cancelled
+from weather_runtime.errors import DomainError, FieldViolation, InvalidArgument, NotFound
+from weather_runtime.logging import current_trace_ids
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
+
+
+@dataclass(frozen=True)
+class OperationError:
+    """Why an operation failed, as a gRPC status code name, message and bad fields."""
+
+    code: str
+    message: str
+    fields: tuple[FieldViolation, ...] = ()
+
+
+@dataclass(frozen=True)
+class Snapshot(Generic[T]):
+    """An operation's state at one moment."""
+
+    operation_id: str
+    state: str
+    progress: float
+    stage: str
+    create_time: datetime
+    update_time: datetime
+    error: OperationError | None = None
+    result: T | None = None
+    sequence: int = 0
+
+
+@dataclass
+class _Entry(Generic[T]):
+    snapshot: Snapshot[T]
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+class Operations(Generic[T]):
+    """Runs work functions in a bounded pool and tracks their snapshots."""
+
+    def __init__(self, max_running: int, keep: int = 1000) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=max_running, thread_name_prefix="operation")
+        self._entries: OrderedDict[str, _Entry[T]] = OrderedDict()
+        self._cond = threading.Condition()
+        self._keep = keep
+        self._closed = False
+
+    def submit(
+        self, work: Callable[[Callable[[str, float], None], threading.Event], T]
+    ) -> Snapshot[T]:
+        """Queues work(progress, cancel); returns the PENDING snapshot at once."""
+        now = datetime.now(tz=UTC)
+        snapshot: Snapshot[T] = Snapshot(uuid.uuid4().hex, "PENDING", 0.0, "queued", now, now)
+        entry = _Entry(snapshot)
+        with self._cond:
+            if self._closed:
+                from weather_runtime.errors import Unavailable
+
+                raise Unavailable("the service is shutting down")
+            self._entries[snapshot.operation_id] = entry
+            self._trim()
+        self._pool.submit(self._run, entry, work)
+        return snapshot
+
+    def _update(self, entry: _Entry[T], **changes: object) -> None:
+        with self._cond:
+            current = entry.snapshot
+            entry.snapshot = replace(
+                current,
+                update_time=datetime.now(tz=UTC),
+                sequence=current.sequence + 1,
+                **changes,  # type: ignore[arg-type]
+            )
+            self._cond.notify_all()
+
+    def _run(
+        self, entry: _Entry[T], work: Callable[[Callable[[str, float], None], threading.Event], T]
+    ) -> None:
+        if entry.cancel.is_set():
+            self._update(entry, state="CANCELLED", stage="cancelled")
+            return
+        self._update(entry, state="RUNNING", stage="starting")
+
+        def progress(stage: str, fraction: float) -> None:
+            self._update(entry, stage=stage, progress=max(0.0, min(1.0, fraction)))
+
+        try:
+            result = work(progress, entry.cancel)
+        except Cancelled:
+            self._update(entry, state="CANCELLED", stage="cancelled")
+        except DomainError as exc:
+            fields = tuple(exc.violations) if isinstance(exc, InvalidArgument) else ()
+            self._update(
+                entry,
+                state="FAILED",
+                stage="failed",
+                error=OperationError(exc.code.name, exc.message, fields),
+            )
+        except Exception:
+            reference = current_trace_ids()[0] or entry.snapshot.operation_id
+            log.exception("operation %s failed unexpectedly", entry.snapshot.operation_id)
+            self._update(
+                entry,
+                state="FAILED",
+                stage="failed",
+                error=OperationError(
+                    "INTERNAL", f"internal error (reference {reference}); see server log"
+                ),
+            )
+        else:
+            if entry.cancel.is_set():
+                # finished before the cancel took effect: the result stands
+                log.info("operation %s finished before its cancel", entry.snapshot.operation_id)
+            self._update(entry, state="SUCCEEDED", stage="done", progress=1.0, result=result)
+
+    def _trim(self) -> None:
+        while len(self._entries) > self._keep:
+            oldest_id, oldest = next(iter(self._entries.items()))
+            if oldest.snapshot.state not in TERMINAL:
+                break
+            del self._entries[oldest_id]
+
+    def _entry(self, operation_id: str) -> _Entry[T]:
+        with self._cond:
+            entry = self._entries.get(operation_id)
+        if entry is None:
+            raise NotFound("operation", operation_id)
+        return entry
+
+    def get(self, operation_id: str) -> Snapshot[T]:
+        """The operation's current snapshot."""
+        return self._entry(operation_id).snapshot
+
+    def cancel(self, operation_id: str) -> Snapshot[T]:
+        """Asks the operation to stop; waits briefly for it to acknowledge."""
+        entry = self._entry(operation_id)
+        entry.cancel.set()
+        with self._cond:
+            self._cond.wait_for(
+                lambda: entry.snapshot.state in TERMINAL or entry.snapshot.state == "PENDING",
+                timeout=10,
+            )
+            if entry.snapshot.state == "PENDING":
+                entry.snapshot = replace(
+                    entry.snapshot,
+                    state="CANCELLED",
+                    stage="cancelled",
+                    update_time=datetime.now(tz=UTC),
+                    sequence=entry.snapshot.sequence + 1,
+                )
+                self._cond.notify_all()
+            return entry.snapshot
+
+    def watch(self, operation_id: str, is_active: Callable[[], bool]) -> Iterator[Snapshot[T]]:
+        """Every change of the operation, from its current state until it ends."""
+        entry = self._entry(operation_id)
+        seen = -1
+
+        def changed() -> bool:
+            return entry.snapshot.sequence != seen or self._closed
+
+        while is_active():
+            with self._cond:
+                self._cond.wait_for(changed, timeout=1.0)
+                snapshot = entry.snapshot
+            if snapshot.sequence != seen:
+                seen = snapshot.sequence
+                yield snapshot
+                if snapshot.state in TERMINAL:
+                    return
+            if self._closed:
+                return
+
+    def close(self) -> None:
+        """Cancels what runs, waits for the workers, and ends watches."""
+        with self._cond:
+            self._closed = True
+            for entry in self._entries.values():
+                entry.cancel.set()
+            self._cond.notify_all()
+        self._pool.shutdown(wait=True, cancel_futures=False)

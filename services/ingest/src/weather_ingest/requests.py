@@ -1,0 +1,138 @@
+"""What an ingest request asks for, checked before anything is opened."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import fsspec
+import pandas as pd
+
+from weather_data.archive import DATASET_ID
+from weather_data.canonical import Region, Selection
+from weather_ingest.source import SourceOptions
+from weather_runtime.artifacts import is_under, local_path, normalise_uri
+from weather_runtime.errors import FieldViolation, InvalidArgument, NotFound
+
+FORMATS = ("", "grib", "netcdf", "zarr", "csv")
+
+
+@dataclass(frozen=True)
+class IngestRequest:
+    """A validated ingest request."""
+
+    source_uri: str
+    dataset_id: str
+    format: str = ""
+    selection: Selection = field(default_factory=Selection)
+    options: SourceOptions = field(default_factory=SourceOptions)
+
+
+def check_source_allowed(uri: str, roots: list[str], field_name: str = "source_uri") -> str:
+    """The normalised URI when it lies under an allowed root (symlinks resolved), else an error.
+
+    Nothing is opened: only the path text is checked (and, for local paths, where links lead).
+    """
+    try:
+        normal = normalise_uri(uri)
+    except ValueError as exc:
+        raise InvalidArgument.field(field_name, str(exc)) from None
+    if not is_under(normal, roots):
+        raise InvalidArgument.field(
+            field_name, "is outside the allowed source roots " + ", ".join(roots)
+        )
+    path = local_path(normal)
+    if path is not None:
+        real = Path(os.path.realpath(path))
+        if not is_under(str(real), roots):
+            raise InvalidArgument.field(
+                field_name, "resolves (through a link) outside the allowed roots"
+            )
+    return normal
+
+
+def check_source_exists(normal_uri: str) -> tuple[bool, int]:
+    """(is_directory, size in bytes) of an existing source; NotFound otherwise."""
+    fs, path = fsspec.core.url_to_fs(normal_uri)
+    if not fs.exists(path):
+        raise NotFound("source", normal_uri)
+    if fs.isdir(path):
+        return True, 0
+    return False, int(fs.size(path) or 0)
+
+
+def build_request(
+    *,
+    source_uri: str,
+    dataset_id: str,
+    format: str,
+    variables: list[str],
+    start: pd.Timestamp | None,
+    end: pd.Timestamp | None,
+    region: Region | None,
+    levels: list[float],
+    units: dict[str, str],
+    reference_year: int,
+    options: SourceOptions,
+) -> IngestRequest:
+    """Checks every field that can be checked without opening the source."""
+    problems = _field_problems(dataset_id, format, variables, start, end, region, levels)
+    if reference_year and not 1 <= reference_year <= 9999:
+        problems.append(FieldViolation("reference_year", "must be a year from 1 to 9999"))
+    for name, unit in units.items():
+        if not unit.strip():
+            problems.append(FieldViolation(f"units[{name!r}]", "must not be empty"))
+    if problems:
+        raise InvalidArgument(problems)
+    selection = Selection(
+        variables=tuple(variables),
+        start=start,
+        end=end,
+        region=region,
+        levels=tuple(levels),
+        units=dict(units),
+        reference_year=reference_year,
+    )
+    return IngestRequest(source_uri, dataset_id, format, selection, options)
+
+
+def _field_problems(
+    dataset_id: str,
+    format: str,
+    variables: list[str],
+    start: pd.Timestamp | None,
+    end: pd.Timestamp | None,
+    region: Region | None,
+    levels: list[float],
+) -> list[FieldViolation]:
+    problems: list[FieldViolation] = []
+    if not DATASET_ID.match(dataset_id):
+        problems.append(
+            FieldViolation(
+                "dataset_id", "must be 1-128 characters: a letter or digit, then [A-Za-z0-9._-]"
+            )
+        )
+    if format not in FORMATS:
+        problems.append(FieldViolation("format", f"unknown format {format!r}"))
+    for index, name in enumerate(variables):
+        if not name or len(name) > 128:
+            problems.append(FieldViolation(f"variables[{index}]", "must be a variable name"))
+    if start is not None and end is not None and end <= start:
+        problems.append(FieldViolation("time_range", "end must be after start"))
+    if region is not None:
+        numbers = (region.lat_min, region.lat_max, region.lon_min, region.lon_max)
+        if (
+            not all(math.isfinite(n) for n in numbers)
+            or not -90 <= region.lat_min < region.lat_max <= 90
+        ):
+            problems.append(
+                FieldViolation("region", "needs finite edges with -90 <= lat_min < lat_max <= 90")
+            )
+    for index, level in enumerate(levels):
+        if not math.isfinite(level) or level <= 0:
+            problems.append(
+                FieldViolation(f"levels[{index}]", "must be a positive pressure in hPa")
+            )
+    return problems

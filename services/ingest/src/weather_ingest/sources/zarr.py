@@ -1,0 +1,27 @@
+"""Zarr stores (version 2 or 3), local or behind an fsspec URL."""
+
+from __future__ import annotations
+
+import xarray as xr
+
+from weather_ingest.source import CorruptSource, Source, SourceOptions
+from weather_ingest.sources import register
+
+
+class ZarrSource(Source):
+    """Zarr stores."""
+
+    name = "zarr"
+    suffixes = (".zarr",)
+
+    def sniff(self, head: bytes) -> bool:
+        return False  # a store is a folder: detected as a directory
+
+    def open(self, path: str, options: SourceOptions) -> xr.Dataset:
+        try:
+            return xr.open_zarr(path, chunks={}, consolidated=None)  # type: ignore[no-any-return]
+        except Exception as exc:
+            raise CorruptSource(f"Zarr store is unreadable: {type(exc).__name__}: {exc}") from exc
+
+
+register(ZarrSource())

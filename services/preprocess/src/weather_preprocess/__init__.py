@@ -1,0 +1,1 @@
+"""Preprocess service of the weather suite: climate analysis of canonical xarray datasets."""
