@@ -74,6 +74,7 @@ class RunningIngest:
 
 
 def start_ingest(tmp_path: Path, runtime: DaskRuntime, **overrides: object) -> RunningIngest:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     scratch = tmp_path / "incoming"
     scratch.mkdir(exist_ok=True)
     archive = tmp_path / "archive"

@@ -99,6 +99,9 @@ def write_new(
     """Creates a new store at url holding ds, chunked for map and time-series access."""
     chunks = choose_chunks({str(k): int(v) for k, v in ds.sizes.items()})
     ds = ds.chunk({k: v for k, v in chunks.items() if k in ds.dims})
+    # coordinates that do not run along time are written with the metadata, so load them now
+    static = [str(c) for c in ds.coords if TIME not in ds[c].dims]
+    ds = ds.assign_coords({c: ds[c].compute() for c in static})
     for name in ds.variables:
         ds[name].encoding = {}
     ds.to_zarr(url, mode="w-", compute=False, consolidated=False)

@@ -167,7 +167,15 @@ class Appender:
             for name in current.data_vars
         }
         new = xr.Dataset(data_vars, coords={TIME: times})
-        new.to_zarr(url, region={TIME: slice(start, total)}, consolidated=False)
+        new.drop_vars(TIME).to_zarr(url, region={TIME: slice(start, total)}, consolidated=False)
+        # the time coordinate: encoded exactly as the stored times (same units and calendar)
+        encoding = current[TIME].encoding
+        encoded, _, _ = xr.coding.times.encode_cf_datetime(
+            times, encoding.get("units"), encoding.get("calendar"), encoding.get("dtype")
+        )
+        time_array = group[TIME]
+        assert isinstance(time_array, zarr.Array)
+        time_array[start:total] = encoded
         digests = {
             str(n): da.compute(hashing.step_digests(new[n]), scheduler="sync")[0]
             for n in new.data_vars

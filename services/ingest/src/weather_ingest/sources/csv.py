@@ -63,7 +63,7 @@ class CsvSource(Source):
                 ),
             ),
         )
-        ds["station"] = ds["station"].astype(str)
+        ds["station"] = ds["station"].astype(object)  # variable-length strings in Zarr
         return ds.chunk({})
 
 

@@ -1,0 +1,114 @@
+"""A real `dask scheduler` and two `dask worker` processes: ingest gives the local-cluster result."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import xarray as xr
+from distributed import Client
+from weather.common.v1 import operation_pb2
+from weather.ingest.v1 import ingest_service_pb2 as pb
+
+from tests.ingest.conftest import GRIB, NAVY, RunningIngest, start_ingest
+from weather_data.cluster import DaskRuntime, DaskSettings
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def dask_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The scheduler's address, with two single-threaded worker processes connected."""
+    folder = tmp_path_factory.mktemp("dask")
+    scheduler_file = folder / "scheduler.json"
+    env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+    scheduler = subprocess.Popen(
+        [
+            str(BIN / "dask"),
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-dashboard",
+            "--scheduler-file",
+            str(scheduler_file),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    processes = [scheduler]
+    try:
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        address = json.loads(scheduler_file.read_text())["address"]
+        for index in range(2):
+            processes.append(
+                subprocess.Popen(
+                    [
+                        str(BIN / "dask"),
+                        "worker",
+                        address,
+                        "--nworkers",
+                        "1",
+                        "--nthreads",
+                        "1",
+                        "--no-dashboard",
+                        "--name",
+                        f"w{index}",
+                        "--local-directory",
+                        str(folder / f"w{index}"),
+                    ],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            )
+        with Client(address, timeout=30) as client:
+            client.wait_for_workers(2, timeout=60)
+        yield address
+    finally:
+        for process in reversed(processes):
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_ingest_on_a_real_cluster_equals_the_local_result(
+    dask_processes: str, ingest: RunningIngest, tmp_path: Path
+) -> None:
+    runtime = DaskRuntime(DaskSettings(scheduler_address=dask_processes))
+    remote = start_ingest(tmp_path / "remote", runtime)
+    try:
+        with Client(dask_processes, timeout=30) as client:
+            workers = client.scheduler_info()["workers"]
+        assert len(workers) == 2
+        for source, dataset_id in [(NAVY, "navy"), (GRIB, "era5")]:
+            request = pb.StartIngestRequest(source_uri=str(source), dataset_id=dataset_id)
+            on_cluster = remote.run(request)
+            local = ingest.run(request)
+            assert on_cluster.operation.state == operation_pb2.OPERATION_STATE_SUCCEEDED, (
+                on_cluster.operation.error
+            )
+            assert on_cluster.result.ref.content_hash == local.result.ref.content_hash
+            xr.testing.assert_identical(
+                xr.open_zarr(on_cluster.result.store_uri, consolidated=False).load(),
+                xr.open_zarr(local.result.store_uri, consolidated=False).load(),
+            )
+    finally:
+        remote.server.stop(5)
+        runtime.close()

@@ -1,0 +1,118 @@
+"""Ingests are operations: an id at once, progress on a watch stream, a clean cancel."""
+
+from __future__ import annotations
+
+import time
+
+import grpc
+import pytest
+from weather.common.v1 import operation_pb2, pagination_pb2
+from weather.ingest.v1 import ingest_service_pb2 as pb
+
+import weather_data.chunks
+import weather_data.writer
+from tests.ingest.conftest import GRIB, NAVY, RunningIngest
+from tests.registry.helpers import rpc_error, violated_fields
+
+States = operation_pb2
+
+
+def test_watch_streams_monotonic_progress_to_the_result(ingest: RunningIngest) -> None:
+    started = ingest.stub.StartIngest(
+        pb.StartIngestRequest(source_uri=str(GRIB), dataset_id="era5")
+    )
+    assert started.operation.state in (
+        States.OPERATION_STATE_PENDING,
+        States.OPERATION_STATE_RUNNING,
+    )
+    assert started.operation.operation_id
+    messages = list(
+        ingest.stub.WatchOperation(
+            pb.WatchOperationRequest(operation_id=started.operation.operation_id), timeout=120
+        )
+    )
+    progress = [m.operation.progress for m in messages]
+    assert progress == sorted(progress)
+    assert messages[-1].operation.state == States.OPERATION_STATE_SUCCEEDED
+    assert messages[-1].result.ref.dataset_id == "era5"
+    assert "writing" in {m.operation.stage for m in messages}
+    got = ingest.stub.GetOperation(
+        pb.GetOperationRequest(operation_id=started.operation.operation_id)
+    )
+    assert got.result == messages[-1].result
+
+
+def test_cancel_stops_cleanly_and_leaves_nothing(
+    ingest: RunningIngest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # small chunks and batches make this ingest hundreds of Dask rounds: long enough to cancel
+    monkeypatch.setattr(weather_data.chunks, "TARGET_CHUNK_BYTES", 33 * 49 * 4 * 2)
+    monkeypatch.setattr(weather_data.writer, "BATCH_BYTES", 1)
+    started = ingest.stub.StartIngest(
+        pb.StartIngestRequest(source_uri=str(GRIB), dataset_id="slow")
+    )
+    operation_id = started.operation.operation_id
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = ingest.stub.GetOperation(
+            pb.GetOperationRequest(operation_id=operation_id)
+        ).operation
+        if status.stage == "writing" and status.progress > 0.05:
+            break
+        time.sleep(0.02)
+    cancelled = ingest.stub.CancelOperation(
+        pb.CancelOperationRequest(operation_id=operation_id)
+    ).operation
+    assert cancelled.state == States.OPERATION_STATE_CANCELLED, cancelled
+    assert cancelled.progress < 0.9
+    data = ingest.archive / "datasets" / "slow"
+    assert not [p for p in data.rglob("*") if p.is_file()] if data.exists() else True
+    missing = rpc_error(ingest.stub.GetDataset, pb.GetDatasetRequest(dataset_id="slow"))
+    assert missing.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_unknown_operations_are_not_found(ingest: RunningIngest) -> None:
+    for call, request in [
+        (ingest.stub.GetOperation, pb.GetOperationRequest(operation_id="nope")),
+        (ingest.stub.CancelOperation, pb.CancelOperationRequest(operation_id="nope")),
+    ]:
+        assert rpc_error(call, request).code() == grpc.StatusCode.NOT_FOUND
+    stream = ingest.stub.WatchOperation(pb.WatchOperationRequest(operation_id="nope"))
+    assert rpc_error(lambda: next(stream)).code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_list_and_get_datasets(ingest: RunningIngest) -> None:
+    for name in ("navy-a", "navy-b", "navy-c"):
+        ingest.run(pb.StartIngestRequest(source_uri=str(NAVY), dataset_id=name, variables=["VWND"]))
+    ingest.run(pb.StartIngestRequest(source_uri=str(GRIB), dataset_id="era5"))
+    ids: list[str] = []
+    token = ""
+    while True:
+        page = ingest.stub.ListDatasets(
+            pb.ListDatasetsRequest(page=pagination_pb2.PageRequest(page_size=2, page_token=token))
+        )
+        ids += [m.ref.dataset_id for m in page.datasets]
+        token = page.page.next_page_token
+        if not token:
+            break
+    assert ids == ["era5", "navy-a", "navy-b", "navy-c"]
+    prefix = ingest.stub.ListDatasets(pb.ListDatasetsRequest(id_prefix="navy-")).datasets
+    assert [m.ref.dataset_id for m in prefix] == ["navy-a", "navy-b", "navy-c"]
+    by_variable = ingest.stub.ListDatasets(pb.ListDatasetsRequest(variable="t2m")).datasets
+    assert [m.ref.dataset_id for m in by_variable] == ["era5"]
+    same = {m.ref.content_hash for m in prefix}
+    assert len(same) == 1, "the same content has the same hash whatever the dataset id"
+    assert (
+        rpc_error(ingest.stub.GetDataset, pb.GetDatasetRequest(dataset_id="era5", version=7)).code()
+        == grpc.StatusCode.NOT_FOUND
+    )
+    bad = rpc_error(ingest.stub.GetDataset, pb.GetDatasetRequest(dataset_id="era5", version=-1))
+    assert violated_fields(bad) == ["version"]
+    token_error = rpc_error(
+        ingest.stub.ListDatasets,
+        pb.ListDatasetsRequest(
+            id_prefix="x",
+            page=pagination_pb2.PageRequest(page_token=page.page.next_page_token or "bad"),
+        ),
+    )
+    assert violated_fields(token_error) == ["page.page_token"]
