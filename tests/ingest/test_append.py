@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 from google.protobuf import timestamp_pb2
-from weather.common.v1 import dataset_pb2, field_pb2
+from weather.common.v1 import dataset_pb2, field_pb2, manifest_pb2
 from weather.ingest.v1 import ingest_service_pb2 as pb
 
 from tests.ingest.conftest import GRIB, RunningIngest, start_ingest
@@ -57,7 +57,7 @@ def _stream(
     yield from steps
 
 
-def _ingest_days(ingest: RunningIngest, dataset_id: str, days: int) -> pb.DatasetManifest:
+def _ingest_days(ingest: RunningIngest, dataset_id: str, days: int) -> manifest_pb2.DatasetManifest:
     done = ingest.run(
         pb.StartIngestRequest(source_uri=str(GRIB), dataset_id=dataset_id, time_range=_window(days))
     )

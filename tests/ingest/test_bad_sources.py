@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from weather.common.v1 import operation_pb2
+from weather.common.v1 import operation_pb2, region_pb2
 from weather.ingest.v1 import ingest_service_pb2 as pb
 
 from tests.ingest.conftest import GRIB, NAVY, RunningIngest
@@ -109,7 +109,7 @@ def test_unknown_units(ingest: RunningIngest) -> None:
 
 def test_empty_selections_name_their_field(ingest: RunningIngest) -> None:
     cases: dict[str, dict[str, object]] = {
-        "region": {"region": pb.Region(lat_min=-10, lat_max=-5, lon_min=0.5, lon_max=1)},
+        "region": {"region": region_pb2.Region(lat_min=-10, lat_max=-5, lon_min=0.5, lon_max=1)},
         "variables[1]": {"variables": ["UWND", "TEMP"]},
         "levels": {"levels": [500.0]},
     }
@@ -117,7 +117,7 @@ def test_empty_selections_name_their_field(ingest: RunningIngest) -> None:
         error = _failed(ingest, NAVY, **extra)
         assert [p.field for p in error.field_problems] == [field], (field, error)
     grib_region = _failed(
-        ingest, GRIB, region=pb.Region(lat_min=-10, lat_max=-5, lon_min=0, lon_max=1)
+        ingest, GRIB, region=region_pb2.Region(lat_min=-10, lat_max=-5, lon_min=0, lon_max=1)
     )
     assert [p.field for p in grib_region.field_problems] == ["region"]
 
@@ -184,7 +184,7 @@ def test_paths_outside_the_roots_are_refused_without_being_opened(
         ({"dataset_id": "has space"}, ["dataset_id"]),
         ({"dataset_id": ""}, ["dataset_id"]),
         ({"levels": [-5.0]}, ["levels[0]"]),
-        ({"region": pb.Region(lat_min=10, lat_max=5)}, ["region"]),
+        ({"region": region_pb2.Region(lat_min=10, lat_max=5)}, ["region"]),
         ({"reference_year": 20000}, ["reference_year"]),
         ({"format": 42}, ["format"]),
         ({"source_uri": "relative/path.nc"}, ["source_uri"]),
@@ -195,7 +195,7 @@ def test_bad_request_fields(
 ) -> None:
     request = pb.StartIngestRequest(source_uri=str(NAVY), dataset_id="ok")
     for key, value in fields.items():
-        if isinstance(value, pb.Region):
+        if isinstance(value, region_pb2.Region):
             request.region.CopyFrom(value)
         elif isinstance(value, list):
             getattr(request, key).extend(value)

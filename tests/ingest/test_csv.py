@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import xarray as xr
-from weather.common.v1 import operation_pb2
+from weather.common.v1 import operation_pb2, region_pb2
 from weather.ingest.v1 import ingest_service_pb2 as pb
 
 from tests.ingest.conftest import RunningIngest
@@ -60,7 +60,7 @@ def test_station_table(ingest: RunningIngest) -> None:
             source_uri=str(path),
             dataset_id="europe",
             units=units,
-            region=pb.Region(lat_min=45, lat_max=60, lon_min=-10, lon_max=5),
+            region=region_pb2.Region(lat_min=45, lat_max=60, lon_min=-10, lon_max=5),
         )
     )
     assert [d.size for d in europe.result.dimensions if d.name == "station"] == [2]

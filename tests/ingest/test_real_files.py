@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 from google.protobuf import timestamp_pb2
-from weather.common.v1 import dataset_pb2, operation_pb2
+from weather.common.v1 import dataset_pb2, manifest_pb2, operation_pb2, region_pb2
 from weather.ingest.v1 import ingest_service_pb2 as pb
 
 from tests.ingest.conftest import ERAINT, GRIB, NAVY, RunningIngest
@@ -14,7 +14,7 @@ SUCCEEDED = operation_pb2.OPERATION_STATE_SUCCEEDED
 FAILED = operation_pb2.OPERATION_STATE_FAILED
 
 
-def _dims(manifest: pb.DatasetManifest) -> dict[str, pb.DimensionInfo]:
+def _dims(manifest: manifest_pb2.DatasetManifest) -> dict[str, manifest_pb2.DimensionInfo]:
     return {d.name: d for d in manifest.dimensions}
 
 
@@ -31,7 +31,7 @@ def test_navy_winds_become_canonical(ingest: RunningIngest) -> None:
     assert (dims["latitude"].min, dims["latitude"].max) == (-90.0, 90.0)
     assert m.time_steps == 132
     assert {v.name: v.units for v in m.variables} == {"UWND": "m s-1", "VWND": "m s-1"}
-    assert m.source.format == pb.SOURCE_FORMAT_NETCDF and m.source.size_bytes == NAVY.stat().st_size
+    assert m.source.format == "netcdf" and m.source.size_bytes == NAVY.stat().st_size
     stored = xr.open_zarr(m.store_uri, consolidated=False)
     source = xr.open_dataset(NAVY)
     assert stored.UWND.dtype == np.float32
@@ -102,7 +102,7 @@ def test_same_content_is_idempotent_and_new_content_is_a_new_version(ingest: Run
 
 
 def test_selection_by_region_across_the_antimeridian(ingest: RunningIngest) -> None:
-    region = pb.Region(lat_min=-5, lat_max=5, lon_min=160, lon_max=-150)
+    region = region_pb2.Region(lat_min=-5, lat_max=5, lon_min=160, lon_max=-150)
     done = ingest.run(
         pb.StartIngestRequest(source_uri=str(NAVY), dataset_id="pacific", region=region)
     )

@@ -16,12 +16,9 @@ from weather_data import hashing
 from weather_data.canonical import LAT, LEVEL, LON, STATION, TIME
 from weather_data.chunks import choose_chunks
 from weather_data.manifest import DimensionMeta, VariableMeta
+from weather_runtime.operations import Cancelled
 
 BATCH_BYTES = 128 * 1024 * 1024
-
-
-class Cancelled(Exception):
-    """The operation was cancelled; the caller removes what was written."""
 
 
 @dataclass(frozen=True)

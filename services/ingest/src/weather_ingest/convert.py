@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import numpy as np
 import pandas as pd
-from google.protobuf import duration_pb2, timestamp_pb2
-from weather.common.v1 import dataset_pb2, field_pb2, operation_pb2
+from google.protobuf import timestamp_pb2
+from weather.common.v1 import field_pb2
 from weather.ingest.v1 import ingest_service_pb2 as pb
 
 from weather_data.canonical import Region
-from weather_data.manifest import Manifest
 from weather_ingest.append import Step
-from weather_ingest.operations import Snapshot
 from weather_ingest.requests import IngestRequest, build_request
 from weather_ingest.source import SourceOptions
 from weather_runtime.errors import FieldViolation, InvalidArgument
@@ -25,34 +21,11 @@ _FORMATS = {
     pb.SOURCE_FORMAT_ZARR: "zarr",
     pb.SOURCE_FORMAT_CSV: "csv",
 }
-_FORMAT_PB = {v: k for k, v in _FORMATS.items()}
-_KINDS = {
-    "time": field_pb2.AXIS_KIND_TIME,
-    "level": field_pb2.AXIS_KIND_LEVEL,
-    "latitude": field_pb2.AXIS_KIND_LATITUDE,
-    "longitude": field_pb2.AXIS_KIND_LONGITUDE,
-}
-_STATES = {
-    "PENDING": operation_pb2.OPERATION_STATE_PENDING,
-    "RUNNING": operation_pb2.OPERATION_STATE_RUNNING,
-    "SUCCEEDED": operation_pb2.OPERATION_STATE_SUCCEEDED,
-    "FAILED": operation_pb2.OPERATION_STATE_FAILED,
-    "CANCELLED": operation_pb2.OPERATION_STATE_CANCELLED,
-}
 _DTYPES = {
     field_pb2.DATA_TYPE_FLOAT32: "<f4",
     field_pb2.DATA_TYPE_FLOAT64: "<f8",
     field_pb2.DATA_TYPE_FLOAT16: "<f2",
 }
-
-
-def _timestamp(moment: datetime | pd.Timestamp | str) -> timestamp_pb2.Timestamp:
-    message = timestamp_pb2.Timestamp()
-    value = pd.Timestamp(moment)
-    if value.tzinfo is None:
-        value = value.tz_localize(UTC)
-    message.FromDatetime(value.to_pydatetime())
-    return message
 
 
 def _time(message: timestamp_pb2.Timestamp) -> pd.Timestamp:
@@ -88,76 +61,6 @@ def ingest_request(request: pb.StartIngestRequest) -> IngestRequest:
             units=dict(request.units),
         ),
     )
-
-
-def manifest_to_pb(manifest: Manifest, store_url: str) -> pb.DatasetManifest:
-    message = pb.DatasetManifest(
-        ref=dataset_pb2.DatasetRef(
-            dataset_id=manifest.dataset_id, content_hash=manifest.content_hash
-        ),
-        version=manifest.version,
-        parent_hash=manifest.parent_hash,
-        store_uri=store_url,
-        variables=[
-            pb.VariableInfo(
-                name=v.name,
-                units=v.units,
-                long_name=v.long_name,
-                dims=list(v.dims),
-                dtype=field_pb2.DATA_TYPE_FLOAT32,
-                chunks=list(v.chunks),
-                missing_count=v.missing_count,
-            )
-            for v in manifest.variables
-        ],
-        dimensions=[
-            pb.DimensionInfo(
-                name=d.name,
-                kind=_KINDS.get(d.kind, field_pb2.AXIS_KIND_OTHER),
-                size=d.size,
-                units=d.units,
-                min=d.min,
-                max=d.max,
-            )
-            for d in manifest.dimensions
-        ],
-        time_steps=manifest.time_steps,
-        time_step=duration_pb2.Duration(seconds=int(manifest.time_step_seconds)),
-        source=pb.SourceInfo(
-            uri=manifest.source_uri,
-            format=_FORMAT_PB.get(manifest.source_format, pb.SOURCE_FORMAT_UNSPECIFIED),
-            size_bytes=manifest.source_size,
-        ),
-        create_time=_timestamp(manifest.create_time),
-        created_by=manifest.created_by,
-        size_bytes=manifest.size_bytes,
-    )
-    message.time_range.start.CopyFrom(_timestamp(manifest.time_start))
-    message.time_range.end.CopyFrom(_timestamp(manifest.time_end))
-    return message
-
-
-def status_to_pb(snapshot: Snapshot[Manifest]) -> operation_pb2.OperationStatus:
-    message = operation_pb2.OperationStatus(
-        operation_id=snapshot.operation_id,
-        state=_STATES[snapshot.state],
-        progress=snapshot.progress,
-        stage=snapshot.stage,
-        create_time=_timestamp(snapshot.create_time),
-        update_time=_timestamp(snapshot.update_time),
-    )
-    if snapshot.error is not None:
-        message.error.CopyFrom(
-            operation_pb2.OperationError(
-                code=snapshot.error.code,
-                message=snapshot.error.message,
-                field_problems=[
-                    operation_pb2.FieldProblem(field=f.field, description=f.description)
-                    for f in snapshot.error.fields
-                ],
-            )
-        )
-    return message
 
 
 def step_from_pb(index: int, step: pb.TimeStep) -> Step:

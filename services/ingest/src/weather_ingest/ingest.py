@@ -17,12 +17,13 @@ from weather_data.archive import Archive
 from weather_data.canonical import canonicalize
 from weather_data.cluster import DaskRuntime
 from weather_data.manifest import Manifest
-from weather_data.writer import Cancelled, describe, now_iso, write_new
+from weather_data.writer import describe, now_iso, write_new
 from weather_ingest import sources
 from weather_ingest.requests import IngestRequest, check_source_allowed, check_source_exists
 from weather_ingest.source import CorruptSource, Source
 from weather_runtime.artifacts import local_path
 from weather_runtime.errors import InvalidArgument
+from weather_runtime.operations import Cancelled
 
 Progress = Callable[[str, float], None]
 

@@ -10,9 +10,9 @@ from weather_data.cluster import DaskRuntime
 from weather_data.manifest import Manifest
 from weather_ingest.append import Appender, AppendOutcome, Step
 from weather_ingest.ingest import Ingester
-from weather_ingest.operations import Operations, Snapshot
 from weather_ingest.requests import IngestRequest
 from weather_runtime.errors import InvalidArgument
+from weather_runtime.operations import Operations, Snapshot
 
 
 class IngestService:

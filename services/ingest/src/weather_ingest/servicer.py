@@ -5,18 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import grpc
-from weather.common.v1 import pagination_pb2
+from weather.common.v1 import manifest_pb2, pagination_pb2
 from weather.ingest.v1 import ingest_service_pb2 as pb
 from weather.ingest.v1 import ingest_service_pb2_grpc as pb_grpc
 
 from weather_data.manifest import Manifest
+from weather_data.manifest_pb import manifest_to_pb
 from weather_ingest import convert
 from weather_ingest.append import Step
-from weather_ingest.operations import Snapshot
 from weather_ingest.service import IngestService
 from weather_runtime import paging
 from weather_runtime.errors import InvalidArgument, ResourceExhausted
 from weather_runtime.identity import caller
+from weather_runtime.operations import Snapshot, snapshot_to_pb
 
 
 class IngestServicer(pb_grpc.IngestServiceServicer):
@@ -26,10 +27,10 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
         self.service = service
         self.max_append_bytes = max_append_bytes
 
-    def _manifest(self, manifest: Manifest) -> pb.DatasetManifest:
-        return convert.manifest_to_pb(manifest, self.service.archive.store_url(manifest.store_path))
+    def _manifest(self, manifest: Manifest) -> manifest_pb2.DatasetManifest:
+        return manifest_to_pb(manifest, self.service.archive.store_url(manifest.store_path))
 
-    def _result(self, snapshot: Snapshot[Manifest]) -> pb.DatasetManifest | None:
+    def _result(self, snapshot: Snapshot[Manifest]) -> manifest_pb2.DatasetManifest | None:
         return self._manifest(snapshot.result) if snapshot.result is not None else None
 
     def StartIngest(
@@ -40,14 +41,14 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
             self.service.validate(ingest)
             return pb.StartIngestResponse()
         snapshot = self.service.start(ingest, caller(context))
-        return pb.StartIngestResponse(operation=convert.status_to_pb(snapshot))
+        return pb.StartIngestResponse(operation=snapshot_to_pb(snapshot))
 
     def GetOperation(
         self, request: pb.GetOperationRequest, context: grpc.ServicerContext
     ) -> pb.GetOperationResponse:
         snapshot = self.service.operations.get(request.operation_id)
         return pb.GetOperationResponse(
-            operation=convert.status_to_pb(snapshot), result=self._result(snapshot)
+            operation=snapshot_to_pb(snapshot), result=self._result(snapshot)
         )
 
     def WatchOperation(
@@ -55,14 +56,14 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
     ) -> Iterator[pb.WatchOperationResponse]:
         for snapshot in self.service.watch(request.operation_id, context.is_active):
             yield pb.WatchOperationResponse(
-                operation=convert.status_to_pb(snapshot), result=self._result(snapshot)
+                operation=snapshot_to_pb(snapshot), result=self._result(snapshot)
             )
 
     def CancelOperation(
         self, request: pb.CancelOperationRequest, context: grpc.ServicerContext
     ) -> pb.CancelOperationResponse:
         snapshot = self.service.operations.cancel(request.operation_id)
-        return pb.CancelOperationResponse(operation=convert.status_to_pb(snapshot))
+        return pb.CancelOperationResponse(operation=snapshot_to_pb(snapshot))
 
     def GetDataset(
         self, request: pb.GetDatasetRequest, context: grpc.ServicerContext

@@ -22,15 +22,16 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
-from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from weather.common.v1 import dataset_pb2 as weather_dot_common_dot_v1_dot_dataset__pb2
+from weather.common.v1 import manifest_pb2 as weather_dot_common_dot_v1_dot_manifest__pb2
 from weather.common.v1 import field_pb2 as weather_dot_common_dot_v1_dot_field__pb2
 from weather.common.v1 import operation_pb2 as weather_dot_common_dot_v1_dot_operation__pb2
 from weather.common.v1 import pagination_pb2 as weather_dot_common_dot_v1_dot_pagination__pb2
+from weather.common.v1 import region_pb2 as weather_dot_common_dot_v1_dot_region__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&weather/ingest/v1/ingest_service.proto\x12\x11weather.ingest.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fweather/common/v1/dataset.proto\x1a\x1dweather/common/v1/field.proto\x1a!weather/common/v1/operation.proto\x1a\"weather/common/v1/pagination.proto\"L\n\x06Region\x12\x0f\n\x07lat_min\x18\x01 \x01(\x01\x12\x0f\n\x07lat_max\x18\x02 \x01(\x01\x12\x0f\n\x07lon_min\x18\x03 \x01(\x01\x12\x0f\n\x07lon_max\x18\x04 \x01(\x01\"l\n\nCsvOptions\x12\x13\n\x0btime_column\x18\x01 \x01(\t\x12\x16\n\x0estation_column\x18\x02 \x01(\t\x12\x17\n\x0flatitude_column\x18\x03 \x01(\t\x12\x18\n\x10longitude_column\x18\x04 \x01(\t\"\xb7\x03\n\x12StartIngestRequest\x12\x12\n\nsource_uri\x18\x01 \x01(\t\x12/\n\x06\x66ormat\x18\x02 \x01(\x0e\x32\x1f.weather.ingest.v1.SourceFormat\x12\x12\n\ndataset_id\x18\x03 \x01(\t\x12\x11\n\tvariables\x18\x04 \x03(\t\x12\x30\n\ntime_range\x18\x05 \x01(\x0b\x32\x1c.weather.common.v1.TimeRange\x12)\n\x06region\x18\x06 \x01(\x0b\x32\x19.weather.ingest.v1.Region\x12\x0e\n\x06levels\x18\x07 \x03(\x01\x12?\n\x05units\x18\x08 \x03(\x0b\x32\x30.weather.ingest.v1.StartIngestRequest.UnitsEntry\x12\x16\n\x0ereference_year\x18\t \x01(\x05\x12*\n\x03\x63sv\x18\n \x01(\x0b\x32\x1d.weather.ingest.v1.CsvOptions\x12\x15\n\rvalidate_only\x18\x0b \x01(\x08\x1a,\n\nUnitsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"L\n\x13StartIngestResponse\x12\x35\n\toperation\x18\x01 \x01(\x0b\x32\".weather.common.v1.OperationStatus\"+\n\x13GetOperationRequest\x12\x14\n\x0coperation_id\x18\x01 \x01(\t\"\x81\x01\n\x14GetOperationResponse\x12\x35\n\toperation\x18\x01 \x01(\x0b\x32\".weather.common.v1.OperationStatus\x12\x32\n\x06result\x18\x02 \x01(\x0b\x32\".weather.ingest.v1.DatasetManifest\"-\n\x15WatchOperationRequest\x12\x14\n\x0coperation_id\x18\x01 \x01(\t\"\x83\x01\n\x16WatchOperationResponse\x12\x35\n\toperation\x18\x01 \x01(\x0b\x32\".weather.common.v1.OperationStatus\x12\x32\n\x06result\x18\x02 \x01(\x0b\x32\".weather.ingest.v1.DatasetManifest\".\n\x16\x43\x61ncelOperationRequest\x12\x14\n\x0coperation_id\x18\x01 \x01(\t\"P\n\x17\x43\x61ncelOperationResponse\x12\x35\n\toperation\x18\x01 \x01(\x0b\x32\".weather.common.v1.OperationStatus\"\x9f\x01\n\x0cVariableInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05units\x18\x02 \x01(\t\x12\x11\n\tlong_name\x18\x03 \x01(\t\x12\x0c\n\x04\x64ims\x18\x04 \x03(\t\x12*\n\x05\x64type\x18\x05 \x01(\x0e\x32\x1b.weather.common.v1.DataType\x12\x0e\n\x06\x63hunks\x18\x06 \x03(\x03\x12\x15\n\rmissing_count\x18\x07 \x01(\x03\"\x7f\n\rDimensionInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12)\n\x04kind\x18\x02 \x01(\x0e\x32\x1b.weather.common.v1.AxisKind\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\r\n\x05units\x18\x04 \x01(\t\x12\x0b\n\x03min\x18\x05 \x01(\x01\x12\x0b\n\x03max\x18\x06 \x01(\x01\"^\n\nSourceInfo\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12/\n\x06\x66ormat\x18\x02 \x01(\x0e\x32\x1f.weather.ingest.v1.SourceFormat\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\"\xdc\x03\n\x0f\x44\x61tasetManifest\x12*\n\x03ref\x18\x01 \x01(\x0b\x32\x1d.weather.common.v1.DatasetRef\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x13\n\x0bparent_hash\x18\x03 \x01(\t\x12\x11\n\tstore_uri\x18\x04 \x01(\t\x12\x32\n\tvariables\x18\x05 \x03(\x0b\x32\x1f.weather.ingest.v1.VariableInfo\x12\x34\n\ndimensions\x18\x06 \x03(\x0b\x32 .weather.ingest.v1.DimensionInfo\x12\x30\n\ntime_range\x18\x07 \x01(\x0b\x32\x1c.weather.common.v1.TimeRange\x12\x12\n\ntime_steps\x18\x08 \x01(\x03\x12,\n\ttime_step\x18\t \x01(\x0b\x32\x19.google.protobuf.Duration\x12-\n\x06source\x18\n \x01(\x0b\x32\x1d.weather.ingest.v1.SourceInfo\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncreated_by\x18\x0c \x01(\t\x12\x12\n\nsize_bytes\x18\r \x01(\x03\"8\n\x11GetDatasetRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\"J\n\x12GetDatasetResponse\x12\x34\n\x08manifest\x18\x01 \x01(\x0b\x32\".weather.ingest.v1.DatasetManifest\"h\n\x13ListDatasetsRequest\x12\x11\n\tid_prefix\x18\x01 \x01(\t\x12\x10\n\x08variable\x18\x02 \x01(\t\x12,\n\x04page\x18\x03 \x01(\x0b\x32\x1e.weather.common.v1.PageRequest\"{\n\x14ListDatasetsResponse\x12\x34\n\x08\x64\x61tasets\x18\x01 \x03(\x0b\x32\".weather.ingest.v1.DatasetManifest\x12-\n\x04page\x18\x02 \x01(\x0b\x32\x1f.weather.common.v1.PageResponse\"z\n\x0c\x41ppendHeader\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x02 \x01(\x03\x12<\n\x10\x64uplicate_policy\x18\x03 \x01(\x0e\x32\".weather.ingest.v1.DuplicatePolicy\"e\n\x08TimeStep\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x06\x66ields\x18\x02 \x03(\x0b\x32\x1f.weather.common.v1.GriddedField\"|\n\x12\x41ppendStepsRequest\x12\x31\n\x06header\x18\x01 \x01(\x0b\x32\x1f.weather.ingest.v1.AppendHeaderH\x00\x12+\n\x04step\x18\x02 \x01(\x0b\x32\x1b.weather.ingest.v1.TimeStepH\x00\x42\x06\n\x04item\"n\n\x13\x41ppendStepsResponse\x12\x34\n\x08manifest\x18\x01 \x01(\x0b\x32\".weather.ingest.v1.DatasetManifest\x12\x10\n\x08\x61ppended\x18\x02 \x01(\x03\x12\x0f\n\x07skipped\x18\x03 \x01(\x03*\x8e\x01\n\x0cSourceFormat\x12\x1d\n\x19SOURCE_FORMAT_UNSPECIFIED\x10\x00\x12\x16\n\x12SOURCE_FORMAT_GRIB\x10\x01\x12\x18\n\x14SOURCE_FORMAT_NETCDF\x10\x02\x12\x16\n\x12SOURCE_FORMAT_ZARR\x10\x03\x12\x15\n\x11SOURCE_FORMAT_CSV\x10\x04*X\n\x0f\x44uplicatePolicy\x12 \n\x1c\x44UPLICATE_POLICY_UNSPECIFIED\x10\x00\x12#\n\x1f\x44UPLICATE_POLICY_SKIP_IDENTICAL\x10\x01\x32\xbd\x05\n\rIngestService\x12\\\n\x0bStartIngest\x12%.weather.ingest.v1.StartIngestRequest\x1a&.weather.ingest.v1.StartIngestResponse\x12_\n\x0cGetOperation\x12&.weather.ingest.v1.GetOperationRequest\x1a\'.weather.ingest.v1.GetOperationResponse\x12g\n\x0eWatchOperation\x12(.weather.ingest.v1.WatchOperationRequest\x1a).weather.ingest.v1.WatchOperationResponse0\x01\x12h\n\x0f\x43\x61ncelOperation\x12).weather.ingest.v1.CancelOperationRequest\x1a*.weather.ingest.v1.CancelOperationResponse\x12Y\n\nGetDataset\x12$.weather.ingest.v1.GetDatasetRequest\x1a%.weather.ingest.v1.GetDatasetResponse\x12_\n\x0cListDatasets\x12&.weather.ingest.v1.ListDatasetsRequest\x1a\'.weather.ingest.v1.ListDatasetsResponse\x12^\n\x0b\x41ppendSteps\x12%.weather.ingest.v1.AppendStepsRequest\x1a&.weather.ingest.v1.AppendStepsResponse(\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&weather/ingest/v1/ingest_service.proto\x12\x11weather.ingest.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fweather/common/v1/dataset.proto\x1a weather/common/v1/manifest.proto\x1a\x1dweather/common/v1/field.proto\x1a!weather/common/v1/operation.proto\x1a\"weather/common/v1/pagination.proto\x1a\x1eweather/common/v1/region.proto\"l\n\nCsvOptions\x12\x13\n\x0btime_column\x18\x01 \x01(\t\x12\x16\n\x0estation_column\x18\x02 \x01(\t\x12\x17\n\x0flatitude_column\x18\x03 \x01(\t\x12\x18\n\x10longitude_column\x18\x04 \x01(\t\"\xb7\x03\n\x12StartIngestRequest\x12\x12\n\nsource_uri\x18\x01 \x01(\t\x12/\n\x06\x66ormat\x18\x02 \x01(\x0e\x32\x1f.weather.ingest.v1.SourceFormat\x12\x12\n\ndataset_id\x18\x03 \x01(\t\x12\x11\n\tvariables\x18\x04 \x03(\t\x12\x30\n\ntime_range\x18\x05 \x01(\x0b\x32\x1c.weather.common.v1.TimeRange\x12)\n\x06region\x18\x06 \x01(\x0b\x32\x19.weather.common.v1.Region\x12\x0e\n\x06levels\x18\x07 \x03(\x01\x12?\n\x05units\x18\x08 \x03(\x0b\x32\x30.weather.ingest.v1.StartIngestRequest.UnitsEntry\x12\x16\n\x0ereference_year\x18\t \x01(\x05\x12*\n\x03\x63sv\x18\n \x01(\x0b\x32\x1d.weather.ingest.v1.CsvOptions\x12\x15\n\rvalidate_only\x18\x0b \x01(\x08\x1a,\n\nUnitsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"L\n\x13StartIngestResponse\x12\x35\n\toperation\x18\x01 \x01(\x0b\x32\".weather.common.v1.OperationStatus\"+\n\x13GetOperationRequest\x12\x14\n\x0coperation_id\x18\x01 \x01(\t\"\x81\x01\n\x14GetOperationResponse\x12\x35\n\toperation\x18\x01 \x01(\x0b\x32\".weather.common.v1.OperationStatus\x12\x32\n\x06result\x18\x02 \x01(\x0b\x32\".weather.common.v1.DatasetManifest\"-\n\x15WatchOperationRequest\x12\x14\n\x0coperation_id\x18\x01 \x01(\t\"\x83\x01\n\x16WatchOperationResponse\x12\x35\n\toperation\x18\x01 \x01(\x0b\x32\".weather.common.v1.OperationStatus\x12\x32\n\x06result\x18\x02 \x01(\x0b\x32\".weather.common.v1.DatasetManifest\".\n\x16\x43\x61ncelOperationRequest\x12\x14\n\x0coperation_id\x18\x01 \x01(\t\"P\n\x17\x43\x61ncelOperationResponse\x12\x35\n\toperation\x18\x01 \x01(\x0b\x32\".weather.common.v1.OperationStatus\"8\n\x11GetDatasetRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\"J\n\x12GetDatasetResponse\x12\x34\n\x08manifest\x18\x01 \x01(\x0b\x32\".weather.common.v1.DatasetManifest\"h\n\x13ListDatasetsRequest\x12\x11\n\tid_prefix\x18\x01 \x01(\t\x12\x10\n\x08variable\x18\x02 \x01(\t\x12,\n\x04page\x18\x03 \x01(\x0b\x32\x1e.weather.common.v1.PageRequest\"{\n\x14ListDatasetsResponse\x12\x34\n\x08\x64\x61tasets\x18\x01 \x03(\x0b\x32\".weather.common.v1.DatasetManifest\x12-\n\x04page\x18\x02 \x01(\x0b\x32\x1f.weather.common.v1.PageResponse\"z\n\x0c\x41ppendHeader\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x02 \x01(\x03\x12<\n\x10\x64uplicate_policy\x18\x03 \x01(\x0e\x32\".weather.ingest.v1.DuplicatePolicy\"e\n\x08TimeStep\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x06\x66ields\x18\x02 \x03(\x0b\x32\x1f.weather.common.v1.GriddedField\"|\n\x12\x41ppendStepsRequest\x12\x31\n\x06header\x18\x01 \x01(\x0b\x32\x1f.weather.ingest.v1.AppendHeaderH\x00\x12+\n\x04step\x18\x02 \x01(\x0b\x32\x1b.weather.ingest.v1.TimeStepH\x00\x42\x06\n\x04item\"n\n\x13\x41ppendStepsResponse\x12\x34\n\x08manifest\x18\x01 \x01(\x0b\x32\".weather.common.v1.DatasetManifest\x12\x10\n\x08\x61ppended\x18\x02 \x01(\x03\x12\x0f\n\x07skipped\x18\x03 \x01(\x03*\x8e\x01\n\x0cSourceFormat\x12\x1d\n\x19SOURCE_FORMAT_UNSPECIFIED\x10\x00\x12\x16\n\x12SOURCE_FORMAT_GRIB\x10\x01\x12\x18\n\x14SOURCE_FORMAT_NETCDF\x10\x02\x12\x16\n\x12SOURCE_FORMAT_ZARR\x10\x03\x12\x15\n\x11SOURCE_FORMAT_CSV\x10\x04*X\n\x0f\x44uplicatePolicy\x12 \n\x1c\x44UPLICATE_POLICY_UNSPECIFIED\x10\x00\x12#\n\x1f\x44UPLICATE_POLICY_SKIP_IDENTICAL\x10\x01\x32\xbd\x05\n\rIngestService\x12\\\n\x0bStartIngest\x12%.weather.ingest.v1.StartIngestRequest\x1a&.weather.ingest.v1.StartIngestResponse\x12_\n\x0cGetOperation\x12&.weather.ingest.v1.GetOperationRequest\x1a\'.weather.ingest.v1.GetOperationResponse\x12g\n\x0eWatchOperation\x12(.weather.ingest.v1.WatchOperationRequest\x1a).weather.ingest.v1.WatchOperationResponse0\x01\x12h\n\x0f\x43\x61ncelOperation\x12).weather.ingest.v1.CancelOperationRequest\x1a*.weather.ingest.v1.CancelOperationResponse\x12Y\n\nGetDataset\x12$.weather.ingest.v1.GetDatasetRequest\x1a%.weather.ingest.v1.GetDatasetResponse\x12_\n\x0cListDatasets\x12&.weather.ingest.v1.ListDatasetsRequest\x1a\'.weather.ingest.v1.ListDatasetsResponse\x12^\n\x0b\x41ppendSteps\x12%.weather.ingest.v1.AppendStepsRequest\x1a&.weather.ingest.v1.AppendStepsResponse(\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,56 +40,46 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_STARTINGESTREQUEST_UNITSENTRY']._loaded_options = None
   _globals['_STARTINGESTREQUEST_UNITSENTRY']._serialized_options = b'8\001'
-  _globals['_SOURCEFORMAT']._serialized_start=3154
-  _globals['_SOURCEFORMAT']._serialized_end=3296
-  _globals['_DUPLICATEPOLICY']._serialized_start=3298
-  _globals['_DUPLICATEPOLICY']._serialized_end=3386
-  _globals['_REGION']._serialized_start=261
-  _globals['_REGION']._serialized_end=337
-  _globals['_CSVOPTIONS']._serialized_start=339
-  _globals['_CSVOPTIONS']._serialized_end=447
-  _globals['_STARTINGESTREQUEST']._serialized_start=450
-  _globals['_STARTINGESTREQUEST']._serialized_end=889
-  _globals['_STARTINGESTREQUEST_UNITSENTRY']._serialized_start=845
-  _globals['_STARTINGESTREQUEST_UNITSENTRY']._serialized_end=889
-  _globals['_STARTINGESTRESPONSE']._serialized_start=891
-  _globals['_STARTINGESTRESPONSE']._serialized_end=967
-  _globals['_GETOPERATIONREQUEST']._serialized_start=969
-  _globals['_GETOPERATIONREQUEST']._serialized_end=1012
-  _globals['_GETOPERATIONRESPONSE']._serialized_start=1015
-  _globals['_GETOPERATIONRESPONSE']._serialized_end=1144
-  _globals['_WATCHOPERATIONREQUEST']._serialized_start=1146
-  _globals['_WATCHOPERATIONREQUEST']._serialized_end=1191
-  _globals['_WATCHOPERATIONRESPONSE']._serialized_start=1194
-  _globals['_WATCHOPERATIONRESPONSE']._serialized_end=1325
-  _globals['_CANCELOPERATIONREQUEST']._serialized_start=1327
-  _globals['_CANCELOPERATIONREQUEST']._serialized_end=1373
-  _globals['_CANCELOPERATIONRESPONSE']._serialized_start=1375
-  _globals['_CANCELOPERATIONRESPONSE']._serialized_end=1455
-  _globals['_VARIABLEINFO']._serialized_start=1458
-  _globals['_VARIABLEINFO']._serialized_end=1617
-  _globals['_DIMENSIONINFO']._serialized_start=1619
-  _globals['_DIMENSIONINFO']._serialized_end=1746
-  _globals['_SOURCEINFO']._serialized_start=1748
-  _globals['_SOURCEINFO']._serialized_end=1842
-  _globals['_DATASETMANIFEST']._serialized_start=1845
-  _globals['_DATASETMANIFEST']._serialized_end=2321
-  _globals['_GETDATASETREQUEST']._serialized_start=2323
-  _globals['_GETDATASETREQUEST']._serialized_end=2379
-  _globals['_GETDATASETRESPONSE']._serialized_start=2381
-  _globals['_GETDATASETRESPONSE']._serialized_end=2455
-  _globals['_LISTDATASETSREQUEST']._serialized_start=2457
-  _globals['_LISTDATASETSREQUEST']._serialized_end=2561
-  _globals['_LISTDATASETSRESPONSE']._serialized_start=2563
-  _globals['_LISTDATASETSRESPONSE']._serialized_end=2686
-  _globals['_APPENDHEADER']._serialized_start=2688
-  _globals['_APPENDHEADER']._serialized_end=2810
-  _globals['_TIMESTEP']._serialized_start=2812
-  _globals['_TIMESTEP']._serialized_end=2913
-  _globals['_APPENDSTEPSREQUEST']._serialized_start=2915
-  _globals['_APPENDSTEPSREQUEST']._serialized_end=3039
-  _globals['_APPENDSTEPSRESPONSE']._serialized_start=3041
-  _globals['_APPENDSTEPSRESPONSE']._serialized_end=3151
-  _globals['_INGESTSERVICE']._serialized_start=3389
-  _globals['_INGESTSERVICE']._serialized_end=4090
+  _globals['_SOURCEFORMAT']._serialized_start=2244
+  _globals['_SOURCEFORMAT']._serialized_end=2386
+  _globals['_DUPLICATEPOLICY']._serialized_start=2388
+  _globals['_DUPLICATEPOLICY']._serialized_end=2476
+  _globals['_CSVOPTIONS']._serialized_start=295
+  _globals['_CSVOPTIONS']._serialized_end=403
+  _globals['_STARTINGESTREQUEST']._serialized_start=406
+  _globals['_STARTINGESTREQUEST']._serialized_end=845
+  _globals['_STARTINGESTREQUEST_UNITSENTRY']._serialized_start=801
+  _globals['_STARTINGESTREQUEST_UNITSENTRY']._serialized_end=845
+  _globals['_STARTINGESTRESPONSE']._serialized_start=847
+  _globals['_STARTINGESTRESPONSE']._serialized_end=923
+  _globals['_GETOPERATIONREQUEST']._serialized_start=925
+  _globals['_GETOPERATIONREQUEST']._serialized_end=968
+  _globals['_GETOPERATIONRESPONSE']._serialized_start=971
+  _globals['_GETOPERATIONRESPONSE']._serialized_end=1100
+  _globals['_WATCHOPERATIONREQUEST']._serialized_start=1102
+  _globals['_WATCHOPERATIONREQUEST']._serialized_end=1147
+  _globals['_WATCHOPERATIONRESPONSE']._serialized_start=1150
+  _globals['_WATCHOPERATIONRESPONSE']._serialized_end=1281
+  _globals['_CANCELOPERATIONREQUEST']._serialized_start=1283
+  _globals['_CANCELOPERATIONREQUEST']._serialized_end=1329
+  _globals['_CANCELOPERATIONRESPONSE']._serialized_start=1331
+  _globals['_CANCELOPERATIONRESPONSE']._serialized_end=1411
+  _globals['_GETDATASETREQUEST']._serialized_start=1413
+  _globals['_GETDATASETREQUEST']._serialized_end=1469
+  _globals['_GETDATASETRESPONSE']._serialized_start=1471
+  _globals['_GETDATASETRESPONSE']._serialized_end=1545
+  _globals['_LISTDATASETSREQUEST']._serialized_start=1547
+  _globals['_LISTDATASETSREQUEST']._serialized_end=1651
+  _globals['_LISTDATASETSRESPONSE']._serialized_start=1653
+  _globals['_LISTDATASETSRESPONSE']._serialized_end=1776
+  _globals['_APPENDHEADER']._serialized_start=1778
+  _globals['_APPENDHEADER']._serialized_end=1900
+  _globals['_TIMESTEP']._serialized_start=1902
+  _globals['_TIMESTEP']._serialized_end=2003
+  _globals['_APPENDSTEPSREQUEST']._serialized_start=2005
+  _globals['_APPENDSTEPSREQUEST']._serialized_end=2129
+  _globals['_APPENDSTEPSRESPONSE']._serialized_start=2131
+  _globals['_APPENDSTEPSRESPONSE']._serialized_end=2241
+  _globals['_INGESTSERVICE']._serialized_start=2479
+  _globals['_INGESTSERVICE']._serialized_end=3180
 # @@protoc_insertion_point(module_scope)

@@ -1,11 +1,12 @@
 import datetime
 
-from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from weather.common.v1 import dataset_pb2 as _dataset_pb2
+from weather.common.v1 import manifest_pb2 as _manifest_pb2
 from weather.common.v1 import field_pb2 as _field_pb2
 from weather.common.v1 import operation_pb2 as _operation_pb2
 from weather.common.v1 import pagination_pb2 as _pagination_pb2
+from weather.common.v1 import region_pb2 as _region_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -34,18 +35,6 @@ SOURCE_FORMAT_ZARR: SourceFormat
 SOURCE_FORMAT_CSV: SourceFormat
 DUPLICATE_POLICY_UNSPECIFIED: DuplicatePolicy
 DUPLICATE_POLICY_SKIP_IDENTICAL: DuplicatePolicy
-
-class Region(_message.Message):
-    __slots__ = ("lat_min", "lat_max", "lon_min", "lon_max")
-    LAT_MIN_FIELD_NUMBER: _ClassVar[int]
-    LAT_MAX_FIELD_NUMBER: _ClassVar[int]
-    LON_MIN_FIELD_NUMBER: _ClassVar[int]
-    LON_MAX_FIELD_NUMBER: _ClassVar[int]
-    lat_min: float
-    lat_max: float
-    lon_min: float
-    lon_max: float
-    def __init__(self, lat_min: _Optional[float] = ..., lat_max: _Optional[float] = ..., lon_min: _Optional[float] = ..., lon_max: _Optional[float] = ...) -> None: ...
 
 class CsvOptions(_message.Message):
     __slots__ = ("time_column", "station_column", "latitude_column", "longitude_column")
@@ -84,13 +73,13 @@ class StartIngestRequest(_message.Message):
     dataset_id: str
     variables: _containers.RepeatedScalarFieldContainer[str]
     time_range: _dataset_pb2.TimeRange
-    region: Region
+    region: _region_pb2.Region
     levels: _containers.RepeatedScalarFieldContainer[float]
     units: _containers.ScalarMap[str, str]
     reference_year: int
     csv: CsvOptions
     validate_only: bool
-    def __init__(self, source_uri: _Optional[str] = ..., format: _Optional[_Union[SourceFormat, str]] = ..., dataset_id: _Optional[str] = ..., variables: _Optional[_Iterable[str]] = ..., time_range: _Optional[_Union[_dataset_pb2.TimeRange, _Mapping]] = ..., region: _Optional[_Union[Region, _Mapping]] = ..., levels: _Optional[_Iterable[float]] = ..., units: _Optional[_Mapping[str, str]] = ..., reference_year: _Optional[int] = ..., csv: _Optional[_Union[CsvOptions, _Mapping]] = ..., validate_only: _Optional[bool] = ...) -> None: ...
+    def __init__(self, source_uri: _Optional[str] = ..., format: _Optional[_Union[SourceFormat, str]] = ..., dataset_id: _Optional[str] = ..., variables: _Optional[_Iterable[str]] = ..., time_range: _Optional[_Union[_dataset_pb2.TimeRange, _Mapping]] = ..., region: _Optional[_Union[_region_pb2.Region, _Mapping]] = ..., levels: _Optional[_Iterable[float]] = ..., units: _Optional[_Mapping[str, str]] = ..., reference_year: _Optional[int] = ..., csv: _Optional[_Union[CsvOptions, _Mapping]] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class StartIngestResponse(_message.Message):
     __slots__ = ("operation",)
@@ -109,8 +98,8 @@ class GetOperationResponse(_message.Message):
     OPERATION_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
     operation: _operation_pb2.OperationStatus
-    result: DatasetManifest
-    def __init__(self, operation: _Optional[_Union[_operation_pb2.OperationStatus, _Mapping]] = ..., result: _Optional[_Union[DatasetManifest, _Mapping]] = ...) -> None: ...
+    result: _manifest_pb2.DatasetManifest
+    def __init__(self, operation: _Optional[_Union[_operation_pb2.OperationStatus, _Mapping]] = ..., result: _Optional[_Union[_manifest_pb2.DatasetManifest, _Mapping]] = ...) -> None: ...
 
 class WatchOperationRequest(_message.Message):
     __slots__ = ("operation_id",)
@@ -123,8 +112,8 @@ class WatchOperationResponse(_message.Message):
     OPERATION_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
     operation: _operation_pb2.OperationStatus
-    result: DatasetManifest
-    def __init__(self, operation: _Optional[_Union[_operation_pb2.OperationStatus, _Mapping]] = ..., result: _Optional[_Union[DatasetManifest, _Mapping]] = ...) -> None: ...
+    result: _manifest_pb2.DatasetManifest
+    def __init__(self, operation: _Optional[_Union[_operation_pb2.OperationStatus, _Mapping]] = ..., result: _Optional[_Union[_manifest_pb2.DatasetManifest, _Mapping]] = ...) -> None: ...
 
 class CancelOperationRequest(_message.Message):
     __slots__ = ("operation_id",)
@@ -138,80 +127,6 @@ class CancelOperationResponse(_message.Message):
     operation: _operation_pb2.OperationStatus
     def __init__(self, operation: _Optional[_Union[_operation_pb2.OperationStatus, _Mapping]] = ...) -> None: ...
 
-class VariableInfo(_message.Message):
-    __slots__ = ("name", "units", "long_name", "dims", "dtype", "chunks", "missing_count")
-    NAME_FIELD_NUMBER: _ClassVar[int]
-    UNITS_FIELD_NUMBER: _ClassVar[int]
-    LONG_NAME_FIELD_NUMBER: _ClassVar[int]
-    DIMS_FIELD_NUMBER: _ClassVar[int]
-    DTYPE_FIELD_NUMBER: _ClassVar[int]
-    CHUNKS_FIELD_NUMBER: _ClassVar[int]
-    MISSING_COUNT_FIELD_NUMBER: _ClassVar[int]
-    name: str
-    units: str
-    long_name: str
-    dims: _containers.RepeatedScalarFieldContainer[str]
-    dtype: _field_pb2.DataType
-    chunks: _containers.RepeatedScalarFieldContainer[int]
-    missing_count: int
-    def __init__(self, name: _Optional[str] = ..., units: _Optional[str] = ..., long_name: _Optional[str] = ..., dims: _Optional[_Iterable[str]] = ..., dtype: _Optional[_Union[_field_pb2.DataType, str]] = ..., chunks: _Optional[_Iterable[int]] = ..., missing_count: _Optional[int] = ...) -> None: ...
-
-class DimensionInfo(_message.Message):
-    __slots__ = ("name", "kind", "size", "units", "min", "max")
-    NAME_FIELD_NUMBER: _ClassVar[int]
-    KIND_FIELD_NUMBER: _ClassVar[int]
-    SIZE_FIELD_NUMBER: _ClassVar[int]
-    UNITS_FIELD_NUMBER: _ClassVar[int]
-    MIN_FIELD_NUMBER: _ClassVar[int]
-    MAX_FIELD_NUMBER: _ClassVar[int]
-    name: str
-    kind: _field_pb2.AxisKind
-    size: int
-    units: str
-    min: float
-    max: float
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[_field_pb2.AxisKind, str]] = ..., size: _Optional[int] = ..., units: _Optional[str] = ..., min: _Optional[float] = ..., max: _Optional[float] = ...) -> None: ...
-
-class SourceInfo(_message.Message):
-    __slots__ = ("uri", "format", "size_bytes")
-    URI_FIELD_NUMBER: _ClassVar[int]
-    FORMAT_FIELD_NUMBER: _ClassVar[int]
-    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
-    uri: str
-    format: SourceFormat
-    size_bytes: int
-    def __init__(self, uri: _Optional[str] = ..., format: _Optional[_Union[SourceFormat, str]] = ..., size_bytes: _Optional[int] = ...) -> None: ...
-
-class DatasetManifest(_message.Message):
-    __slots__ = ("ref", "version", "parent_hash", "store_uri", "variables", "dimensions", "time_range", "time_steps", "time_step", "source", "create_time", "created_by", "size_bytes")
-    REF_FIELD_NUMBER: _ClassVar[int]
-    VERSION_FIELD_NUMBER: _ClassVar[int]
-    PARENT_HASH_FIELD_NUMBER: _ClassVar[int]
-    STORE_URI_FIELD_NUMBER: _ClassVar[int]
-    VARIABLES_FIELD_NUMBER: _ClassVar[int]
-    DIMENSIONS_FIELD_NUMBER: _ClassVar[int]
-    TIME_RANGE_FIELD_NUMBER: _ClassVar[int]
-    TIME_STEPS_FIELD_NUMBER: _ClassVar[int]
-    TIME_STEP_FIELD_NUMBER: _ClassVar[int]
-    SOURCE_FIELD_NUMBER: _ClassVar[int]
-    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
-    CREATED_BY_FIELD_NUMBER: _ClassVar[int]
-    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
-    ref: _dataset_pb2.DatasetRef
-    version: int
-    parent_hash: str
-    store_uri: str
-    variables: _containers.RepeatedCompositeFieldContainer[VariableInfo]
-    dimensions: _containers.RepeatedCompositeFieldContainer[DimensionInfo]
-    time_range: _dataset_pb2.TimeRange
-    time_steps: int
-    time_step: _duration_pb2.Duration
-    source: SourceInfo
-    create_time: _timestamp_pb2.Timestamp
-    created_by: str
-    size_bytes: int
-    def __init__(self, ref: _Optional[_Union[_dataset_pb2.DatasetRef, _Mapping]] = ..., version: _Optional[int] = ..., parent_hash: _Optional[str] = ..., store_uri: _Optional[str] = ..., variables: _Optional[_Iterable[_Union[VariableInfo, _Mapping]]] = ..., dimensions: _Optional[_Iterable[_Union[DimensionInfo, _Mapping]]] = ..., time_range: _Optional[_Union[_dataset_pb2.TimeRange, _Mapping]] = ..., time_steps: _Optional[int] = ..., time_step: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., source: _Optional[_Union[SourceInfo, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_by: _Optional[str] = ..., size_bytes: _Optional[int] = ...) -> None: ...
-
 class GetDatasetRequest(_message.Message):
     __slots__ = ("dataset_id", "version")
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
@@ -223,8 +138,8 @@ class GetDatasetRequest(_message.Message):
 class GetDatasetResponse(_message.Message):
     __slots__ = ("manifest",)
     MANIFEST_FIELD_NUMBER: _ClassVar[int]
-    manifest: DatasetManifest
-    def __init__(self, manifest: _Optional[_Union[DatasetManifest, _Mapping]] = ...) -> None: ...
+    manifest: _manifest_pb2.DatasetManifest
+    def __init__(self, manifest: _Optional[_Union[_manifest_pb2.DatasetManifest, _Mapping]] = ...) -> None: ...
 
 class ListDatasetsRequest(_message.Message):
     __slots__ = ("id_prefix", "variable", "page")
@@ -240,9 +155,9 @@ class ListDatasetsResponse(_message.Message):
     __slots__ = ("datasets", "page")
     DATASETS_FIELD_NUMBER: _ClassVar[int]
     PAGE_FIELD_NUMBER: _ClassVar[int]
-    datasets: _containers.RepeatedCompositeFieldContainer[DatasetManifest]
+    datasets: _containers.RepeatedCompositeFieldContainer[_manifest_pb2.DatasetManifest]
     page: _pagination_pb2.PageResponse
-    def __init__(self, datasets: _Optional[_Iterable[_Union[DatasetManifest, _Mapping]]] = ..., page: _Optional[_Union[_pagination_pb2.PageResponse, _Mapping]] = ...) -> None: ...
+    def __init__(self, datasets: _Optional[_Iterable[_Union[_manifest_pb2.DatasetManifest, _Mapping]]] = ..., page: _Optional[_Union[_pagination_pb2.PageResponse, _Mapping]] = ...) -> None: ...
 
 class AppendHeader(_message.Message):
     __slots__ = ("dataset_id", "expected_version", "duplicate_policy")
@@ -275,7 +190,7 @@ class AppendStepsResponse(_message.Message):
     MANIFEST_FIELD_NUMBER: _ClassVar[int]
     APPENDED_FIELD_NUMBER: _ClassVar[int]
     SKIPPED_FIELD_NUMBER: _ClassVar[int]
-    manifest: DatasetManifest
+    manifest: _manifest_pb2.DatasetManifest
     appended: int
     skipped: int
-    def __init__(self, manifest: _Optional[_Union[DatasetManifest, _Mapping]] = ..., appended: _Optional[int] = ..., skipped: _Optional[int] = ...) -> None: ...
+    def __init__(self, manifest: _Optional[_Union[_manifest_pb2.DatasetManifest, _Mapping]] = ..., appended: _Optional[int] = ..., skipped: _Optional[int] = ...) -> None: ...

@@ -1,4 +1,4 @@
-"""Long-running operations: an id at once, progress to watchers, cancellation, a bounded history."""
+"""Long-running operations: an id at once, progress to watchers, cancellation, bounded history."""
 
 from __future__ import annotations
 
@@ -10,14 +10,25 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from weather_data.writer import Cancelled
-from weather_runtime.errors import DomainError, FieldViolation, InvalidArgument, NotFound
+from weather_runtime.errors import (
+    DomainError,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    Unavailable,
+)
 from weather_runtime.logging import current_trace_ids
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+class Cancelled(Exception):
+    """Raised by work that noticed its cancel event; the operation ends CANCELLED."""
+
+
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
 
 
@@ -70,8 +81,6 @@ class Operations(Generic[T]):
         entry = _Entry(snapshot)
         with self._cond:
             if self._closed:
-                from weather_runtime.errors import Unavailable
-
                 raise Unavailable("the service is shutting down")
             self._entries[snapshot.operation_id] = entry
             self._trim()
@@ -195,3 +204,38 @@ class Operations(Generic[T]):
                 entry.cancel.set()
             self._cond.notify_all()
         self._pool.shutdown(wait=True, cancel_futures=False)
+
+
+_STATE_NUMBERS = {"PENDING": 1, "RUNNING": 2, "SUCCEEDED": 3, "FAILED": 4, "CANCELLED": 5}
+
+
+def snapshot_to_pb(snapshot: Snapshot[Any]) -> Any:
+    """The weather.common.v1.OperationStatus of a snapshot."""
+    from google.protobuf import timestamp_pb2
+    from weather.common.v1 import operation_pb2
+
+    def stamp(moment: datetime) -> timestamp_pb2.Timestamp:
+        message = timestamp_pb2.Timestamp()
+        message.FromDatetime(moment)
+        return message
+
+    message = operation_pb2.OperationStatus(
+        operation_id=snapshot.operation_id,
+        state=_STATE_NUMBERS[snapshot.state],  # type: ignore[arg-type]
+        progress=snapshot.progress,
+        stage=snapshot.stage,
+        create_time=stamp(snapshot.create_time),
+        update_time=stamp(snapshot.update_time),
+    )
+    if snapshot.error is not None:
+        message.error.CopyFrom(
+            operation_pb2.OperationError(
+                code=snapshot.error.code,
+                message=snapshot.error.message,
+                field_problems=[
+                    operation_pb2.FieldProblem(field=f.field, description=f.description)
+                    for f in snapshot.error.fields
+                ],
+            )
+        )
+    return message
