@@ -69,6 +69,7 @@ def manifest_to_pb(manifest: Manifest, store_url: str) -> manifest_pb2.DatasetMa
         created_by=manifest.created_by,
         size_bytes=manifest.size_bytes,
     )
-    message.time_range.start.CopyFrom(timestamp(manifest.time_start))
-    message.time_range.end.CopyFrom(timestamp(manifest.time_end))
+    if manifest.time_start:
+        message.time_range.start.CopyFrom(timestamp(manifest.time_start))
+        message.time_range.end.CopyFrom(timestamp(manifest.time_end))
     return message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -101,6 +102,8 @@ def write_new(
     ds = ds.assign_coords({c: ds[c].compute() for c in static})
     for name in ds.variables:
         ds[name].encoding = {}
+    if TIME not in ds.dims:
+        return _write_static(ds, url, client, chunks, cancel)
     ds.to_zarr(url, mode="w-", compute=False, consolidated=False)
     state, missing = write_steps(
         ds,
@@ -112,6 +115,23 @@ def write_new(
         cancel=cancel,
     )
     return WriteResult(state, missing, chunks)
+
+
+def _write_static(
+    ds: xr.Dataset, url: str, client: Client, chunks: dict[str, int], cancel: threading.Event
+) -> WriteResult:
+    """A dataset without a time axis (a climatology, a trend map) in one Dask round."""
+    names = sorted(str(n) for n in ds.data_vars)
+    write = ds.to_zarr(url, mode="w-", compute=False, consolidated=False)
+    nans = [ds[n].isnull().sum().data for n in names]
+    results = _gather(client, [write, *[ds[n].data for n in names], *nans], cancel)
+    arrays = results[1 : 1 + len(names)]
+    hasher = hashlib.sha256(hashing.structure_digest(ds))
+    for array in arrays:
+        values = np.ascontiguousarray(array, dtype="<f4")
+        hasher.update(np.where(np.isnan(values), np.float32("nan"), values).tobytes())
+    missing = {n: int(c) for n, c in zip(names, results[1 + len(names) :], strict=True)}  # type: ignore[call-overload]
+    return WriteResult(hasher.digest(), missing, chunks)
 
 
 def time_step_seconds(times: np.ndarray) -> float:
@@ -154,6 +174,16 @@ def describe(
                 max=high,
             )
         )
+    size = int(sum(var.size * 4 for var in ds.data_vars.values()))
+    if TIME not in ds.dims:
+        static: dict[str, object] = {
+            "time_start": "",
+            "time_end": "",
+            "time_steps": 0,
+            "time_step_seconds": 0.0,
+            "size_bytes": size,
+        }
+        return variables, tuple(dimensions), static
     times = ds[TIME].values
     step = time_step_seconds(times)
     first, last = pd.Timestamp(times[0]), pd.Timestamp(times[-1])
@@ -163,7 +193,7 @@ def describe(
         "time_end": end.isoformat() + "Z",
         "time_steps": len(times),
         "time_step_seconds": step,
-        "size_bytes": int(sum(var.size * 4 for var in ds.data_vars.values())),
+        "size_bytes": size,
     }
     return variables, tuple(dimensions), facts
 

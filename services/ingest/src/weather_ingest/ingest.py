@@ -12,12 +12,11 @@ from dataclasses import dataclass
 import fsspec
 import xarray as xr
 
-from weather_data import hashing
 from weather_data.archive import Archive
 from weather_data.canonical import canonicalize
 from weather_data.cluster import DaskRuntime
 from weather_data.manifest import Manifest
-from weather_data.writer import describe, now_iso, write_new
+from weather_data.publish import publish
 from weather_ingest import sources
 from weather_ingest.requests import IngestRequest, check_source_allowed, check_source_exists
 from weather_ingest.source import CorruptSource, Source
@@ -81,57 +80,21 @@ class Ingester:
         """The whole ingest; returns the committed (or identical existing) manifest."""
         progress("opening", 0.0)
         with self.open(request) as opened:
-            ds = opened.dataset
             if cancel.is_set():
                 raise Cancelled()
-            latest = self.archive.latest(request.dataset_id)
-            store_path = self.archive.new_store_path(request.dataset_id)
             progress("writing", 0.02)
-            try:
-                written = write_new(
-                    ds,
-                    self.archive.store_url(store_path),
-                    self.runtime.client(),
-                    on_progress=lambda done: progress("writing", 0.02 + 0.93 * done),
-                    cancel=cancel,
-                )
-            except Cancelled:
-                self.archive.delete(store_path)
-                raise
-            except Exception as exc:
-                self.archive.delete(store_path)
-                if isinstance(exc, OSError | ValueError | RuntimeError) and "GRIB" in str(exc):
-                    raise InvalidArgument.field(
-                        "source_uri", f"source unreadable while writing: {exc}"
-                    ) from exc
-                raise
-            content_hash = hashing.to_text(written.state)
-            if latest is not None and latest.content_hash == content_hash:
-                self.archive.delete(store_path)  # the same content again: nothing new
-                progress("done", 1.0)
-                return latest
-            progress("committing", 0.97)
-            variables, dimensions, facts = describe(ds, written.chunks, written.missing)
-            manifest = Manifest(
+            manifest = publish(
+                self.archive,
+                self.runtime.client(),
+                opened.dataset,
                 dataset_id=request.dataset_id,
-                version=(latest.version + 1) if latest else 1,
-                content_hash=content_hash,
-                store_path=store_path,
-                variables=variables,
-                dimensions=dimensions,
                 source_uri=request.source_uri,
                 source_format=opened.source.name,
                 source_size=opened.size,
-                create_time=now_iso(),
-                created_by=actor,
-                parent_hash=latest.content_hash if latest else "",
-                **facts,  # type: ignore[arg-type]
+                actor=actor,
+                progress=lambda done: progress("writing", 0.02 + 0.95 * done),
+                cancel=cancel,
             )
-            try:
-                self.archive.commit(manifest)
-            except Exception:
-                self.archive.delete(store_path)
-                raise
         progress("done", 1.0)
         return manifest
 
