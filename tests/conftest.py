@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from weather.registry.v1 import registry_service_pb2_grpc as registry_grpc
 
+from weather_data.cluster import DaskRuntime, DaskSettings
 from weather_registry.server import build_registry_server
 from weather_registry.settings import RegistrySettings
 from weather_runtime.identity import with_actor
@@ -111,3 +112,12 @@ def registry(database_url: str, tmp_path: Path) -> Iterator[RunningRegistry]:
     yield running
     running.channel.close()
     running.server.stop(1)
+
+
+@pytest.fixture(scope="session")
+def dask_runtime() -> Iterator[DaskRuntime]:
+    """A local cluster of two worker processes shared by the ingest tests."""
+    runtime = DaskRuntime(DaskSettings(local_workers=2, local_threads=1, memory_limit="2GiB"))
+    runtime.client()
+    yield runtime
+    runtime.close()

@@ -13,7 +13,7 @@ from weather.common.v1 import operation_pb2
 from weather.ingest.v1 import ingest_service_pb2 as pb
 from weather.ingest.v1 import ingest_service_pb2_grpc as pb_grpc
 
-from weather_data.cluster import DaskRuntime, DaskSettings
+from weather_data.cluster import DaskRuntime
 from weather_ingest.server import build_ingest_server
 from weather_ingest.settings import IngestSettings
 from weather_runtime.identity import with_actor
@@ -28,15 +28,6 @@ TERMINAL = (
     operation_pb2.OPERATION_STATE_FAILED,
     operation_pb2.OPERATION_STATE_CANCELLED,
 )
-
-
-@pytest.fixture(scope="session")
-def dask_runtime() -> Iterator[DaskRuntime]:
-    """A local cluster of two worker processes shared by the ingest tests."""
-    runtime = DaskRuntime(DaskSettings(local_workers=2, local_threads=1, memory_limit="2GiB"))
-    runtime.client()
-    yield runtime
-    runtime.close()
 
 
 @dataclass

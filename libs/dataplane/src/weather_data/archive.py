@@ -143,6 +143,28 @@ class Archive:
         finally:
             os.unlink(temp)
 
+    # -------------------------------------------------------------- artefacts
+    def put_json(self, relative: str, text: str) -> None:
+        """Writes a small JSON artefact (statistics, build records) in one put."""
+        path = self._path(relative)
+        if self.local:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(dir=Path(path).parent, prefix=".pending-")
+            with os.fdopen(fd, "w") as handle:
+                handle.write(text)
+            os.replace(temp, path)
+            return
+        with self.fs.open(path, "w") as handle:
+            handle.write(text)
+
+    def get_json(self, relative: str) -> str | None:
+        """A JSON artefact's text, or None when absent."""
+        path = self._path(relative)
+        if not self.fs.exists(path):
+            return None
+        with self.fs.open(path, "r") as handle:
+            return str(handle.read())
+
     # ------------------------------------------------------------------ data
     def open(self, manifest: Manifest) -> xr.Dataset:
         """The dataset of a version, lazily, exactly its committed time steps."""

@@ -228,7 +228,7 @@ def _select(ds: xr.Dataset, selection: Selection) -> xr.Dataset:
     ds, found = _select_times(ds, selection)
     problems += found
     if selection.region is not None:
-        ds, problem = _select_region(ds, selection.region)
+        ds, problem = select_region(ds, selection.region)
         problems += [problem] if problem else []
     ds, found = _select_levels(ds, selection.levels)
     problems += found
@@ -237,7 +237,7 @@ def _select(ds: xr.Dataset, selection: Selection) -> xr.Dataset:
     return ds
 
 
-def _select_region(ds: xr.Dataset, region: Region) -> tuple[xr.Dataset, FieldViolation | None]:
+def select_region(ds: xr.Dataset, region: Region) -> tuple[xr.Dataset, FieldViolation | None]:
     if STATION in ds.dims:
         return _select_stations(ds, region)
     if LAT not in ds.dims or LON not in ds.dims:

@@ -1,0 +1,53 @@
+"""The preprocess service's use cases: builds and analyses as operations over one archive."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from weather.preprocess.v1 import preprocess_service_pb2 as pb
+
+from weather_data.archive import Archive
+from weather_data.cluster import DaskRuntime
+from weather_preprocess.analyses import AnalysisOutcome, Analyst
+from weather_preprocess.build import Builder, BuildOutcome, load_statistics
+from weather_preprocess.statistics import Statistics
+from weather_runtime.operations import Operations, Snapshot
+
+Outcome = BuildOutcome | AnalysisOutcome
+
+
+class PreprocessService:
+    """Builds, analyses and statistics artefacts."""
+
+    def __init__(self, archive: Archive, runtime: DaskRuntime, max_running: int) -> None:
+        self.archive = archive
+        self.runtime = runtime
+        self.builder = Builder(archive, runtime)
+        self.analyst = Analyst(archive, runtime)
+        self.operations: Operations[Outcome] = Operations(max_running)
+
+    def start_build(self, recipe: pb.Recipe, actor: str) -> Snapshot[Outcome]:
+        """Checks the recipe and its input now, then queues the build."""
+        self.builder.plan(recipe)
+
+        def work(progress: Callable[[str, float], None], cancel: threading.Event) -> Outcome:
+            return self.builder.run(recipe, actor, progress, cancel)
+
+        return self.operations.submit(work)
+
+    def start_analysis(self, request: pb.StartAnalysisRequest, actor: str) -> Snapshot[Outcome]:
+        """Checks the request and its input now, then queues the analysis."""
+        self.analyst.prepare(request)
+
+        def work(progress: Callable[[str, float], None], cancel: threading.Event) -> Outcome:
+            return self.analyst.run(request, actor, progress, cancel)
+
+        return self.operations.submit(work)
+
+    def statistics(self, stats_hash: str) -> Statistics:
+        return load_statistics(self.archive, stats_hash)
+
+    def close(self) -> None:
+        self.operations.close()
+        self.runtime.close()

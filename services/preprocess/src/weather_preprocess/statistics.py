@@ -1,0 +1,98 @@
+"""Normalisation statistics on the training split: mean and std of values and one-step changes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import asdict, dataclass
+
+import xarray as xr
+from distributed import Client
+
+from weather_data.canonical import LEVEL, TIME
+from weather_runtime.operations import Cancelled
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Statistics of one variable at one level (0 when it has none)."""
+
+    variable: str
+    level: float
+    mean: float
+    std: float
+    diff_mean: float
+    diff_std: float
+    count: int
+
+
+@dataclass(frozen=True)
+class Statistics:
+    """The artefact: entries, what they were computed for, and their own hash."""
+
+    stats_hash: str
+    recipe_hash: str
+    input_id: str
+    input_hash: str
+    train_steps: int
+    entries: tuple[Entry, ...]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> Statistics:
+        data = json.loads(text)
+        data["entries"] = tuple(Entry(**e) for e in data["entries"])
+        return cls(**data)
+
+
+def _reductions(var: xr.DataArray) -> list[tuple[float, list[xr.DataArray]]]:
+    """Per level (or once): lazy mean, std, diff mean, diff std and count."""
+    levels = (
+        [(float(v), var.sel({LEVEL: v})) for v in var[LEVEL].values]
+        if LEVEL in var.dims
+        else [(0.0, var)]
+    )
+    out = []
+    for level, values in levels:
+        diffs = values.diff(TIME) if values.sizes.get(TIME, 0) > 1 else values * 0
+        out.append(
+            (level, [values.mean(), values.std(), diffs.mean(), diffs.std(), values.count()])
+        )
+    return out
+
+
+def compute_statistics(
+    train: xr.Dataset,
+    client: Client,
+    recipe_hash: str,
+    input_id: str,
+    input_hash: str,
+    cancel: threading.Event,
+) -> Statistics:
+    """Statistics of every variable of the training split, computed on the Dask cluster."""
+    plan = [
+        (str(name), level, lazy)
+        for name in sorted(str(n) for n in train.data_vars)
+        for level, lazy in _reductions(train[name])
+    ]
+    futures = client.compute([item for _, _, lazy in plan for item in lazy])
+    if cancel.is_set():
+        client.cancel(futures)
+        raise Cancelled()
+    values = client.gather(futures)
+    entries = []
+    for index, (name, level, _) in enumerate(plan):
+        mean, std, diff_mean, diff_std, count = (
+            float(v) for v in values[index * 5 : index * 5 + 5]
+        )
+        entries.append(Entry(name, level, mean, std, diff_mean, diff_std, int(count)))
+    body = json.dumps([asdict(e) for e in entries], sort_keys=True)
+    stats_hash = (
+        "sha256:" + hashlib.sha256(f"{recipe_hash}|{input_hash}|{body}".encode()).hexdigest()
+    )
+    return Statistics(
+        stats_hash, recipe_hash, input_id, input_hash, int(train.sizes[TIME]), tuple(entries)
+    )

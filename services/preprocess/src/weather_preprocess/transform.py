@@ -1,0 +1,130 @@
+"""Recipe steps on a canonical dataset: variables, area, period, regridding, derived variables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from weather.preprocess.v1 import preprocess_service_pb2 as pb
+
+from weather_data.canonical import LAT, LEVEL, LON, TIME, Region, select_region
+from weather_preprocess.recipe import time_or_none
+from weather_runtime.errors import FieldViolation, InvalidArgument
+
+
+def select_variables(ds: xr.Dataset, specs: list[pb.VariableSpec]) -> xr.Dataset:
+    """Keeps the named variables (and their levels); all when specs is empty."""
+    if not specs:
+        return ds
+    problems = []
+    parts = []
+    for index, spec in enumerate(specs):
+        if spec.name not in ds.data_vars:
+            problems.append(
+                FieldViolation(
+                    f"recipe.variables[{index}].name", f"no variable {spec.name!r} in the input"
+                )
+            )
+            continue
+        var = ds[spec.name]
+        if spec.levels:
+            if LEVEL not in var.dims:
+                problems.append(
+                    FieldViolation(
+                        f"recipe.variables[{index}].levels", f"{spec.name} has no levels"
+                    )
+                )
+                continue
+            have = var[LEVEL].values
+            missing = [lv for lv in spec.levels if not np.any(np.isclose(have, lv))]
+            if missing:
+                problems.append(
+                    FieldViolation(f"recipe.variables[{index}].levels", f"no levels {missing} hPa")
+                )
+                continue
+            for level in spec.levels:
+                one = var.sel({LEVEL: have[np.isclose(have, level)][0]}).drop_vars(LEVEL)
+                parts.append(
+                    one.rename(f"{spec.name}{int(level) if float(level).is_integer() else level}")
+                )
+        else:
+            parts.append(var)
+    if problems:
+        raise InvalidArgument(problems)
+    return xr.merge(parts, combine_attrs="drop_conflicts")
+
+
+def select_area(ds: xr.Dataset, recipe: pb.Recipe) -> xr.Dataset:
+    if not recipe.HasField("region"):
+        return ds
+    r = recipe.region
+    ds, problem = select_region(ds, Region(r.lat_min, r.lat_max, r.lon_min, r.lon_max))
+    if problem:
+        raise InvalidArgument(FieldViolation("recipe.region", problem.description))
+    return ds
+
+
+def select_period(ds: xr.Dataset, recipe: pb.Recipe) -> xr.Dataset:
+    if not recipe.HasField("period"):
+        return ds
+    start, end = time_or_none(recipe.period, "start"), time_or_none(recipe.period, "end")
+    ds = ds.sel({TIME: slice(start, (end - pd.Timedelta(1, "ns")) if end is not None else None)})
+    if ds.sizes[TIME] == 0:
+        raise InvalidArgument.field("recipe.period", "selects no time step of the input")
+    return ds
+
+
+def regrid(ds: xr.Dataset, recipe: pb.Recipe) -> xr.Dataset:
+    """Block means (coarsen) or bilinear interpolation to a regular grid."""
+    if not recipe.HasField("regrid"):
+        return ds
+    which = recipe.regrid.WhichOneof("method")
+    if which == "coarsen":
+        c = recipe.regrid.coarsen
+        if c.latitude_factor > ds.sizes[LAT] or c.longitude_factor > ds.sizes[LON]:
+            raise InvalidArgument.field("recipe.regrid.coarsen", "factors exceed the grid")
+        out = ds.coarsen({LAT: c.latitude_factor, LON: c.longitude_factor}, boundary="trim").mean()
+    else:
+        step = recipe.regrid.resolution_degrees
+        lat = ds[LAT].values
+        lon = ds[LON].values
+        new_lat = np.arange(np.ceil(lat.min() / step) * step, lat.max() + 1e-9, step)
+        new_lon = np.arange(np.ceil(lon.min() / step) * step, lon.max() + 1e-9, step)
+        if len(new_lat) == 0 or len(new_lon) == 0:
+            raise InvalidArgument.field("recipe.regrid.resolution_degrees", "leaves no grid point")
+        out = ds.interp({LAT: new_lat, LON: new_lon}, method="linear")
+    for name in out.data_vars:
+        out[name].attrs = ds[name].attrs
+    for axis in (LAT, LON):
+        out[axis].attrs = ds[axis].attrs
+    return out.astype("float32")
+
+
+def add_derived(ds: xr.Dataset, derived: list[pb.DerivedVariable]) -> xr.Dataset:
+    """Adds wind speed and time-of-day / day-of-year encodings."""
+    for index, item in enumerate(derived):
+        if item.kind == pb.DERIVED_KIND_WIND_SPEED:
+            missing = [n for n in (item.u, item.v) if n not in ds.data_vars]
+            if missing:
+                raise InvalidArgument.field(
+                    f"recipe.derived[{index}]", f"no variables {missing} in the input"
+                )
+            speed = xr.DataArray(np.hypot(ds[item.u], ds[item.v])).astype("float32")
+            speed.attrs = {
+                "units": ds[item.u].attrs.get("units", "m s-1"),
+                "long_name": "wind speed",
+            }
+            ds[item.name or "wind_speed"] = speed
+        else:
+            times = pd.DatetimeIndex(ds[TIME].values)
+            if item.kind == pb.DERIVED_KIND_TIME_OF_DAY:
+                angle = 2 * np.pi * np.asarray(times.hour + times.minute / 60) / 24
+                base = item.name or "time_of_day"
+            else:
+                angle = 2 * np.pi * np.asarray(times.day_of_year - 1) / 365.25
+                base = item.name or "day_of_year"
+            for suffix, values in (("sin", np.sin(angle)), ("cos", np.cos(angle))):
+                ds[f"{base}_{suffix}"] = xr.DataArray(
+                    values.astype("float32"), dims=(TIME,), attrs={"units": "1"}
+                )
+    return ds
