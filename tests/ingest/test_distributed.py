@@ -112,3 +112,31 @@ def test_ingest_on_a_real_cluster_equals_the_local_result(
     finally:
         remote.server.stop(5)
         runtime.close()
+
+
+def test_preprocess_on_a_real_cluster_equals_the_local_result(
+    dask_processes: str, dask_runtime: DaskRuntime, tmp_path: Path
+) -> None:
+    from weather.preprocess.v1 import preprocess_service_pb2 as ppb
+
+    from tests.preprocess.conftest import ingest_into, start_preprocess
+    from tests.preprocess.test_build import era5_recipe
+
+    results = []
+    remote_runtime = DaskRuntime(DaskSettings(scheduler_address=dask_processes))
+    for name, runtime in (("local", dask_runtime), ("cluster", remote_runtime)):
+        archive = tmp_path / name / "archive"
+        ingest_into(archive, runtime, GRIB, "era5")
+        running = start_preprocess(archive, runtime)
+        try:
+            done = running.run(running.stub.StartBuild(ppb.StartBuildRequest(recipe=era5_recipe())))
+            assert done.operation.state == operation_pb2.OPERATION_STATE_SUCCEEDED, (
+                done.operation.error
+            )
+            results.append(done.build)
+        finally:
+            running.server.stop(5)
+    remote_runtime.close()
+    local, cluster = results
+    assert cluster.dataset.ref.content_hash == local.dataset.ref.content_hash
+    assert cluster.statistics.stats_hash == local.statistics.stats_hash

@@ -12,7 +12,7 @@ from weather.preprocess.v1 import preprocess_service_pb2 as pb
 
 from tests.preprocess.conftest import DATA, RunningPreprocess, ref
 from tests.registry.helpers import rpc_error, violated_fields
-from weather_preprocess.recipe import recipe_from_yaml
+from weatherctl.recipes import recipe_from_yaml
 
 SUCCEEDED = operation_pb2.OPERATION_STATE_SUCCEEDED
 

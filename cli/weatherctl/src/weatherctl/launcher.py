@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -26,8 +27,14 @@ class ServiceSpec:
     local_settings: dict[str, str] = field(default_factory=dict)
 
 
-def implemented_services(data_dir: Path) -> list[ServiceSpec]:
+def source_root() -> Path:
+    """Where sources may be ingested from locally: $WEATHER_DATA_DIR or ./data."""
+    return Path(os.environ.get("WEATHER_DATA_DIR", "data")).resolve()
+
+
+def implemented_services(data_dir: Path, scheduler: str) -> list[ServiceSpec]:
     """The services the suite has so far, with embedded defaults under data_dir."""
+    archive = str(data_dir / "archive")
     return [
         ServiceSpec(
             "registry",
@@ -37,7 +44,23 @@ def implemented_services(data_dir: Path) -> list[ServiceSpec]:
                 "DATABASE_URL": f"sqlite:///{data_dir / 'registry' / 'registry.db'}",
                 "ARTIFACT_ROOTS": str(data_dir),
             },
-        )
+        ),
+        ServiceSpec(
+            "ingest",
+            "weather_ingest",
+            "INGEST_",
+            {
+                "ARCHIVE_URL": archive,
+                "ALLOWED_ROOTS": str(source_root()),
+                "DASK_SCHEDULER": scheduler,
+            },
+        ),
+        ServiceSpec(
+            "preprocess",
+            "weather_preprocess",
+            "PREPROCESS_",
+            {"ARCHIVE_URL": archive, "DASK_SCHEDULER": scheduler},
+        ),
     ]
 
 
@@ -91,11 +114,13 @@ class LocalSuite:
         self.ports = ports or {}
         self.log_level = log_level
         self.services: dict[str, RunningService] = {}
+        self.dask = DaskProcesses(data_dir / "dask")
 
     def start(self, timeout: float = 60) -> None:
-        """Starts every service and waits until each is SERVING."""
+        """Starts a Dask scheduler and workers, then every service; waits until each serves."""
         (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
-        for spec in implemented_services(self.data_dir):
+        scheduler = self.dask.start(self.data_dir / "logs", timeout)
+        for spec in implemented_services(self.data_dir, scheduler):
             port = self.ports.get(spec.name) or free_port()
             metrics_port = free_port()
             env = {
@@ -138,6 +163,7 @@ class LocalSuite:
                 running.process.kill()
                 codes[name] = running.process.wait()
         self.services.clear()
+        self.dask.stop()
         return codes
 
     def dead(self) -> list[str]:
@@ -155,6 +181,84 @@ class LocalSuite:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class DaskProcesses:
+    """A local `dask scheduler` and worker processes shared by the data services."""
+
+    def __init__(self, folder: Path, workers: int = 2) -> None:
+        self.folder = folder
+        self.workers = workers
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self, logs: Path, timeout: float) -> str:
+        """Starts them and returns the scheduler address once the workers have joined."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        scheduler_file = self.folder / "scheduler.json"
+        scheduler_file.unlink(missing_ok=True)
+        dask = str(Path(sys.executable).parent / "dask")
+        with (logs / "dask.log").open("ab") as log:
+            self.processes.append(
+                subprocess.Popen(
+                    [
+                        dask,
+                        "scheduler",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        "0",
+                        "--no-dashboard",
+                        "--scheduler-file",
+                        str(scheduler_file),
+                    ],
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,
+                )
+            )
+            deadline = time.monotonic() + timeout
+            while not scheduler_file.exists():
+                if time.monotonic() > deadline or self.processes[0].poll() is not None:
+                    self.stop()
+                    raise RuntimeError("the Dask scheduler did not start; see dask.log")
+                time.sleep(0.1)
+            address = str(json.loads(scheduler_file.read_text())["address"])
+            for index in range(self.workers):
+                self.processes.append(
+                    subprocess.Popen(
+                        [
+                            dask,
+                            "worker",
+                            address,
+                            "--nworkers",
+                            "1",
+                            "--nthreads",
+                            "1",
+                            "--no-dashboard",
+                            "--name",
+                            f"local-{index}",
+                            "--local-directory",
+                            str(self.folder / f"worker-{index}"),
+                        ],
+                        stdout=log,
+                        stderr=log,
+                        start_new_session=True,
+                    )
+                )
+        return address
+
+    def stop(self, grace: float = 20) -> None:
+        """Workers first, then the scheduler."""
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in reversed(self.processes):
+            try:
+                process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.processes.clear()
 
 
 def run_up(data_dir: Path, ports: dict[str, int]) -> int:

@@ -9,13 +9,17 @@ import sys
 from pathlib import Path
 
 import grpc
+from weather.ingest.v1 import ingest_service_pb2_grpc as ipb_grpc
+from weather.preprocess.v1 import preprocess_service_pb2_grpc as ppb_grpc
 
 from weather_runtime.identity import with_actor
 from weather_runtime.telemetry import instrumented_channel
-from weatherctl import registry_commands
+from weatherctl import data_commands, registry_commands
 from weatherctl.output import error
 
 DEFAULT_REGISTRY = os.environ.get("WEATHER_REGISTRY", "127.0.0.1:50051")
+DEFAULT_INGEST = os.environ.get("WEATHER_INGEST", "127.0.0.1:50052")
+DEFAULT_PREPROCESS = os.environ.get("WEATHER_PREPROCESS", "127.0.0.1:50053")
 
 
 def _actor() -> str:
@@ -28,6 +32,8 @@ def _actor() -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="weatherctl", description="weather suite command line")
     parser.add_argument("--registry", default=DEFAULT_REGISTRY, help="registry address host:port")
+    parser.add_argument("--ingest", default=DEFAULT_INGEST, help="ingest address host:port")
+    parser.add_argument("--preprocess", default=DEFAULT_PREPROCESS, help="preprocess address")
     parser.add_argument("--actor", default=_actor(), help="who you are, recorded in the registry")
     parser.add_argument("--timeout", type=float, default=30.0, help="deadline per call, seconds")
     parser.add_argument("--json", action="store_true", help="print protobuf JSON")
@@ -35,9 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="run the implemented services locally until Ctrl-C")
     up.add_argument("--data-dir", type=Path, default=Path("var/local"))
     up.add_argument("--registry-port", type=int, default=50051)
+    up.add_argument("--ingest-port", type=int, default=50052)
+    up.add_argument("--preprocess-port", type=int, default=50053)
     demo = commands.add_parser("demo", help="the main job: the pipeline on the bundled data")
     demo.add_argument("--data-dir", type=Path, default=Path("var/demo"))
     registry_commands.add_parser(commands)
+    data_commands.add_parsers(commands)
     return parser
 
 
@@ -46,11 +55,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "up":
         from weatherctl.launcher import run_up
 
-        return run_up(args.data_dir.resolve(), {"registry": args.registry_port})
+        ports = {
+            "registry": args.registry_port,
+            "ingest": args.ingest_port,
+            "preprocess": args.preprocess_port,
+        }
+        return run_up(args.data_dir.resolve(), ports)
     if args.command == "demo":
         from weatherctl.demo import run_demo
 
         return run_demo(args.data_dir.resolve())
+    if getattr(args, "service", "") in ("ingest", "preprocess"):
+        return _run_data(args)
     channel = with_actor(instrumented_channel(args.registry), args.actor)
     try:
         return registry_commands.run(_Deadline(channel, args.timeout), args)
@@ -59,6 +75,21 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    finally:
+        channel.close()
+
+
+def _run_data(args: argparse.Namespace) -> int:
+    address = args.ingest if args.service == "ingest" else args.preprocess
+    channel = with_actor(instrumented_channel(address), args.actor)
+    client = (
+        ipb_grpc.IngestServiceStub if args.service == "ingest" else ppb_grpc.PreprocessServiceStub
+    )
+    try:
+        return int(args.handler(client(channel), args))
+    except grpc.RpcError as exc:
+        error(f"{exc.code().name}: {exc.details()}")  # type: ignore[attr-defined]
+        return 1
     finally:
         channel.close()
 

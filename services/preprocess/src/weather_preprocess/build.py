@@ -12,7 +12,7 @@ import xarray as xr
 from weather.preprocess.v1 import preprocess_service_pb2 as pb
 
 from weather_data.archive import Archive
-from weather_data.canonical import TIME
+from weather_data.canonical import ORDER, TIME
 from weather_data.cluster import DaskRuntime
 from weather_data.manifest import Manifest
 from weather_data.publish import publish
@@ -109,6 +109,7 @@ class Builder:
         ds = transform.select_period(ds, recipe)
         ds = transform.regrid(ds, recipe)
         ds = transform.add_derived(ds, list(recipe.derived))
+        ds = ds.transpose(*[d for d in ORDER if d in ds.dims], ...)
         return source, recipe_hash(recipe), ds, _split_steps(ds, recipe.split)
 
     def run(

@@ -1,4 +1,4 @@
-"""Recipes: what a training dataset is made of, validated, hashed, and loadable from YAML."""
+"""Recipes: what a training dataset is made of, validated and hashed."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import math
 from typing import Any
 
 import pandas as pd
-import yaml
 from google.protobuf import json_format
 from weather.preprocess.v1 import preprocess_service_pb2 as pb
 
@@ -25,14 +24,6 @@ def recipe_hash(recipe: pb.Recipe) -> str:
         json_format.MessageToDict(copy, preserving_proto_field_name=True), sort_keys=True
     )
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-
-
-def recipe_from_yaml(text: str) -> pb.Recipe:
-    """A Recipe from YAML whose keys follow the proto fields (times as RFC 3339 strings)."""
-    data: Any = yaml.safe_load(text)
-    if not isinstance(data, dict):
-        raise ValueError("a recipe file holds a mapping of recipe fields")
-    return json_format.ParseDict(data, pb.Recipe())
 
 
 def time_or_none(message: Any, name: str) -> pd.Timestamp | None:

@@ -1,0 +1,17 @@
+"""Recipes from YAML files (keys follow the weather.preprocess.v1.Recipe fields)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from google.protobuf import json_format
+from weather.preprocess.v1 import preprocess_service_pb2 as pb
+
+
+def recipe_from_yaml(text: str) -> pb.Recipe:
+    """A Recipe from YAML whose keys follow the proto fields (times as RFC 3339 strings)."""
+    data: Any = yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise ValueError("a recipe file holds a mapping of recipe fields")
+    return json_format.ParseDict(data, pb.Recipe())
