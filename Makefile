@@ -9,7 +9,7 @@ TOOLS := .tools/bin
 PACKAGES := gen/python libs/runtime libs/dataplane services/registry services/ingest services/preprocess cli/weatherctl
 STAMP := $(VENV)/.installed
 
-.PHONY: setup tools postgres proto lint format typecheck charts test pytest demo up bench-registry lock clean
+.PHONY: setup tools postgres proto lint format typecheck charts test pytest demo up bench-registry bench-preprocess lock clean
 
 setup: $(STAMP) tools
 
@@ -41,6 +41,7 @@ format: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 	cd bench/registry && MYPYPATH=. ../../$(VENV)/bin/mypy --config-file ../../pyproject.toml .
+	if [ -d bench/preprocess ]; then cd bench/preprocess && MYPYPATH=. ../../$(VENV)/bin/mypy --config-file ../../pyproject.toml .; fi
 
 # The test command: lint, types, contracts, charts and the whole pytest suite against a real
 # PostgreSQL that this target installs (Debian package) and starts.
@@ -57,6 +58,9 @@ up: setup
 
 bench-registry: setup
 	export WEATHER_BENCH_POSTGRES_URL="$$(bash tools/postgres.sh)" && $(PY) bench/registry/run.py
+
+bench-preprocess: setup
+	$(PY) bench/preprocess/run.py
 
 lock:
 	rm -rf /tmp/weather-lock && $(PYTHON) -m venv /tmp/weather-lock
