@@ -65,6 +65,7 @@ class RunningPreprocess:
     """A preprocess server on loopback with its stub and archive."""
 
     server: ManagedServer
+    port: int
     stub: pb_grpc.PreprocessServiceStub
     channel: grpc.Channel
     archive: Path
@@ -88,7 +89,7 @@ def start_preprocess(archive: Path, runtime: DaskRuntime) -> RunningPreprocess:
     server, port = build_preprocess_server(settings, runtime=runtime)
     server.start()
     channel = with_actor(grpc.insecure_channel(f"127.0.0.1:{port}"), "tester")
-    return RunningPreprocess(server, pb_grpc.PreprocessServiceStub(channel), channel, archive)
+    return RunningPreprocess(server, port, pb_grpc.PreprocessServiceStub(channel), channel, archive)
 
 
 @pytest.fixture
