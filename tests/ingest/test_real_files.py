@@ -125,3 +125,24 @@ def test_selection_by_region_across_the_antimeridian(ingest: RunningIngest) -> N
         -150.0,
     }
     assert stored.latitude.values.tolist() == [-5.0, -2.5, 0.0, 2.5, 5.0]
+
+
+def test_fsspec_url_source(tmp_path, dask_runtime) -> None:  # type: ignore[no-untyped-def]
+    """A source behind an fsspec URL (here the in-process memory filesystem) under an allowed root."""
+    import fsspec
+
+    from tests.ingest.conftest import start_ingest
+
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/incoming/navy.cdf", NAVY.read_bytes())
+    running = start_ingest(tmp_path, dask_runtime, allowed_roots=["memory://incoming"])
+    try:
+        done = running.run(
+            pb.StartIngestRequest(source_uri="memory://incoming/navy.cdf", dataset_id="navy")
+        )
+        assert done.operation.state == SUCCEEDED, done.operation.error
+        assert done.result.source.uri == "memory://incoming/navy.cdf"
+        assert done.result.time_steps == 132
+    finally:
+        running.server.stop(5)
+        fs.rm("/incoming", recursive=True)
