@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 from weather_ingest.server import build_ingest_server
 from weather_ingest.settings import IngestSettings
-from weather_runtime.logging import configure_logging
-from weather_runtime.server import serve
-from weather_runtime.settings import SettingsError, load_settings
-from weather_runtime.telemetry import init_tracing
-
-log = logging.getLogger("weather_ingest")
+from weather_runtime.main import run_service
 
 
 def main() -> int:
-    try:
-        settings = load_settings(IngestSettings)
-    except SettingsError as exc:
-        print(f"ingest: {exc}", file=sys.stderr)
-        return 2
-    configure_logging("ingest", settings.log_level, settings.log_format)
-    init_tracing("ingest")
-    try:
-        server, port = build_ingest_server(settings)
-    except Exception as exc:  # noqa: BLE001 - a clear line instead of a traceback at start-up
-        log.error("ingest failed to start: %s", exc)
-        return 1
-    log.info("ingest serving", extra={"port": port, "archive": settings.archive_url})
-    serve(server, settings.grace_seconds)
-    log.info("ingest stopped")
-    return 0
+    return run_service(
+        "ingest", IngestSettings, build_ingest_server, lambda s: {"archive": s.archive_url}
+    )
 
 
 if __name__ == "__main__":
