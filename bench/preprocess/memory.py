@@ -8,19 +8,26 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import psutil
 from distributed import Client
 
 INTERVAL_SECONDS = 0.2
 MB = 1e6
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 
 
 @dataclass
 class Peaks:
-    """Resident set sizes in bytes during one stage: idle before it and the peaks within it."""
+    """Resident set sizes in bytes during one stage: the peaks, and the sizes to compare them to.
 
-    client_idle: int = 0
-    worker_idle: int = 0
+    The bases are taken on the fresh cluster after warm-up, before any stage: a worker holding
+    no data. The "before" figures are taken as the stage starts (the stage before it may have
+    left memory allocated).
+    """
+
+    client_base: int = 0
+    worker_base: int = 0
+    client_before: int = 0
+    worker_before: int = 0
     client: int = 0
     worker: int = 0  # the largest single worker process
     workers_total: int = 0  # all worker processes together, at one sampling instant
@@ -37,10 +44,12 @@ class Peaks:
         return {**out, "samples": self.samples}
 
 
-def _rss(process: psutil.Process) -> int:
+def _rss(pid: int) -> int:
+    """Resident set size of a process from /proc (0 once it has gone)."""
     try:
-        return int(process.memory_info().rss)
-    except psutil.Error:
+        with open(f"/proc/{pid}/statm") as handle:
+            return int(handle.read().split()[1]) * PAGE_BYTES
+    except (OSError, IndexError, ValueError):
         return 0
 
 
@@ -55,8 +64,10 @@ class Sampler:
 
     def __post_init__(self) -> None:
         pids = self.client.run(os.getpid)  # worker processes of a local cluster
-        self._me = psutil.Process()
-        self._workers = [psutil.Process(pid) for pid in pids.values()]
+        self._me = os.getpid()
+        self._workers = [int(pid) for pid in pids.values()]
+        self.client_base, workers = self._sample()
+        self.worker_base = max(workers, default=0)
         self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
         self._thread.start()
 
@@ -74,7 +85,12 @@ class Sampler:
     def stage(self) -> Iterator[Peaks]:
         """Peaks of the code run inside the block (with one sample at its start and end)."""
         client, workers = self._sample()
-        peaks = Peaks(client_idle=client, worker_idle=max(workers, default=0))
+        peaks = Peaks(
+            client_base=self.client_base,
+            worker_base=self.worker_base,
+            client_before=client,
+            worker_before=max(workers, default=0),
+        )
         peaks.add(client, workers)
         with self._lock:
             self._current = peaks

@@ -29,13 +29,13 @@ class Plain:
         return str(self.workdir / "plain-climatology.zarr")
 
     def ingest(self) -> None:
-        """Open the NetCDF with dask chunks, cast to float32, write Zarr."""
-        ds = xr.open_dataset(self.source, engine="netcdf4", chunks={})
-        ds = ds.rename({"lat": "latitude", "lon": "longitude"})
-        per_step = ds.sizes["latitude"] * ds.sizes["longitude"] * 4
-        ds = ds.astype("float32").chunk({"time": max(1, CHUNK_BYTES // per_step)})
+        """Open the NetCDF with dask chunks of ~8 MiB, cast to float32, write Zarr."""
+        with xr.open_dataset(self.source, engine="netcdf4") as peek:  # metadata only
+            steps = max(1, CHUNK_BYTES // (peek.sizes["lat"] * peek.sizes["lon"] * 4))
+        ds = xr.open_dataset(self.source, engine="netcdf4", chunks={"time": steps})
+        ds = ds.rename({"lat": "latitude", "lon": "longitude"}).astype("float32")
         for name in ds.variables:
-            ds[name].encoding = {}
+            ds[name].encoding = {}  # the default Zarr codec, as ours
         self.client.compute(ds.to_zarr(self.store, mode="w", compute=False)).result()
 
     def compute_statistics(self) -> None:

@@ -13,16 +13,28 @@ from pathlib import Path
 from memory import MB, Peaks
 
 STAGES = ("ingest", "statistics", "climatology")
-PACKAGES = ("dask", "distributed", "xarray", "zarr", "numcodecs", "netCDF4", "numpy", "psutil")
+PACKAGES = ("dask", "distributed", "xarray", "zarr", "numcodecs", "netCDF4", "numpy")
 
 
 @dataclass
 class Stage:
-    """One timed stage of one system."""
+    """One stage of one system, over the repeats: wall seconds and memory peaks of each."""
 
     name: str
-    seconds: float
-    peaks: Peaks
+    times: list[float] = field(default_factory=list)
+    peaks: list[Peaks] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        """Best of the repeats: the run least disturbed by anything else on the machine."""
+        return min(self.times)
+
+    def peak(self, attribute: str) -> int:
+        return max(int(getattr(p, attribute)) for p in self.peaks)
+
+    @property
+    def worker_growth(self) -> int:
+        return max(max(0, p.worker - p.worker_base) for p in self.peaks)
 
 
 @dataclass
@@ -37,7 +49,11 @@ class System:
         return sum(s.seconds for s in self.stages)
 
     def stage(self, name: str) -> Stage:
-        return next(s for s in self.stages if s.name == name)
+        found = next((s for s in self.stages if s.name == name), None)
+        if found is None:
+            found = Stage(name)
+            self.stages.append(found)
+        return found
 
 
 @dataclass
@@ -48,13 +64,18 @@ class SizeRun:
     systems: dict[str, System] = field(default_factory=dict)
     checks: dict[str, object] = field(default_factory=dict)
 
+    def _int(self, key: str) -> int:
+        value = self.dataset[key]
+        assert isinstance(value, int)
+        return value
+
     @property
     def nbytes(self) -> int:
-        return int(self.dataset["uncompressed_bytes"])  # type: ignore[call-overload]
+        return self._int("uncompressed_bytes")
 
     @property
     def chunk_bytes(self) -> int:
-        return int(self.dataset["chunk_bytes"])  # type: ignore[call-overload]
+        return self._int("chunk_bytes")
 
     @property
     def label(self) -> str:
@@ -98,19 +119,22 @@ class Report:
 
     def memory_table(self) -> str:
         lines = [
-            "| dataset | system | stage | client peak MB | worker peak MB | workers total MB "
-            "| worker growth MB | growth / chunk | worker peak / dataset |",
-            "|---|---|---|---:|---:|---:|---:|---:|---:|",
+            "| dataset | system | stage | client base MB | client peak MB | worker base MB "
+            "| worker peak MB | workers total MB | worker growth MB | growth / chunk "
+            "| worker peak / dataset |",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for run in self.runs:
             for system in run.systems.values():
-                for stage in system.stages:
-                    p = stage.peaks
-                    growth = max(0, p.worker - p.worker_idle)
+                for st in system.stages:
+                    worker, growth = st.peak("worker"), st.worker_growth
                     lines.append(
-                        f"| {run.label} | {system.name} | {stage.name} | {p.client / MB:.0f} | "
-                        f"{p.worker / MB:.0f} | {p.workers_total / MB:.0f} | {growth / MB:.0f} | "
-                        f"{growth / run.chunk_bytes:.1f} | {p.worker / run.nbytes:.1%} |"
+                        f"| {run.label} | {system.name} | {st.name} | "
+                        f"{st.peak('client_base') / MB:.0f} | {st.peak('client') / MB:.0f} | "
+                        f"{st.peak('worker_base') / MB:.0f} | "
+                        f"{worker / MB:.0f} | "
+                        f"{st.peak('workers_total') / MB:.0f} | {growth / MB:.0f} | "
+                        f"{growth / run.chunk_bytes:.1f} | {worker / run.nbytes:.1%} |"
                     )
         return "\n".join(lines)
 
@@ -129,7 +153,9 @@ class Report:
         head = "| fact | " + " | ".join(r.label for r in self.runs) + " |"
         lines = [head, "|---|" + "---:|" * len(self.runs)]
         for key in keys:
-            lines.append(f"| {key} | " + " | ".join(str(r.dataset.get(key)) for r in self.runs) + " |")
+            lines.append(
+                f"| {key} | " + " | ".join(str(r.dataset.get(key)) for r in self.runs) + " |"
+            )
         for key in sorted({k for r in self.runs for k in r.checks}):
             lines.append(
                 f"| check: {key} | " + " | ".join(str(r.checks.get(key)) for r in self.runs) + " |"
@@ -161,7 +187,8 @@ class Report:
                         st.name: {
                             "seconds": round(st.seconds, 2),
                             "mb_per_s": round(_rate(run.nbytes, st.seconds), 1),
-                            "rss_mb": st.peaks.as_json(),
+                            "seconds_each_repeat": [round(t, 2) for t in st.times],
+                            "rss_mb_each_repeat": [p.as_json() for p in st.peaks],
                         }
                         for st in s.stages
                     },
@@ -235,18 +262,16 @@ def _version(name: str) -> str:
         return "not installed"
 
 
-def _commit() -> str:
+def _git(*args: str) -> str:
     root = Path(__file__).resolve().parents[2]
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
     except OSError:
-        return "unknown"
+        return ""
+    return done.stdout.strip()
+
+
+def _commit() -> str:
+    head = _git("rev-parse", "--short", "HEAD")
+    dirty = _git("status", "--porcelain", "--untracked-files=no")
     return f"{head}{' (uncommitted changes)' if dirty else ''}" if head else "unknown"

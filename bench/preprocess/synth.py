@@ -101,7 +101,8 @@ def _field(var: Variable, hours: np.ndarray, rng: np.random.Generator) -> np.nda
     field = var.base - var.gradient * np.sin(lat - 0.8) + var.seasonal * seasonal
     field = field + var.diurnal * diurnal + var.waves * waves
     noise = rng.standard_normal(field.shape, dtype="float32") * np.float32(var.noise)
-    return (field + noise).astype("float32")
+    block: np.ndarray = (field + noise).astype("float32")
+    return block
 
 
 def generate(folder: Path, target_bytes: float, seed: int = 0) -> Synthetic:
