@@ -358,24 +358,6 @@ def test_hour_of_day_climatology_of_era5_t2m(era5_t2m: xr.Dataset) -> None:
     assert 270.0 < summary["t2m_mean"] < 290.0
 
 
-def test_analyses_run_on_a_distributed_cluster() -> None:
-    """The service's path: data read lazily from the file by the workers of a cluster."""
-    distributed = pytest.importorskip("distributed")
-    with (
-        distributed.LocalCluster(
-            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster),
-        xr.open_dataset(require_file(NAVY_WINDS), chunks={"TIME": 33}) as raw,
-    ):
-        navy_winds = to_canonical(
-            raw, {"TIME": "time", "FNOCY": "latitude", "FNOCX": "longitude"}, 33
-        )
-        series = area_mean(anomalies(navy_winds, climatology(navy_winds)), NINO34)
-        summary = area_mean_summary(series)
-    assert abs(summary["UWND_mean"]) < 1e-4 and summary["UWND_std"] > 0.5
-
-
 def test_bad_input_is_refused(navy_winds: xr.Dataset) -> None:
     with pytest.raises(ValueError, match="calendar key"):
         climatology(navy_winds, "week")  # type: ignore[arg-type]

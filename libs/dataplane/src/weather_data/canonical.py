@@ -9,6 +9,7 @@ import pandas as pd
 import xarray as xr
 
 from weather_data import units as cf_units
+from weather_data.chunks import choose_chunks
 from weather_runtime.errors import FieldViolation, InvalidArgument
 
 TIME, LEVEL, LAT, LON, STATION = "time", "level", "latitude", "longitude", "station"
@@ -135,10 +136,16 @@ def _normalise_coords(ds: xr.Dataset) -> xr.Dataset:
         lon = ((ds[LON].values.astype("float64") + 180.0) % 360.0) - 180.0
         _, first = np.unique(np.round(lon, 6), return_index=True)
         keep = np.sort(first)  # duplicated columns (such as 360..377.5 again as 0..17.5) go
-        ds = ds.isel({LON: keep}).assign_coords({LON: lon[keep]}).sortby(LON)
+        if len(keep) != len(lon):
+            ds = ds.isel({LON: keep})
+        ds = ds.assign_coords({LON: lon[keep]})
+        if not np.all(np.diff(lon[keep]) > 0):
+            ds = ds.sortby(LON)
         ds[LON].attrs = {"units": "degrees_east", "standard_name": "longitude", "axis": "X"}
     if LAT in ds.dims:
-        ds = ds.assign_coords({LAT: ds[LAT].values.astype("float64")}).sortby(LAT)
+        ds = ds.assign_coords({LAT: ds[LAT].values.astype("float64")})
+        if not np.all(np.diff(ds[LAT].values) > 0):
+            ds = ds.sortby(LAT)
         ds[LAT].attrs = {"units": "degrees_north", "standard_name": "latitude", "axis": "Y"}
     if LEVEL in ds.dims:
         factor = cf_units.pressure_factor_to_hpa(_attr(ds[LEVEL], "units") or "hPa") or 1.0
@@ -277,6 +284,10 @@ def _variables(ds: xr.Dataset, selection: Selection) -> xr.Dataset:
     if not keep:
         raise _problem("variables", "the source has no variable along its time axis")
     ds = ds[keep]
+    # Chunk lazily opened sources at the archive's chunks now, so each task reads its block
+    # straight from the source instead of reassembling it from the file's own chunks.
+    target = choose_chunks({str(k): int(v) for k, v in ds.sizes.items()})
+    ds = ds.chunk({k: v for k, v in target.items() if k in ds.dims})
     problems = []
     for name in keep:
         var = ds[name]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 import xarray as xr
@@ -12,6 +13,18 @@ from weather_data import hashing
 from weather_data.archive import Archive
 from weather_data.manifest import Manifest
 from weather_data.writer import describe, now_iso, write_new
+
+
+def _wait_until_idle(client: Client, timeout: float = 30.0) -> None:
+    """Waits (bounded) until no worker is processing a task."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if not any(client.processing().values()):
+                return
+        except Exception:  # noqa: BLE001 - a lost scheduler has nothing running for us
+            return
+        time.sleep(0.05)
 
 
 def publish(
@@ -39,6 +52,8 @@ def publish(
             ds, archive.store_url(store_path), client, on_progress=progress, cancel=cancel
         )
     except BaseException:
+        # Cancelled tasks already running on workers finish their chunk: let them, then clean up.
+        _wait_until_idle(client)
         archive.delete(store_path)
         raise
     content_hash = hashing.to_text(written.state)

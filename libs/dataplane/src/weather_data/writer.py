@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from weather_data.manifest import DimensionMeta, VariableMeta
 from weather_runtime.operations import Cancelled
 
 BATCH_BYTES = 128 * 1024 * 1024
+BATCHES_AHEAD = 3
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,11 @@ class WriteResult:
 
 
 def _gather(client: Client, tasks: list[object], cancel: threading.Event) -> list[object]:
-    futures: list[Future] = client.compute(tasks)  # type: ignore[assignment]
+    return _wait(client, client.compute(tasks), cancel)  # type: ignore[arg-type]
+
+
+def _wait(client: Client, futures: list[Future], cancel: threading.Event) -> list[object]:
+    """The futures' results once all are done; Cancelled (after cancelling them) on request."""
     while not all(future.done() for future in futures):
         if cancel.is_set():
             client.cancel(futures)
@@ -63,9 +69,8 @@ def write_steps(
     per_batch = max(time_chunk, (BATCH_BYTES // step_bytes) // time_chunk * time_chunk)
     times = ds[TIME].values
     static = [c for c in ds.coords if TIME not in ds[c].dims]
-    for begin in range(0, total, per_batch):
-        if cancel.is_set():
-            raise Cancelled()
+
+    def submit(begin: int) -> tuple[int, int, list[Future]]:
         end = min(total, begin + per_batch)
         part = ds.isel({TIME: slice(begin, end)})
         write = part.drop_vars(static).to_zarr(
@@ -76,13 +81,30 @@ def write_steps(
         )
         digests = [hashing.step_digests(part[n]) for n in names]
         nans = [part[n].isnull().sum().data for n in names]
-        results = _gather(client, [write, *digests, *nans], cancel)
-        digest_values = results[1 : 1 + len(names)]
-        nan_values = results[1 + len(names) :]
-        state = hashing.fold(state, times[begin:end], dict(zip(names, digest_values, strict=True)))  # type: ignore[arg-type]
-        for name, count in zip(names, nan_values, strict=True):
-            missing[name] += int(count)  # type: ignore[call-overload]
-        on_progress(end / total)
+        return begin, end, client.compute([write, *digests, *nans])  # type: ignore[arg-type]
+
+    # BATCHES_AHEAD batches are in flight, so the cluster never idles between batches; results
+    # are taken in time order to extend the hash chain and report progress.
+    starts = list(range(0, total, per_batch))
+    in_flight: deque[tuple[int, int, list[Future]]] = deque()
+    try:
+        for index in range(len(starts)):
+            while len(in_flight) < BATCHES_AHEAD and index + len(in_flight) < len(starts):
+                if cancel.is_set():
+                    raise Cancelled()
+                in_flight.append(submit(starts[index + len(in_flight)]))
+            begin, end, futures = in_flight.popleft()
+            results = _wait(client, futures, cancel)
+            digest_values = results[1 : 1 + len(names)]
+            nan_values = results[1 + len(names) :]
+            digests_by_name = dict(zip(names, digest_values, strict=True))
+            state = hashing.fold(state, times[begin:end], digests_by_name)  # type: ignore[arg-type]
+            for name, count in zip(names, nan_values, strict=True):
+                missing[name] += int(count)  # type: ignore[call-overload]
+            on_progress(end / total)
+    except BaseException:
+        client.cancel([f for _, _, futures in in_flight for f in futures])
+        raise
     return state, missing
 
 

@@ -31,7 +31,7 @@ class Source(ABC):
 
     @abstractmethod
     def open(self, path: str, options: SourceOptions) -> xr.Dataset:
-        """Opens a local path lazily (dask-backed), raising CorruptSource when it is unreadable."""
+        """Opens a local path lazily (chunked later); CorruptSource when it is unreadable."""
 
 
 class CorruptSource(Exception):

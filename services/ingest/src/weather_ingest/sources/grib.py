@@ -25,7 +25,8 @@ class GribSource(Source):
             return xr.open_dataset(
                 path,
                 engine="cfgrib",
-                chunks={},
+                chunks=None,
+                cache=False,
                 backend_kwargs={"indexpath": "", "errors": "raise"},
             )
         except Exception as exc:

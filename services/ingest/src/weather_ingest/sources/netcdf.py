@@ -43,7 +43,7 @@ class NetcdfSource(Source):
         if head.startswith(_CLASSIC):
             _check_classic_size(path)
         try:
-            return xr.open_dataset(path, engine="netcdf4", chunks={})
+            return xr.open_dataset(path, engine="netcdf4", chunks=None, cache=False)
         except Exception as exc:
             raise CorruptSource(
                 f"NetCDF is corrupt or unreadable: {type(exc).__name__}: {exc}"
