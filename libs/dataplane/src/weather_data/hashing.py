@@ -31,10 +31,12 @@ def structure_digest(ds: xr.Dataset) -> bytes:
 def _block_digests(block: np.ndarray) -> np.ndarray:
     """One sha256 per time step of a block holding whole steps (NaN payloads made canonical)."""
     values = np.ascontiguousarray(block, dtype="<f4")
-    values = np.where(np.isnan(values), np.float32("nan"), values)
+    missing = np.isnan(values)
+    if missing.any():  # only then copy: every NaN becomes the one canonical NaN
+        values = np.where(missing, np.float32("nan"), values)
     out = np.empty(values.shape[0], dtype="S32")
     for index in range(values.shape[0]):
-        out[index] = hashlib.sha256(values[index].tobytes()).digest()
+        out[index] = hashlib.sha256(memoryview(values[index]).cast("B")).digest()
     return out
 
 
