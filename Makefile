@@ -49,7 +49,7 @@ typecheck: $(STAMP)
 # clash with psycopg's and Python's sqlite3 in one process (the services never share a process: ingest
 # loads ecCodes, the registry loads psycopg).
 test: setup lint typecheck
-	export WEATHER_TEST_POSTGRES_URL="$$(bash tools/postgres.sh)" \
+	export WEATHER_TEST_POSTGRES_URL="$$(bash tools/postgres.sh | tail -n 1)" \
 	  PATH="$(CURDIR)/$(TOOLS):$$PATH" && \
 	  $(VENV)/bin/pytest $(PYTEST_ARGS) --ignore=tests/ingest --ignore=tests/preprocess && \
 	  $(VENV)/bin/pytest $(PYTEST_ARGS) tests/ingest tests/preprocess
@@ -62,7 +62,7 @@ up: setup
 	$(VENV)/bin/weatherctl up
 
 bench-registry: setup
-	export WEATHER_BENCH_POSTGRES_URL="$$(bash tools/postgres.sh)" && $(PY) bench/registry/run.py
+	export WEATHER_BENCH_POSTGRES_URL="$$(bash tools/postgres.sh | tail -n 1)" && $(PY) bench/registry/run.py
 
 bench-preprocess: setup
 	$(PY) bench/preprocess/run.py

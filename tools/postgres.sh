@@ -18,7 +18,7 @@ fi
 line=$(pg_lsclusters --no-header 2>/dev/null | sort -k1,1nr | head -n 1 || true)
 if [ -z "$line" ]; then
   ver=$(ls /usr/lib/postgresql | sort -nr | head -n 1)
-  pg_createcluster "$ver" main >/dev/null
+  pg_createcluster "$ver" main >&2
   line=$(pg_lsclusters --no-header | sort -k1,1nr | head -n 1)
 fi
 ver=$(echo "$line" | awk '{print $1}')
@@ -27,7 +27,7 @@ port=$(echo "$line" | awk '{print $3}')
 status=$(echo "$line" | awk '{print $4}')
 if [ "$status" != "online" ]; then
   log "starting cluster $ver/$name on port $port"
-  pg_ctlcluster "$ver" "$name" start
+  pg_ctlcluster "$ver" "$name" start >&2
 fi
 for _ in $(seq 1 50); do
   if su postgres -c "psql -p $port -Atqc 'select 1'" >/dev/null 2>&1; then break; fi
