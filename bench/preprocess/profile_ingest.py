@@ -35,7 +35,7 @@ def _store_and_digest(block: np.ndarray, url: str, name: str, block_info: dict) 
     start, stop = block_info[0]["array-location"][0]
     zarr.open_array(f"{url}/{name}", mode="r+")[start:stop] = block
     out = np.empty(block.shape[0], dtype=STEP)
-    out["digest"] = hashing._block_digests(block)
+    out["digest"] = hashing.block_digests(block)
     out["nans"] = np.isnan(block).reshape(block.shape[0], -1).sum(axis=1)
     return out
 

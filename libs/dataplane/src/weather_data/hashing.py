@@ -28,7 +28,7 @@ def structure_digest(ds: xr.Dataset) -> bytes:
     return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).digest()
 
 
-def _block_digests(block: np.ndarray) -> np.ndarray:
+def block_digests(block: np.ndarray) -> np.ndarray:
     """One sha256 per time step of a block holding whole steps (NaN payloads made canonical)."""
     values = np.ascontiguousarray(block, dtype="<f4")
     missing = np.isnan(values)
@@ -45,7 +45,7 @@ def step_digests(var: xr.DataArray) -> da.Array:
     data = var.data if isinstance(var.data, da.Array) else da.from_array(var.values)
     whole_steps = data.rechunk({i: -1 for i in range(1, data.ndim)})
     return da.map_blocks(  # type: ignore[no-any-return]
-        _block_digests, whole_steps, drop_axis=list(range(1, data.ndim)), dtype="S32"
+        block_digests, whole_steps, drop_axis=list(range(1, data.ndim)), dtype="S32"
     )
 
 

@@ -9,9 +9,11 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import dask.array as da
 import numpy as np
 import pandas as pd
 import xarray as xr
+import zarr
 from distributed import Client, Future
 
 from weather_data import hashing
@@ -47,18 +49,95 @@ def _wait(client: Client, futures: list[Future], cancel: threading.Event) -> lis
     return client.gather(futures)  # type: ignore[no-any-return]
 
 
-def write_steps(
+STEP = np.dtype([("digest", "S32"), ("missing", "<i8")])
+
+
+def _store_block(
+    block: np.ndarray,
+    url: str,
+    name: str,
+    offset: int,
+    block_info: dict,  # type: ignore[type-arg]
+) -> np.ndarray:
+    """One task per chunk of whole steps: store it in its region, hash each step, count NaNs."""
+    start, stop = block_info[0]["array-location"][0]
+    target = zarr.open_array(store=url, path=name, mode="r+")
+    target[offset + start : offset + stop] = block
+    out = np.empty(block.shape[0], dtype=STEP)
+    out["digest"] = hashing.block_digests(block)
+    out["missing"] = np.isnan(block).reshape(block.shape[0], -1).sum(axis=1)
+    return out
+
+
+def _whole_steps(ds: xr.Dataset) -> bool:
+    """Whether every chunk of every variable holds whole time steps (one chunk off time)."""
+    return all(
+        var.chunks is not None and all(len(c) == 1 for c in var.chunks[1:])
+        for var in ds.data_vars.values()
+    )
+
+
+def _submit_fused(
+    ds: xr.Dataset, url: str, client: Client, names: list[str], begin: int, end: int
+) -> list[Future]:
+    """Futures of one batch where each task stores, hashes and counts its own chunk."""
+    part = ds.isel({TIME: slice(begin, end)})
+    tasks = [
+        da.map_blocks(
+            _store_block,
+            part[name].data,
+            url,
+            name,
+            drop_axis=list(range(1, part[name].ndim)),
+            dtype=STEP,
+            offset=begin,
+        )
+        for name in names
+    ]
+    return client.compute(tasks)  # type: ignore[no-any-return]
+
+
+def _submit_separate(
+    ds: xr.Dataset, url: str, client: Client, names: list[str], begin: int, end: int
+) -> list[Future]:
+    """Futures of one batch for tiled steps: the region write, then digests and NaN counts."""
+    part = ds.isel({TIME: slice(begin, end)})
+    static = [c for c in part.coords if TIME not in part[c].dims]
+    write = part.drop_vars(static).to_zarr(
+        url, region={TIME: slice(begin, end)}, compute=False, consolidated=False
+    )
+    digests = [hashing.step_digests(part[n]) for n in names]
+    nans = [part[n].isnull().sum().data for n in names]
+    return client.compute([write, *digests, *nans])  # type: ignore[no-any-return]
+
+
+def _batch_results(
+    results: list[object], names: list[str], fused: bool
+) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """Per-variable step digests and NaN counts of one finished batch."""
+    if fused:
+        steps = dict(zip(names, results, strict=True))
+        return (
+            {n: s["digest"] for n, s in steps.items()},  # type: ignore[index]
+            {n: int(s["missing"].sum()) for n, s in steps.items()},  # type: ignore[index]
+        )
+    digests = dict(zip(names, results[1 : 1 + len(names)], strict=True))
+    counts = {n: int(c) for n, c in zip(names, results[1 + len(names) :], strict=True)}  # type: ignore[call-overload]
+    return digests, counts  # type: ignore[return-value]
+
+
+def _write_steps(
     ds: xr.Dataset,
     url: str,
     client: Client,
     state: bytes,
     *,
-    start_index: int,
     on_progress: Callable[[float], None],
     cancel: threading.Event,
 ) -> tuple[bytes, dict[str, int]]:
-    """Writes ds (already chunked like the target) at time offset start_index of an existing
-    store, extending the hash chain from state. Returns the new state and missing counts."""
+    """Writes the data variables of ds (chunked like the new store at url, whose metadata and
+    coordinates are written) in time batches, extending the hash chain from state. Returns the
+    final state and the missing counts."""
     names = [str(n) for n in ds.data_vars]
     missing = dict.fromkeys(names, 0)
     total = ds.sizes[TIME]
@@ -68,20 +147,8 @@ def write_steps(
     time_chunk = max(1, int(ds.chunks[TIME][0])) if ds.chunks else total
     per_batch = max(time_chunk, (BATCH_BYTES // step_bytes) // time_chunk * time_chunk)
     times = ds[TIME].values
-    static = [c for c in ds.coords if TIME not in ds[c].dims]
-
-    def submit(begin: int) -> tuple[int, int, list[Future]]:
-        end = min(total, begin + per_batch)
-        part = ds.isel({TIME: slice(begin, end)})
-        write = part.drop_vars(static).to_zarr(
-            url,
-            region={TIME: slice(start_index + begin, start_index + end)},
-            compute=False,
-            consolidated=False,
-        )
-        digests = [hashing.step_digests(part[n]) for n in names]
-        nans = [part[n].isnull().sum().data for n in names]
-        return begin, end, client.compute([write, *digests, *nans])  # type: ignore[arg-type]
+    fused = _whole_steps(ds)
+    submit = _submit_fused if fused else _submit_separate
 
     # BATCHES_AHEAD batches are in flight, so the cluster never idles between batches; results
     # are taken in time order to extend the hash chain and report progress.
@@ -92,15 +159,14 @@ def write_steps(
             while len(in_flight) < BATCHES_AHEAD and index + len(in_flight) < len(starts):
                 if cancel.is_set():
                     raise Cancelled()
-                in_flight.append(submit(starts[index + len(in_flight)]))
+                begin = starts[index + len(in_flight)]
+                end = min(total, begin + per_batch)
+                in_flight.append((begin, end, submit(ds, url, client, names, begin, end)))
             begin, end, futures = in_flight.popleft()
-            results = _wait(client, futures, cancel)
-            digest_values = results[1 : 1 + len(names)]
-            nan_values = results[1 + len(names) :]
-            digests_by_name = dict(zip(names, digest_values, strict=True))
-            state = hashing.fold(state, times[begin:end], digests_by_name)  # type: ignore[arg-type]
-            for name, count in zip(names, nan_values, strict=True):
-                missing[name] += int(count)  # type: ignore[call-overload]
+            digests, counts = _batch_results(_wait(client, futures, cancel), names, fused)
+            state = hashing.fold(state, times[begin:end], digests)
+            for name, count in counts.items():
+                missing[name] += count
             on_progress(end / total)
     except BaseException:
         client.cancel([f for _, _, futures in in_flight for f in futures])
@@ -127,12 +193,11 @@ def write_new(
     if TIME not in ds.dims:
         return _write_static(ds, url, client, chunks, cancel)
     ds.to_zarr(url, mode="w-", compute=False, consolidated=False)
-    state, missing = write_steps(
+    state, missing = _write_steps(
         ds,
         url,
         client,
         hashing.structure_digest(ds),
-        start_index=0,
         on_progress=on_progress,
         cancel=cancel,
     )
