@@ -1,0 +1,1 @@
+"""Trainer service: forecast models trained as jobs, scored, exported and registered."""

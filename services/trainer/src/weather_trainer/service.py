@@ -1,0 +1,368 @@
+"""The trainer domain service: queues jobs, runs them in a bounded pool, recovers after restarts."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+from weather_data.archive import Archive
+from weather_data.cluster import DaskRuntime
+from weather_runtime.artifacts import directory_digest, normalise_uri
+from weather_runtime.errors import (
+    DomainError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PreconditionViolation,
+    Unavailable,
+)
+from weather_runtime.logging import current_trace_ids
+from weather_runtime.operations import Cancelled, OperationError
+from weather_trainer import jobs
+from weather_trainer.jobs import JobRecord, JobStore, Progress, now
+from weather_trainer.registration import Registrar
+from weather_trainer.spec import Epoch, Hooks, Outcome, TrainSpec, TrialResult
+
+log = logging.getLogger(__name__)
+
+# train(spec, archive, workdir, hooks, dask_client=...) -> Outcome; validate(spec, archive)
+Train = Callable[..., Outcome]
+Validate = Callable[[TrainSpec, Archive], None]
+
+
+class TrainerService:
+    """Jobs: start, get, list, watch, cancel, resume; each job runs train() in a worker thread."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        archive: Archive,
+        *,
+        train: Train,
+        validate: Validate,
+        max_running: int = 1,
+        registrar: Registrar | None = None,
+        runtime: DaskRuntime | None = None,
+        code_version: str = "",
+    ) -> None:
+        self.store = store
+        self.archive = archive
+        self._train = train
+        self._validate = validate
+        self._registrar = registrar
+        self._runtime = runtime
+        self._code_version = code_version
+        self._pool = ThreadPoolExecutor(max_workers=max_running, thread_name_prefix="training")
+        self._cond = threading.Condition()
+        self._cancels: dict[str, threading.Event] = {}
+        self._closing = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def recover(self, auto_resume: bool) -> list[str]:
+        """After a start: RUNNING jobs (their trainer died) become INTERRUPTED, QUEUED jobs run;
+        with auto_resume the interrupted ones are resumed too. Returns the ids requeued."""
+        requeued = []
+        for stored in reversed(self.store.all()):
+            record = stored
+            if record.state == jobs.RUNNING:
+                record = self._save(
+                    record,
+                    state=jobs.INTERRUPTED,
+                    progress=replace(record.progress, stage="interrupted"),
+                )
+                log.warning("job %s was running when the trainer stopped", record.job_id)
+            if record.state == jobs.QUEUED:
+                self._submit(record)
+                requeued.append(record.job_id)
+            elif record.state == jobs.INTERRUPTED and auto_resume:
+                self.resume(record.job_id)
+                requeued.append(record.job_id)
+        return requeued
+
+    def close(self) -> None:
+        """Stops taking jobs; running jobs stop at their next check and stay resumable."""
+        with self._cond:
+            self._closing = True
+            for event in self._cancels.values():
+                event.set()
+            self._cond.notify_all()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    # -- requests --------------------------------------------------------------------------
+
+    def dataset_step_seconds(self, dataset_id: str, content_hash: str) -> float:
+        """The time step of a dataset version (the latest when content_hash is empty)."""
+        versions = self.archive.versions(dataset_id)
+        if not versions:
+            raise NotFound("dataset", dataset_id)
+        for number in reversed(versions):
+            manifest = self.archive.get(dataset_id, number)
+            if not content_hash or manifest.content_hash == content_hash:
+                return manifest.time_step_seconds
+        raise NotFound("dataset version", f"{dataset_id}@{content_hash}")
+
+    def start(
+        self, spec: TrainSpec, actor: str, request_id: str = "", validate_only: bool = False
+    ) -> JobRecord | None:
+        """Validates spec and queues a job (None when validate_only)."""
+        if request_id and (earlier := self._by_request(request_id)) is not None:
+            return earlier
+        self._validate(spec, self.archive)
+        if validate_only:
+            return None
+        with self._cond:
+            if self._closing:
+                raise Unavailable("the trainer is shutting down")
+        record = JobRecord(
+            job_id=uuid.uuid4().hex[:16],
+            spec=spec,
+            state=jobs.QUEUED,
+            creator=actor,
+            create_time=now(),
+            request_id=request_id,
+            code_version=self._code_version,
+        )
+        stored = self.store.create(record)
+        if stored.job_id == record.job_id:
+            self._submit(stored)
+        return stored
+
+    def _by_request(self, request_id: str) -> JobRecord | None:
+        for record in self.store.all():
+            if record.request_id == request_id:
+                return record
+        return None
+
+    def get(self, job_id: str) -> JobRecord:
+        """The job; NotFound when unknown."""
+        record = self.store.get(job_id)
+        if record is None:
+            raise NotFound("job", job_id)
+        return record
+
+    def list(self, state: str = "", family: str = "", dataset_id: str = "") -> list[JobRecord]:
+        """Jobs matching the filters, newest first."""
+        return [
+            r
+            for r in self.store.all()
+            if (not state or r.state == state)
+            and (not family or r.spec.model_family == family)
+            and (not dataset_id or r.spec.dataset_id == dataset_id)
+        ]
+
+    def watch(self, job_id: str, active: Callable[[], bool]) -> Iterator[JobRecord]:
+        """The job now and after every change, until it reaches a state it will not leave."""
+        record = self.get(job_id)
+        yield record
+        while not record.final and record.state != jobs.INTERRUPTED:
+            woken = functools.partial(self._woken, job_id, record.sequence, active)
+            with self._cond:
+                self._cond.wait_for(woken, timeout=1.0)
+            if not active():
+                return
+            latest = self.get(job_id)
+            if latest.sequence != record.sequence:
+                record = latest
+                yield record
+            elif self._closing:
+                return
+
+    def _woken(self, job_id: str, sequence: int, active: Callable[[], bool]) -> bool:
+        if self._closing or not active():
+            return True
+        current = self.store.get(job_id)
+        return current is not None and current.sequence != sequence
+
+    def cancel(self, job_id: str, wait_seconds: float = 30.0) -> JobRecord:
+        """Cancels the job; a running one is stopped at its next check (waited for a while)."""
+        record = self.get(job_id)
+        if record.final:
+            return record
+        with self._cond:
+            event = self._cancels.get(job_id)
+            if event is not None:
+                event.set()
+        if record.state in (jobs.QUEUED, jobs.INTERRUPTED) and event is None:
+            return self._save(
+                record,
+                state=jobs.CANCELLED,
+                end_time=now(),
+                progress=replace(record.progress, stage="cancelled"),
+            )
+        deadline = time.monotonic() + wait_seconds
+        while time.monotonic() < deadline:
+            record = self.get(job_id)
+            if record.final:
+                return record
+            with self._cond:
+                self._cond.wait(timeout=0.2)
+        return self.get(job_id)
+
+    def resume(self, job_id: str) -> JobRecord:
+        """Queues an interrupted job again; it continues from its last checkpoint."""
+        record = self.get(job_id)
+        if record.state != jobs.INTERRUPTED:
+            raise FailedPrecondition(
+                f"job {job_id} is {record.state}; only an INTERRUPTED job can be resumed",
+                [PreconditionViolation("STATE", f"job/{job_id}", f"job is {record.state}")],
+            )
+        record = self._save(
+            record,
+            state=jobs.QUEUED,
+            resumes=record.resumes + 1,
+            progress=replace(record.progress, stage="queued"),
+        )
+        self._submit(record)
+        return record
+
+    # -- running ---------------------------------------------------------------------------
+
+    def _save(self, record: JobRecord, **changes: object) -> JobRecord:
+        updated = self.store.save(record, **changes)
+        with self._cond:
+            self._cond.notify_all()
+        return updated
+
+    def _submit(self, record: JobRecord) -> None:
+        with self._cond:
+            self._cancels[record.job_id] = threading.Event()
+        self._pool.submit(self._run, record.job_id)
+
+    def _run(self, job_id: str) -> None:
+        with self._cond:
+            cancel = self._cancels[job_id]
+        try:
+            self._run_job(job_id, cancel)
+        finally:
+            with self._cond:
+                self._cancels.pop(job_id, None)
+                self._cond.notify_all()
+
+    def _run_job(self, job_id: str, cancel: threading.Event) -> None:
+        record = self.get(job_id)
+        if record.state != jobs.QUEUED:
+            return
+        if cancel.is_set():
+            state = jobs.INTERRUPTED if self._closing else jobs.CANCELLED
+            self._save(record, state=state, progress=replace(record.progress, stage=state.lower()))
+            return
+        resumed_from = record.progress.epoch
+        box: dict[str, JobRecord] = {
+            "record": self._save(
+                record,
+                state=jobs.RUNNING,
+                start_time=now(),
+                end_time=None,
+                error=None,
+                progress=replace(record.progress, stage="loading"),
+            )
+        }
+        lock = threading.Lock()
+        started = time.monotonic()
+
+        def update(**changes: object) -> None:
+            with lock:
+                box["record"] = self._save(box["record"], **changes)
+
+        def on_stage(stage: str, fraction: float) -> None:
+            progress = box["record"].progress
+            update(progress=replace(progress, stage=stage, fraction=max(0.0, min(1.0, fraction))))
+
+        def on_epoch(epoch: Epoch, total: int) -> None:
+            current = box["record"]
+            done = [e for e in current.epochs if e.epoch < epoch.epoch] + [epoch]
+            mean = sum(e.seconds for e in done) / len(done)
+            best = min(e.validation_loss for e in done)
+            progress = replace(
+                current.progress,
+                stage="training",
+                epoch=epoch.epoch,
+                total_epochs=total,
+                seconds_left=mean * max(0, total - epoch.epoch),
+                best_validation_loss=best,
+                fraction=0.1 + 0.8 * epoch.epoch / max(1, total),
+            )
+            update(epochs=tuple(done), progress=progress)
+
+        def on_trial(trial: TrialResult) -> None:
+            current = box["record"]
+            trials = tuple(sorted([*current.trials, trial], key=lambda t: t.number))
+            update(trials=trials)
+
+        hooks = Hooks(on_stage=on_stage, on_epoch=on_epoch, on_trial=on_trial, cancel=cancel)
+        workdir = self.store.job_dir(job_id)
+        try:
+            client = self._runtime.client() if self._runtime is not None else None
+            outcome = self._train(record.spec, self.archive, workdir, hooks, dask_client=client)
+            if cancel.is_set() and self._closing:
+                raise Cancelled()
+            self._finish(box["record"], outcome, update, resumed_from)
+            log.info("job %s finished in %.1f s", job_id, time.monotonic() - started)
+        except Cancelled:
+            final = jobs.INTERRUPTED if self._closing else jobs.CANCELLED
+            update(
+                state=final,
+                end_time=None if final == jobs.INTERRUPTED else now(),
+                progress=replace(box["record"].progress, stage=final.lower()),
+            )
+        except DomainError as exc:
+            fields = tuple(exc.violations) if isinstance(exc, InvalidArgument) else ()
+            update(
+                state=jobs.FAILED,
+                end_time=now(),
+                error=OperationError(exc.code.name, exc.message, fields),
+                progress=replace(box["record"].progress, stage="failed"),
+            )
+        except Exception:
+            reference = current_trace_ids()[0] or job_id
+            log.exception("job %s failed unexpectedly", job_id)
+            update(
+                state=jobs.FAILED,
+                end_time=now(),
+                error=OperationError(
+                    "INTERNAL", f"internal error (reference {reference}); see the trainer log"
+                ),
+                progress=replace(box["record"].progress, stage="failed"),
+            )
+
+    def _finish(
+        self,
+        record: JobRecord,
+        outcome: Outcome,
+        update: Callable[..., None],
+        resumed_from: int,
+    ) -> None:
+        artifact = normalise_uri(outcome.saved_model_dir)
+        digest = directory_digest(artifact).digest
+        update(
+            scores=outcome.scores,
+            artifact_uri=artifact,
+            artifact_digest=digest,
+            dataset_hash=outcome.dataset_hash,
+            recipe_hash=outcome.recipe_hash,
+            stats_hash=outcome.stats_hash,
+            resumed_from_epoch=getattr(outcome, "resumed_from_epoch", resumed_from),
+            progress=replace(record.progress, stage="registering", fraction=0.95),
+        )
+        registered_model, registered_version = "", 0
+        if self._registrar is not None:
+            current = self.get(record.job_id)
+            registered_model, registered_version = self._registrar.register(current, outcome)
+        final = self.get(record.job_id)
+        update(
+            state=jobs.SUCCEEDED,
+            end_time=now(),
+            registered_model=registered_model,
+            registered_version=registered_version,
+            progress=replace(final.progress, stage="done", fraction=1.0, seconds_left=0.0),
+        )
+
+
+__all__ = ["Progress", "TrainerService"]

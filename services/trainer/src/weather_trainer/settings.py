@@ -1,0 +1,34 @@
+"""Trainer settings, read from TRAINER_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from weather_data.settings import DataServiceSettings
+
+
+class TrainerSettings(DataServiceSettings):
+    """Settings of the trainer service (environment prefix TRAINER_)."""
+
+    model_config = SettingsConfigDict(env_prefix="TRAINER_", extra="forbid")
+
+    port: int = Field(50054, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
+    metrics_port: int = Field(9104, ge=-1, le=65535, description="/metrics port; -1 off.")
+    max_running: int = Field(1, ge=1, le=16, description="Training jobs running at once.")
+    work_root: str = Field(
+        default_factory=lambda: str(Path("var/trainer").resolve()),
+        description="Folder for job records, checkpoints and exported SavedModels.",
+    )
+    registry_address: str = Field(
+        "", description="host:port of the registry; empty registers nothing (jobs still finish)."
+    )
+    registry_timeout_seconds: float = Field(30.0, gt=0, le=600)
+    auto_resume: bool = Field(
+        False, description="Resume interrupted jobs at start instead of waiting for ResumeJob."
+    )
+    use_dask: bool = Field(
+        True, description="Run ridge regressions and search trials on the Dask cluster."
+    )
