@@ -127,6 +127,15 @@ def test_selection_by_region_across_the_antimeridian(ingest: RunningIngest) -> N
     assert stored.latitude.values.tolist() == [-5.0, -2.5, 0.0, 2.5, 5.0]
 
 
+def test_a_box_spanning_every_longitude_keeps_every_column(ingest: RunningIngest) -> None:
+    region = region_pb2.Region(lat_min=-10, lat_max=10, lon_min=-180, lon_max=180)
+    done = ingest.run(pb.StartIngestRequest(source_uri=str(NAVY), dataset_id="band", region=region))
+    assert done.operation.state == SUCCEEDED, done.operation.error
+    stored = xr.open_zarr(done.result.store_uri, consolidated=False)
+    assert stored.sizes["longitude"] == 144  # every 2.5-degree column, none duplicated
+    assert stored.latitude.values.tolist() == [-10.0, -7.5, -5.0, -2.5, 0.0, 2.5, 5.0, 7.5, 10.0]
+
+
 def test_fsspec_url_source(tmp_path, dask_runtime) -> None:  # type: ignore[no-untyped-def]
     """A source behind an fsspec URL (here the in-process memory filesystem) under an allowed root."""
     import fsspec

@@ -10,6 +10,7 @@ import xarray as xr
 
 from weather_data import units as cf_units
 from weather_data.chunks import choose_chunks
+from weather_data.region import Region
 from weather_runtime.errors import FieldViolation, InvalidArgument
 
 TIME, LEVEL, LAT, LON, STATION = "time", "level", "latitude", "longitude", "station"
@@ -19,16 +20,6 @@ _LON_NAMES = {"lon", "long", "longitude", "nav_lon", "x_lon"}
 _LEVEL_NAMES = {"level", "lev", "plev", "isobaricinhpa", "pressure", "pressure_level", "levels"}
 _TIME_NAMES = {"time", "valid_time", "t", "date", "datetime"}
 _MONTH_NAMES = {"month", "months", "month_of_year"}
-
-
-@dataclass(frozen=True)
-class Region:
-    """A latitude-longitude box; lon_min > lon_max crosses the antimeridian."""
-
-    lat_min: float
-    lat_max: float
-    lon_min: float
-    lon_max: float
 
 
 @dataclass(frozen=True)
@@ -251,12 +242,8 @@ def select_region(ds: xr.Dataset, region: Region) -> tuple[xr.Dataset, FieldViol
         return ds, FieldViolation("region", "the source has no latitude-longitude grid")
     if not (-90 <= region.lat_min < region.lat_max <= 90):
         return ds, FieldViolation("region", "needs -90 <= lat_min < lat_max <= 90")
-    lat = ds[LAT].values
-    lon = ds[LON].values
-    west = ((region.lon_min + 180.0) % 360.0) - 180.0
-    east = ((region.lon_max + 180.0) % 360.0) - 180.0
-    lon_mask = (lon >= west) & (lon <= east) if west <= east else (lon >= west) | (lon <= east)
-    lat_mask = (lat >= region.lat_min) & (lat <= region.lat_max)
+    lat_mask = region.latitude_mask(ds[LAT].values)
+    lon_mask = region.longitude_mask(ds[LON].values)
     ds = ds.isel({LAT: np.nonzero(lat_mask)[0], LON: np.nonzero(lon_mask)[0]})
     if ds.sizes[LAT] == 0 or ds.sizes[LON] == 0:
         return ds, FieldViolation("region", "selects no grid point of the source")
@@ -264,11 +251,7 @@ def select_region(ds: xr.Dataset, region: Region) -> tuple[xr.Dataset, FieldViol
 
 
 def _in_box(lat: np.ndarray, lon: np.ndarray, region: Region) -> np.ndarray:
-    west = ((region.lon_min + 180.0) % 360.0) - 180.0
-    east = ((region.lon_max + 180.0) % 360.0) - 180.0
-    lon = ((lon + 180.0) % 360.0) - 180.0
-    lon_ok = (lon >= west) & (lon <= east) if west <= east else (lon >= west) | (lon <= east)
-    return np.asarray(lon_ok & (lat >= region.lat_min) & (lat <= region.lat_max))
+    return np.asarray(region.latitude_mask(lat) & region.longitude_mask(lon))
 
 
 def _select_stations(ds: xr.Dataset, region: Region) -> tuple[xr.Dataset, FieldViolation | None]:

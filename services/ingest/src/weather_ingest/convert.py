@@ -8,7 +8,7 @@ from google.protobuf import timestamp_pb2
 from weather.common.v1 import field_pb2
 from weather.ingest.v1 import ingest_service_pb2 as pb
 
-from weather_data.canonical import Region
+from weather_data.region import Region
 from weather_ingest.append import Step
 from weather_ingest.requests import IngestRequest, build_request
 from weather_ingest.source import SourceOptions
@@ -40,7 +40,10 @@ def ingest_request(request: pb.StartIngestRequest) -> IngestRequest:
     region = None
     if request.HasField("region"):
         r = request.region
-        region = Region(r.lat_min, r.lat_max, r.lon_min, r.lon_max)
+        try:
+            region = Region(r.lat_min, r.lat_max, r.lon_min, r.lon_max)
+        except ValueError as exc:
+            raise InvalidArgument.field("region", str(exc)) from None
     csv = request.csv
     return build_request(
         source_uri=request.source_uri,

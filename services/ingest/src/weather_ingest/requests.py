@@ -11,7 +11,8 @@ import fsspec
 import pandas as pd
 
 from weather_data.archive import DATASET_ID
-from weather_data.canonical import Region, Selection
+from weather_data.canonical import Selection
+from weather_data.region import Region
 from weather_ingest.source import SourceOptions
 from weather_runtime.artifacts import is_under, local_path, normalise_uri
 from weather_runtime.errors import FieldViolation, InvalidArgument, NotFound

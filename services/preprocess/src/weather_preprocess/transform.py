@@ -7,7 +7,8 @@ import pandas as pd
 import xarray as xr
 from weather.preprocess.v1 import preprocess_service_pb2 as pb
 
-from weather_data.canonical import LAT, LEVEL, LON, TIME, Region, select_region
+from weather_data.canonical import LAT, LEVEL, LON, TIME, select_region
+from weather_data.region import Region
 from weather_preprocess.recipe import time_or_none
 from weather_runtime.errors import FieldViolation, InvalidArgument
 
@@ -58,7 +59,11 @@ def select_area(ds: xr.Dataset, recipe: pb.Recipe) -> xr.Dataset:
     if not recipe.HasField("region"):
         return ds
     r = recipe.region
-    ds, problem = select_region(ds, Region(r.lat_min, r.lat_max, r.lon_min, r.lon_max))
+    try:
+        region = Region(r.lat_min, r.lat_max, r.lon_min, r.lon_max)
+    except ValueError as exc:
+        raise InvalidArgument(FieldViolation("recipe.region", str(exc))) from None
+    ds, problem = select_region(ds, region)
     if problem:
         raise InvalidArgument(FieldViolation("recipe.region", problem.description))
     return ds
