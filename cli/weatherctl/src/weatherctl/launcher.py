@@ -32,8 +32,11 @@ def source_root() -> Path:
     return Path(os.environ.get("WEATHER_DATA_DIR", "data")).resolve()
 
 
-def implemented_services(data_dir: Path, scheduler: str) -> list[ServiceSpec]:
-    """The services the suite has so far, with embedded defaults under data_dir."""
+def implemented_services(
+    data_dir: Path, scheduler: str, ports: dict[str, int]
+) -> list[ServiceSpec]:
+    """The services the suite has so far, with embedded defaults under data_dir; ports holds
+    each service's gRPC port (services that call others find them there)."""
     archive = str(data_dir / "archive")
     return [
         ServiceSpec(
@@ -60,6 +63,17 @@ def implemented_services(data_dir: Path, scheduler: str) -> list[ServiceSpec]:
             "weather_preprocess",
             "PREPROCESS_",
             {"ARCHIVE_URL": archive, "DASK_SCHEDULER": scheduler},
+        ),
+        ServiceSpec(
+            "trainer",
+            "weather_trainer",
+            "TRAINER_",
+            {
+                "ARCHIVE_URL": archive,
+                "WORK_ROOT": str(data_dir / "trainer"),
+                "REGISTRY_ADDRESS": f"127.0.0.1:{ports['registry']}",
+                "DASK_SCHEDULER": scheduler,
+            },
         ),
     ]
 
@@ -120,8 +134,10 @@ class LocalSuite:
         """Starts a Dask scheduler and workers, then every service; waits until each serves."""
         (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
         scheduler = self.dask.start(self.data_dir / "logs", timeout)
-        for spec in implemented_services(self.data_dir, scheduler):
-            port = self.ports.get(spec.name) or free_port()
+        names = ("registry", "ingest", "preprocess", "trainer")
+        ports = {name: self.ports.get(name) or free_port() for name in names}
+        for spec in implemented_services(self.data_dir, scheduler, ports):
+            port = ports[spec.name]
             metrics_port = free_port()
             env = {
                 **os.environ,

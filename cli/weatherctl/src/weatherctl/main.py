@@ -14,12 +14,13 @@ from weather.preprocess.v1 import preprocess_service_pb2_grpc as ppb_grpc
 
 from weather_runtime.identity import with_actor
 from weather_runtime.telemetry import instrumented_channel
-from weatherctl import data_commands, registry_commands
+from weatherctl import data_commands, registry_commands, train_commands
 from weatherctl.output import error
 
 DEFAULT_REGISTRY = os.environ.get("WEATHER_REGISTRY", "127.0.0.1:50051")
 DEFAULT_INGEST = os.environ.get("WEATHER_INGEST", "127.0.0.1:50052")
 DEFAULT_PREPROCESS = os.environ.get("WEATHER_PREPROCESS", "127.0.0.1:50053")
+DEFAULT_TRAINER = os.environ.get("WEATHER_TRAINER", "127.0.0.1:50054")
 
 
 def _actor() -> str:
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--registry", default=DEFAULT_REGISTRY, help="registry address host:port")
     parser.add_argument("--ingest", default=DEFAULT_INGEST, help="ingest address host:port")
     parser.add_argument("--preprocess", default=DEFAULT_PREPROCESS, help="preprocess address")
+    parser.add_argument("--trainer", default=DEFAULT_TRAINER, help="trainer address host:port")
     parser.add_argument("--actor", default=_actor(), help="who you are, recorded in the registry")
     parser.add_argument("--timeout", type=float, default=30.0, help="deadline per call, seconds")
     parser.add_argument("--json", action="store_true", help="print protobuf JSON")
@@ -43,10 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--registry-port", type=int, default=50051)
     up.add_argument("--ingest-port", type=int, default=50052)
     up.add_argument("--preprocess-port", type=int, default=50053)
+    up.add_argument("--trainer-port", type=int, default=50054)
     demo = commands.add_parser("demo", help="the main job: the pipeline on the bundled data")
     demo.add_argument("--data-dir", type=Path, default=Path("var/demo"))
     registry_commands.add_parser(commands)
     data_commands.add_parsers(commands)
+    train_commands.add_parser(commands)
     return parser
 
 
@@ -59,14 +63,16 @@ def main(argv: list[str] | None = None) -> int:
             "registry": args.registry_port,
             "ingest": args.ingest_port,
             "preprocess": args.preprocess_port,
+            "trainer": args.trainer_port,
         }
         return run_up(args.data_dir.resolve(), ports)
     if args.command == "demo":
         from weatherctl.demo import run_demo
 
         return run_demo(args.data_dir.resolve())
-    if getattr(args, "service", "") in ("ingest", "preprocess"):
-        return _run_data(args)
+    service = getattr(args, "service", "")
+    if service in ("ingest", "preprocess", "trainer"):
+        return _run_trainer(args) if service == "trainer" else _run_data(args)
     channel = with_actor(instrumented_channel(args.registry), args.actor)
     try:
         return registry_commands.run(_Deadline(channel, args.timeout), args)
@@ -90,6 +96,19 @@ def _run_data(args: argparse.Namespace) -> int:
     except grpc.RpcError as exc:
         error(f"{exc.code().name}: {exc.details()}")  # type: ignore[attr-defined]
         return 1
+    finally:
+        channel.close()
+
+
+def _run_trainer(args: argparse.Namespace) -> int:
+    channel = with_actor(instrumented_channel(args.trainer), args.actor)
+    try:
+        return train_commands.run(channel, args)
+    except grpc.RpcError as exc:
+        error(f"{exc.code().name}: {exc.details()}")  # type: ignore[attr-defined]
+        return 1
+    except KeyboardInterrupt:
+        return 130
     finally:
         channel.close()
 
