@@ -1,13 +1,13 @@
 """`weatherctl demo`, the main job: start the suite on embedded defaults and run the pipeline.
 
-So far the pipeline ingests the bundled files, builds the demo's training dataset, runs the navy
-wind climate analysis, and registers model versions (with the real dataset, recipe and statistics
-lineage) through the promotion gate, all in one trace. Training and serving join as they land.
+The pipeline ingests the bundled files, builds the demo's training dataset, runs the navy wind
+climate analysis, trains and scores the convolutional network and the Dask ridge regression on
+the ERA5 test week (each registered by the trainer with its lineage and metrics), and takes the
+network through the registry's promotion gate, all in one trace. Serving joins when it lands.
 """
 
 from __future__ import annotations
 
-import json
 import queue
 import shutil
 import threading
@@ -15,15 +15,16 @@ from pathlib import Path
 
 import grpc
 from opentelemetry import trace
-from weather.common.v1 import dataset_pb2, lineage_pb2
+from weather.common.v1 import dataset_pb2
 from weather.ingest.v1 import ingest_service_pb2 as ipb
 from weather.ingest.v1 import ingest_service_pb2_grpc as ipb_grpc
 from weather.preprocess.v1 import preprocess_service_pb2 as ppb
 from weather.preprocess.v1 import preprocess_service_pb2_grpc as ppb_grpc
 from weather.registry.v1 import registry_service_pb2 as pb
 from weather.registry.v1 import registry_service_pb2_grpc as pb_grpc
+from weather.trainer.v1 import trainer_service_pb2 as tpb
+from weather.trainer.v1 import trainer_service_pb2_grpc as tpb_grpc
 
-from weather_runtime.artifacts import directory_digest
 from weather_runtime.identity import with_actor
 from weather_runtime.telemetry import init_tracing, instrumented_channel
 from weatherctl import data_commands
@@ -31,8 +32,11 @@ from weatherctl.launcher import LocalSuite, source_root
 from weatherctl.output import table
 from weatherctl.recipes import recipe_from_yaml
 from weatherctl.registry_commands import gate_table
+from weatherctl.train_commands import describe as describe_job
+from weatherctl.train_commands import follow as follow_job
+from weatherctl.train_commands import score_table, spec_from_yaml
 
-MODEL = "era5-t2m-demo"
+MODEL = "era5-t2m-forecast"
 SOURCES = (
     ("era5-2mt-2019-03-uk.grib", "era5-t2m", 0),
     ("monthly_navy_winds.cdf", "navy-winds", 0),
@@ -43,42 +47,8 @@ ENSO_EPISODES = (
     ("El Nino 1987", "1987-01", "1987-09"),
     ("La Nina 1988-89", "1988-06", "1989-03"),
 )
-
-# Scores the demo registers. They are inputs of this round trip, NOT measured skill: the trainer
-# (a later issue) replaces them with scores computed on the bundled ERA5 test week. The baseline
-# columns are the persistence and hour-of-day climatology RMSE (K) measured on that week.
-DEMO_SCORES = {
-    "candidate": {1: 0.52, 6: 1.60, 12: 1.75, 24: 1.40},
-    "weak": {1: 0.55, 6: 1.70, 12: 2.10, 24: 1.45},
-}
-BASELINES = {
-    1: {"persistence": 0.578, "climatology": 1.804},
-    6: {"persistence": 2.720, "climatology": 1.826},
-    12: {"persistence": 3.694, "climatology": 1.851},
-    24: {"persistence": 1.538, "climatology": 1.889},
-}
-
-
-def _metrics(scores: dict[int, float]) -> list[pb.Metric]:
-    metrics = []
-    for lead, value in scores.items():
-        metric = pb.Metric(name="rmse", variable="t2m", value=value, goal=pb.METRIC_GOAL_MINIMIZE)
-        metric.lead_time.FromSeconds(lead * 3600)
-        metric.baselines.extend(
-            pb.BaselineScore(baseline=k, value=v) for k, v in BASELINES[lead].items()
-        )
-        metrics.append(metric)
-    return metrics
-
-
-def _artifact(root: Path, name: str, scores: dict[int, float]) -> Path:
-    """A stand-in artefact directory (the trainer will export real SavedModels here)."""
-    folder = root / "artifacts" / MODEL / name
-    (folder / "assets").mkdir(parents=True, exist_ok=True)
-    (folder / "assets" / "metadata.json").write_text(
-        json.dumps({"model": MODEL, "variant": name, "scores": scores}, indent=2)
-    )
-    return folder
+# Training jobs of the demo (job specs under data/jobs/), in order.
+JOBS = (("cnn", "era5-t2m-cnn.yaml"), ("ridge", "era5-t2m-ridge.yaml"))
 
 
 def _watch(stub: pb_grpc.RegistryServiceStub, sink: queue.Queue[pb.RegistryEvent]) -> grpc.Future:
@@ -155,80 +125,84 @@ def _print_enso(result: ppb.AnalysisResult) -> None:
     print("  (westerly anomalies in El Nino, easterly in La Nina)")
 
 
-def _register(
-    stub: pb_grpc.RegistryServiceStub, data_dir: Path, build: ppb.BuildResult
-) -> dict[str, int]:
-    """Registers the demo versions with the build's lineage; returns their numbers by variant."""
-    lineage = lineage_pb2.Lineage(
-        dataset=build.dataset.ref,
-        recipe_hash=build.recipe_hash,
-        normalisation_stats_hash=build.statistics.stats_hash,
-        code_version="demo",
-    )
-    versions = {}
-    for name, scores in DEMO_SCORES.items():
-        folder = _artifact(data_dir, name, scores)
-        digest = directory_digest(str(folder))
-        created = stub.CreateModelVersion(
-            pb.CreateModelVersionRequest(
-                model_name=MODEL,
-                artifact_uri=str(folder),
-                artifact_digest=digest.digest,
-                metrics=_metrics(scores),
-                lineage=lineage,
-                tags={"variant": name},
-                request_id=f"demo-{name}",
-            )
-        ).version
-        versions[name] = created.version
-        print(f"registered {MODEL} v{created.version} ({name}) digest {digest.digest[:23]}...")
-    return versions
-
-
-def _promote(stub: pb_grpc.RegistryServiceStub, versions: dict[str, int]) -> bool:
-    """The gate lets the candidate into production and refuses the weak version."""
-    change = stub.SetAlias(
-        pb.SetAliasRequest(model_name=MODEL, alias="production", version=versions["candidate"])
-    ).change
-    print("\n(the model scores above are demo inputs, not measured; the baselines are the")
-    print(" persistence and climatology RMSE measured on the ERA5 March 2019 test week)")
-    print(f"\npromoted v{change.to_version} to production; the gate's checks:")
-    print(gate_table(change.gate))
-    weak = pb.SetAliasRequest(model_name=MODEL, alias="production", version=versions["weak"])
+def _train(suite: LocalSuite, actor: str) -> dict[str, tpb.Job]:
+    """Trains, scores and registers the demo's models; returns the finished jobs by family."""
+    channel = with_actor(instrumented_channel(suite.services["trainer"].address), actor)
+    stub = tpb_grpc.TrainerServiceStub(channel)
+    finished = {}
     try:
-        stub.SetAlias(weak)
+        for family, name in JOBS:
+            spec = spec_from_yaml((source_root() / "jobs" / name).read_text())
+            spec.model_name = MODEL
+            print(f"\ntraining {family} (data/jobs/{name}):")
+            job = stub.StartTraining(tpb.StartTrainingRequest(spec=spec)).job
+            job = follow_job(stub, job.job_id)
+            if job.state != tpb.JOB_STATE_SUCCEEDED:
+                raise RuntimeError(f"training {family} failed: {describe_job(job)}")
+            print(f"\n{family}: RMSE (K) on the test week, init times from 2019-03-25 00Z")
+            print(score_table(job))
+            losing = [s for s in job.scores if s.skill_score <= 0]
+            verdict = "beats" if not losing else f"does not beat ({len(losing)} leads)"
+            print(f"  {family} {verdict} the better of persistence and climatology at every lead")
+            print(f"  registered {job.registered_model} v{job.registered_version}")
+            finished[family] = job
+    finally:
+        channel.close()
+    return finished
+
+
+def _promote(stub: pb_grpc.RegistryServiceStub, jobs: dict[str, tpb.Job]) -> bool:
+    """The network goes to production through the gate; the ridge is judged, then staged."""
+    network, ridge = jobs["cnn"].registered_version, jobs["ridge"].registered_version
+    try:
+        change = stub.SetAlias(
+            pb.SetAliasRequest(model_name=MODEL, alias="production", version=network)
+        ).change
     except grpc.RpcError as refused:
-        print(f"\npromotion of v{versions['weak']} refused: {refused.code().name}")  # type: ignore[attr-defined]
-        print(f"  {refused.details()}")  # type: ignore[attr-defined]
-    else:
-        print("\nERROR: the gate let the weak version into production")
+        print(f"\nERROR: the gate refused the network v{network}: {refused.details()}")  # type: ignore[attr-defined]
         return False
-    stub.SetAlias(pb.SetAliasRequest(model_name=MODEL, alias="staging", version=versions["weak"]))
+    print(f"\npromoted v{change.to_version} (cnn) to production; the gate's checks:")
+    print(gate_table(change.gate))
+    judged = pb.SetAliasRequest(
+        model_name=MODEL, alias="production", version=ridge, validate_only=True
+    )
+    try:
+        stub.SetAlias(judged)
+        print(f"\nthe gate would also accept v{ridge} (ridge) for production")
+    except grpc.RpcError as refused:
+        print(f"\nthe gate would refuse v{ridge} (ridge): {refused.code().name}")  # type: ignore[attr-defined]
+        print(f"  {refused.details()}")  # type: ignore[attr-defined]
+    stub.SetAlias(pb.SetAliasRequest(model_name=MODEL, alias="staging", version=ridge))
     return True
 
 
-def _registry_round_trip(
-    suite: LocalSuite, actor: str, data_dir: Path, build: ppb.BuildResult
-) -> bool:
-    """Versions, the gate, integrity, history and the event stream; True when all held."""
+def _registry_round_trip(suite: LocalSuite, actor: str, jobs: dict[str, tpb.Job]) -> bool:
+    """The gate, integrity, history and the event stream; True when all held."""
     address = suite.services["registry"].address
-    print("\nregistering model versions (lineage: the training dataset, recipe and statistics):")
+    print("\nthe registry:")
     channel = with_actor(instrumented_channel(address), actor)
     stub = pb_grpc.RegistryServiceStub(channel)
     # The watch is long-lived and cancelled at the end: a plain channel keeps call.cancel().
     watch_channel = with_actor(grpc.insecure_channel(address), actor)
     events: queue.Queue[pb.RegistryEvent] = queue.Queue()
     try:
-        stub.CreateRegisteredModel(
-            pb.CreateRegisteredModelRequest(name=MODEL, description="UK 2 m temperature forecaster")
-        )
         watch_call = _watch(pb_grpc.RegistryServiceStub(watch_channel), events)
-        versions = _register(stub, data_dir, build)
-        gate_ok = _promote(stub, versions)
+        gate_ok = _promote(stub, jobs)
+        network = jobs["cnn"]
         verified = stub.VerifyModelVersion(
-            pb.VerifyModelVersionRequest(model_name=MODEL, version=versions["candidate"])
+            pb.VerifyModelVersionRequest(model_name=MODEL, version=network.registered_version)
         )
-        print(f"\nintegrity of v{versions['candidate']}: {pb.VerifyResult.Name(verified.result)}")
+        lineage = stub.GetModelVersion(
+            pb.GetModelVersionRequest(model_name=MODEL, version=network.registered_version)
+        ).version.lineage
+        print(
+            f"\nv{network.registered_version} lineage: job {lineage.training_job_id}, dataset "
+            f"{lineage.dataset.dataset_id} {lineage.dataset.content_hash[:19]}..., statistics "
+            f"{lineage.normalisation_stats_hash[:19]}..., code {lineage.code_version}"
+        )
+        print(
+            f"integrity of v{network.registered_version}: {pb.VerifyResult.Name(verified.result)}"
+        )
         history = stub.ListAliasHistory(pb.ListAliasHistoryRequest(model_name=MODEL)).changes
         print("\nalias history:")
         rows = [[c.alias, c.from_version or "-", c.to_version, c.actor] for c in history]
@@ -258,8 +232,9 @@ def run_demo(data_dir: Path) -> int:
         actor = "weatherctl-demo"
         for name, service in suite.services.items():
             print(f"  {name:<10} {service.address}")
-        build = _data_pipeline(suite, actor)
-        ok = _registry_round_trip(suite, actor, data_dir, build)
+        _data_pipeline(suite, actor)
+        jobs = _train(suite, actor)
+        ok = _registry_round_trip(suite, actor, jobs)
         trace_id = format(span.get_span_context().trace_id, "032x")
     provider.force_flush()
     print(f"\ntrace id of this run: {trace_id}")

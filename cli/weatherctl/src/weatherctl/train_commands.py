@@ -92,7 +92,7 @@ def follow(stub: pb_grpc.TrainerServiceStub, job_id: str, quiet: bool = False) -
             print(f"  {line}", flush=True)
             seen = line
     assert last is not None
-    return last
+    return last  # type: ignore[no-any-return]
 
 
 def train_start(stub: pb_grpc.TrainerServiceStub, args: argparse.Namespace) -> int:
