@@ -1,0 +1,233 @@
+{{/*
+The pod template (metadata and spec) of the trainer, shared by the Deployment
+(training.mode=single) and the StatefulSet (training.mode=multiWorker).
+
+multiWorker: each pod needs TF_CONFIG for tf.distribute.MultiWorkerMirroredStrategy,
+  {"cluster": {"worker": [<sts>-0.<headless>.<ns>.svc:<collectivePort>, ...]},
+   "task": {"type": "worker", "index": <ordinal>}}
+The worker list is the same for every pod and is rendered here
+(TF_CONFIG_WORKERS); the index is the pod's ordinal, which the StatefulSet
+controller puts in the apps.kubernetes.io/pod-index label (Kubernetes >= 1.28).
+The downward API exposes it as POD_INDEX, and a small /bin/sh wrapper in
+`command` checks it, exports TF_CONFIG and execs the server (`args`). Worker 0
+is the chief; it is the only pod behind the Service.
+*/}}
+{{- define "trainer.podTemplate" -}}
+{{- $multi := include "trainer.multiWorker" . }}
+{{- $local := and .Values.dask.enabled (eq .Values.dask.mode "local") -}}
+metadata:
+  {{- with .Values.podAnnotations }}
+  annotations:
+    {{- tpl (toYaml .) $ | nindent 4 }}
+  {{- end }}
+  labels:
+    {{- include "trainer.podLabels" . | nindent 4 }}
+spec:
+  serviceAccountName: {{ include "trainer.serviceAccountName" . }}
+  # The service never talks to the Kubernetes API (the chart creates any DaskCluster).
+  automountServiceAccountToken: false
+  # Service links would inject TRAINER_PORT=tcp://... for a Service named "trainer".
+  enableServiceLinks: false
+  # The server drains for config.graceSeconds after SIGTERM; running jobs are left
+  # INTERRUPTED, to be resumed from their last checkpoint.
+  terminationGracePeriodSeconds: {{ add (int .Values.config.graceSeconds) 10 }}
+  {{- with .Values.imagePullSecrets }}
+  imagePullSecrets:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  securityContext:
+    {{- toYaml .Values.podSecurityContext | nindent 4 }}
+  containers:
+    - name: trainer
+      image: {{ include "trainer.image" . | quote }}
+      imagePullPolicy: {{ .Values.image.pullPolicy }}
+      {{- if $multi }}
+      # Builds TF_CONFIG from the pod ordinal, then execs the server (args).
+      command:
+        - /bin/sh
+        - -ec
+        - |
+          case "${POD_INDEX:-}" in
+            ''|*[!0-9]*)
+              echo "trainer: POD_INDEX='${POD_INDEX:-}' is not a pod ordinal (label apps.kubernetes.io/pod-index needs Kubernetes >= 1.28)" >&2
+              exit 1
+              ;;
+          esac
+          if [ "$POD_INDEX" -ge {{ int .Values.training.workers }} ]; then
+            echo "trainer: pod ordinal $POD_INDEX is outside training.workers={{ int .Values.training.workers }}; scale with helm upgrade" >&2
+            exit 1
+          fi
+          TF_CONFIG="{\"cluster\": {\"worker\": ${TF_CONFIG_WORKERS}}, \"task\": {\"type\": \"worker\", \"index\": ${POD_INDEX}}}"
+          export TF_CONFIG
+          exec "$@"
+        - trainer
+      args:
+        - python
+        - -m
+        - weather_trainer
+      {{- end }}
+      securityContext:
+        {{- toYaml .Values.securityContext | nindent 8 }}
+      ports:
+        - name: grpc
+          containerPort: {{ .Values.service.ports.grpc }}
+          protocol: TCP
+        - name: metrics
+          containerPort: {{ .Values.service.ports.metrics }}
+          protocol: TCP
+        {{- if $multi }}
+        - name: collective
+          containerPort: {{ .Values.training.collectivePort }}
+          protocol: TCP
+        {{- end }}
+      {{- with include "trainer.storageEnvFrom" . }}
+      envFrom:
+        {{- trim . | nindent 8 }}
+      {{- end }}
+      env:
+        - name: TRAINER_PORT
+          value: {{ .Values.service.ports.grpc | toString | quote }}
+        - name: TRAINER_METRICS_PORT
+          value: {{ .Values.service.ports.metrics | toString | quote }}
+        - name: TRAINER_ARCHIVE_URL
+          value: {{ include "trainer.archiveUrl" . | quote }}
+        - name: TRAINER_WORK_ROOT
+          value: {{ .Values.work.mountPath | quote }}
+        {{- with .Values.config }}
+        - name: TRAINER_HOST
+          value: {{ .host | quote }}
+        - name: TRAINER_LOG_LEVEL
+          value: {{ .logLevel | quote }}
+        - name: TRAINER_LOG_FORMAT
+          value: {{ .logFormat | quote }}
+        {{- /* int64 keeps large numbers out of scientific notation */}}
+        - name: TRAINER_MAX_MESSAGE_BYTES
+          value: {{ .maxMessageBytes | int64 | toString | quote }}
+        - name: TRAINER_MAX_WORKERS
+          value: {{ .maxWorkers | int64 | toString | quote }}
+        - name: TRAINER_GRACE_SECONDS
+          value: {{ .graceSeconds | int64 | toString | quote }}
+        - name: TRAINER_MAX_RUNNING
+          value: {{ .maxRunning | int64 | toString | quote }}
+        - name: TRAINER_AUTO_RESUME
+          value: {{ .autoResume | toString | quote }}
+        {{- end }}
+        - name: TRAINER_REGISTRY_ADDRESS
+          value: {{ .Values.registry.address | quote }}
+        - name: TRAINER_REGISTRY_TIMEOUT_SECONDS
+          value: {{ .Values.registry.timeoutSeconds | toString | quote }}
+        - name: TRAINER_USE_DASK
+          value: {{ .Values.dask.enabled | toString | quote }}
+        {{- if .Values.dask.enabled }}
+        - name: TRAINER_DASK_SCHEDULER
+          value: {{ include "trainer.daskScheduler" . | quote }}
+        {{- if $local }}
+        {{- with .Values.dask.local }}
+        - name: TRAINER_DASK_LOCAL_WORKERS
+          value: {{ .workers | int64 | toString | quote }}
+        - name: TRAINER_DASK_LOCAL_THREADS
+          value: {{ .threadsPerWorker | int64 | toString | quote }}
+        - name: TRAINER_DASK_MEMORY_LIMIT
+          value: {{ .memoryLimit | quote }}
+        {{- end }}
+        # Dask's spill and worker directories.
+        - name: DASK_TEMPORARY_DIRECTORY
+          value: /scratch
+        {{- end }}
+        {{- end }}
+        # No home directory in the image; Keras and TensorFlow caches go to /tmp.
+        - name: HOME
+          value: /tmp
+        {{- if .Values.training.threadsFromCpuLimit }}
+        # TensorFlow and oneDNN size their thread pools by the node's cores, not the
+        # container's CPU limit; the downward API gives the limit, rounded up.
+        {{- range $name := list "OMP_NUM_THREADS" "TF_NUM_INTRAOP_THREADS" }}
+        - name: {{ $name }}
+          valueFrom:
+            resourceFieldRef:
+              containerName: trainer
+              resource: limits.cpu
+              divisor: "1"
+        {{- end }}
+        {{- end }}
+        {{- if $multi }}
+        - name: POD_INDEX
+          valueFrom:
+            fieldRef:
+              fieldPath: metadata.labels['apps.kubernetes.io/pod-index']
+        - name: TF_CONFIG_WORKERS
+          value: {{ include "trainer.tfWorkers" . | quote }}
+        {{- end }}
+        {{- with include "trainer.storageEnv" . }}
+        {{- trim . | nindent 8 }}
+        {{- end }}
+        {{- if .Values.otel.enabled }}
+        - name: OTEL_EXPORTER_OTLP_ENDPOINT
+          value: {{ .Values.otel.endpoint | quote }}
+        - name: OTEL_SERVICE_NAME
+          value: {{ default (include "trainer.name" .) .Values.otel.serviceName | quote }}
+        {{- else }}
+        - name: OTEL_SDK_DISABLED
+          value: "true"
+        {{- end }}
+        {{- with .Values.extraEnv }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      {{- range $probe := list "startup" "readiness" "liveness" }}
+      {{- with index $.Values.probes $probe }}
+      {{- if .enabled }}
+      {{ $probe }}Probe:
+        grpc:
+          port: {{ $.Values.service.ports.grpc }}
+        {{- omit . "enabled" | toYaml | nindent 8 }}
+      {{- end }}
+      {{- end }}
+      {{- end }}
+      resources:
+        {{- toYaml .Values.resources | nindent 8 }}
+      volumeMounts:
+        - name: tmp
+          mountPath: /tmp
+        {{- if $local }}
+        - name: scratch
+          mountPath: /scratch
+        {{- end }}
+        - name: work
+          mountPath: {{ .Values.work.mountPath }}
+        {{- with include "trainer.storageVolumeMounts" . }}
+        {{- trim . | nindent 8 }}
+        {{- end }}
+  volumes:
+    # The root filesystem is read-only; /tmp (and /scratch for Dask) are the scratch space.
+    - name: tmp
+      emptyDir:
+        sizeLimit: {{ .Values.tmpSizeLimit }}
+    {{- if $local }}
+    - name: scratch
+      emptyDir:
+        sizeLimit: {{ .Values.dask.spillSizeLimit }}
+    {{- end }}
+    # Job records, checkpoints and exported SavedModels (TRAINER_WORK_ROOT).
+    - name: work
+      {{- if .Values.work.persistence.enabled }}
+      persistentVolumeClaim:
+        claimName: {{ include "trainer.workClaimName" . }}
+      {{- else }}
+      emptyDir: {}
+      {{- end }}
+    {{- with include "trainer.storageVolumes" . }}
+    {{- trim . | nindent 4 }}
+    {{- end }}
+  {{- with .Values.nodeSelector }}
+  nodeSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.affinity }}
+  affinity:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.tolerations }}
+  tolerations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
