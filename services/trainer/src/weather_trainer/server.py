@@ -50,6 +50,7 @@ def build_trainer_server(
         registrar=registrar,
         runtime=dask,
         code_version=code_version(),
+        follower=settings.is_follower(),
     )
     server, port = build_server(
         settings,

@@ -50,6 +50,7 @@ class TrainerService:
         registrar: Registrar | None = None,
         runtime: DaskRuntime | None = None,
         code_version: str = "",
+        follower: bool = False,
     ) -> None:
         self.store = store
         self.archive = archive
@@ -62,12 +63,23 @@ class TrainerService:
         self._cond = threading.Condition()
         self._cancels: dict[str, threading.Event] = {}
         self._closing = False
+        # A follower is a non-chief multi-worker replica: it writes no job records and joins the
+        # chief's multi-worker jobs (tf.distribute needs every worker to run the same training).
+        self.follower = follower
+        self._joined: set[tuple[str, int]] = set()
+        self._follow_thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def recover(self, auto_resume: bool) -> list[str]:
         """After a start: RUNNING jobs (their trainer died) become INTERRUPTED, QUEUED jobs run;
         with auto_resume the interrupted ones are resumed too. Returns the ids requeued."""
+        if self.follower:
+            self._follow_thread = threading.Thread(
+                target=self._follow, name="multi-worker-follower", daemon=True
+            )
+            self._follow_thread.start()
+            return []
         requeued = []
         for stored in reversed(self.store.all()):
             record = stored
@@ -85,6 +97,47 @@ class TrainerService:
                 self.resume(record.job_id)
                 requeued.append(record.job_id)
         return requeued
+
+    def _follow(self) -> None:
+        """Joins every multi-worker job the chief runs, once, until the service closes."""
+        while True:
+            with self._cond:
+                if self._closing:
+                    return
+                self._cond.wait(timeout=1.0)
+            for record in self.store.all():
+                if (
+                    record.state == jobs.RUNNING
+                    and record.spec.strategy == "multi_worker_mirrored"
+                    and (record.job_id, record.resumes) not in self._joined
+                ):
+                    self._joined.add((record.job_id, record.resumes))
+                    self._pool.submit(self._join, record)
+
+    def _join(self, record: JobRecord) -> None:
+        """Runs this worker's part of a chief's job; its own outputs stay in a scratch folder."""
+        cancel = threading.Event()
+        with self._cond:
+            self._cancels[record.job_id] = cancel
+        workdir = self.store.job_dir(record.job_id) / "followers" / uuid.uuid4().hex[:8]
+        try:
+            self._train(record.spec, self.archive, workdir, Hooks(cancel=cancel), dask_client=None)
+            log.info("worker part of job %s finished", record.job_id)
+        except Cancelled:
+            log.info("worker part of job %s stopped", record.job_id)
+        except Exception:
+            log.exception("worker part of job %s failed", record.job_id)
+        finally:
+            with self._cond:
+                self._cancels.pop(record.job_id, None)
+
+    def _refuse_writes(self) -> None:
+        if self.follower:
+            raise FailedPrecondition(
+                "this trainer replica is a multi-worker follower; send jobs to the chief "
+                "(TF_CONFIG task index 0)",
+                [PreconditionViolation("ROLE", "trainer", "follower replica")],
+            )
 
     def close(self) -> None:
         """Stops taking jobs; running jobs stop at their next check and stay resumable."""
@@ -112,6 +165,7 @@ class TrainerService:
         self, spec: TrainSpec, actor: str, request_id: str = "", validate_only: bool = False
     ) -> JobRecord | None:
         """Validates spec and queues a job (None when validate_only)."""
+        self._refuse_writes()
         if request_id and (earlier := self._by_request(request_id)) is not None:
             return earlier
         self._validate(spec, self.archive)
@@ -182,6 +236,7 @@ class TrainerService:
 
     def cancel(self, job_id: str, wait_seconds: float = 30.0) -> JobRecord:
         """Cancels the job; a running one is stopped at its next check (waited for a while)."""
+        self._refuse_writes()
         record = self.get(job_id)
         if record.final:
             return record
@@ -207,6 +262,7 @@ class TrainerService:
 
     def resume(self, job_id: str) -> JobRecord:
         """Queues an interrupted job again; it continues from its last checkpoint."""
+        self._refuse_writes()
         record = self.get(job_id)
         if record.state != jobs.INTERRUPTED:
             raise FailedPrecondition(

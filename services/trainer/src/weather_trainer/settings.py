@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -32,3 +35,20 @@ class TrainerSettings(DataServiceSettings):
     use_dask: bool = Field(
         True, description="Run ridge regressions and search trials on the Dask cluster."
     )
+    role: Literal["auto", "chief", "follower"] = Field(
+        "auto",
+        description=(
+            "chief runs and records jobs; follower joins the chief's multi-worker jobs; auto is "
+            "follower when TF_CONFIG names a worker task other than 0."
+        ),
+    )
+
+    def is_follower(self) -> bool:
+        """Whether this replica follows a chief (from role, or TF_CONFIG when role is auto)."""
+        if self.role != "auto":
+            return self.role == "follower"
+        try:
+            task = json.loads(os.environ.get("TF_CONFIG", "") or "{}").get("task", {})
+        except (ValueError, AttributeError):
+            return False
+        return bool(task) and int(task.get("index", 0)) != 0
