@@ -148,18 +148,21 @@ def test_up_starts_the_suite_and_stops_it_cleanly_on_sigterm(tmp_path: Path) -> 
         grpc.channel_ready_future(channel).result(timeout=1)
 
 
+@pytest.mark.timeout(1500)
 def test_the_main_job_runs_and_stops_everything(tmp_path: Path) -> None:
     env = {**os.environ, "OTEL_SDK_DISABLED": "true"}
     done = subprocess.run(
         [sys.executable, "-m", "weatherctl", "demo", "--data-dir", str(tmp_path / "demo")],
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=1200,
         env=env,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "promoted v1 to production" in done.stdout
-    assert "promotion of v2 refused: FAILED_PRECONDITION" in done.stdout
+    assert "cnn beats the better of persistence and climatology at every lead" in done.stdout
+    assert "registered era5-t2m-forecast v1" in done.stdout
+    assert "registered era5-t2m-forecast v2" in done.stdout
+    assert "promoted v1 (cnn) to production" in done.stdout
     assert "integrity of v1: VERIFY_RESULT_MATCH" in done.stdout
     assert "suite stopped cleanly" in done.stdout
     assert _processes_mentioning(str(tmp_path)) == [], "the main job left processes running"
