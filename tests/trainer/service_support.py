@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,11 +16,9 @@ import grpc
 from weather.trainer.v1 import trainer_service_pb2 as pb
 from weather.trainer.v1 import trainer_service_pb2_grpc as pb_grpc
 
+from tests.preprocess.conftest import ingest_into
 from weather_data.archive import Archive
 from weather_data.cluster import DaskRuntime
-from weather_ingest.ingest import Ingester
-from weather_ingest.requests import build_request
-from weather_ingest.source import SourceOptions
 from weather_preprocess.build import Builder
 from weather_runtime.identity import with_actor
 from weather_runtime.server import ManagedServer
@@ -43,22 +41,7 @@ ENDED = (
 def build_demo_archive(folder: Path, runtime: DaskRuntime) -> Path:
     """The demo's training dataset (recipe data/recipes/era5-t2m.yaml) in a new archive."""
     archive = Archive(str(folder))
-    request = build_request(
-        source_uri=str(DATA / "demo" / "era5-2mt-2019-03-uk.grib"),
-        dataset_id="era5-t2m",
-        format="",
-        variables=[],
-        start=None,
-        end=None,
-        region=None,
-        levels=[],
-        units={},
-        reference_year=0,
-        options=SourceOptions(),
-    )
-    Ingester(archive, runtime, [str(DATA)]).run(
-        request, "fixture", lambda stage, done: None, threading.Event()
-    )
+    ingest_into(folder, runtime, DATA / "demo" / "era5-2mt-2019-03-uk.grib", "era5-t2m")
     recipe = recipe_from_yaml((DATA / "recipes" / "era5-t2m.yaml").read_text())
     Builder(archive, runtime).run(recipe, "fixture", lambda stage, done: None, threading.Event())
     return folder
@@ -155,11 +138,16 @@ def start_process(
     return running
 
 
-def wait_for(stub: pb_grpc.TrainerServiceStub, job_id: str, test, timeout: float = 300) -> pb.Job:  # type: ignore[no-untyped-def]
+def wait_for(
+    stub: pb_grpc.TrainerServiceStub,
+    job_id: str,
+    test: Callable[[pb.Job], bool],
+    timeout: float = 300,
+) -> pb.Job:
     """Polls GetJob until test(job) holds; returns that job."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        job = stub.GetJob(pb.GetJobRequest(job_id=job_id), timeout=10).job
+        job: pb.Job = stub.GetJob(pb.GetJobRequest(job_id=job_id), timeout=10).job
         if test(job):
             return job
         time.sleep(0.2)

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_demo(args.data_dir.resolve())
     service = getattr(args, "service", "")
     if service in ("ingest", "preprocess", "trainer"):
-        return _run_trainer(args) if service == "trainer" else _run_data(args)
+        return _run_data(args)
     channel = with_actor(instrumented_channel(args.registry), args.actor)
     try:
         return registry_commands.run(_Deadline(channel, args.timeout), args)
@@ -86,24 +86,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run_data(args: argparse.Namespace) -> int:
-    address = args.ingest if args.service == "ingest" else args.preprocess
-    channel = with_actor(instrumented_channel(address), args.actor)
-    client = (
-        ipb_grpc.IngestServiceStub if args.service == "ingest" else ppb_grpc.PreprocessServiceStub
-    )
+    """An ingest, preprocess or trainer command on a channel to that service."""
+    address = {"ingest": args.ingest, "preprocess": args.preprocess, "trainer": args.trainer}
+    channel = with_actor(instrumented_channel(address[args.service]), args.actor)
     try:
+        if args.service == "trainer":
+            return train_commands.run(channel, args)
+        client = (
+            ipb_grpc.IngestServiceStub
+            if args.service == "ingest"
+            else ppb_grpc.PreprocessServiceStub
+        )
         return int(args.handler(client(channel), args))
-    except grpc.RpcError as exc:
-        error(f"{exc.code().name}: {exc.details()}")  # type: ignore[attr-defined]
-        return 1
-    finally:
-        channel.close()
-
-
-def _run_trainer(args: argparse.Namespace) -> int:
-    channel = with_actor(instrumented_channel(args.trainer), args.actor)
-    try:
-        return train_commands.run(channel, args)
     except grpc.RpcError as exc:
         error(f"{exc.code().name}: {exc.details()}")  # type: ignore[attr-defined]
         return 1
