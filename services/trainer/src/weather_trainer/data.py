@@ -46,6 +46,7 @@ class TrainingData:
     latitude: np.ndarray
     longitude: np.ndarray
     step_seconds: float
+    archive_url: str = ""  # where to reopen it (Dask tasks, search trials)
 
     @property
     def forecastable(self) -> tuple[str, ...]:
@@ -148,6 +149,7 @@ def open_training_data(archive: Archive, dataset_id: str, content_hash: str) -> 
         latitude=np.asarray(ds[LAT].values, dtype=np.float64),
         longitude=np.asarray(ds[LON].values, dtype=np.float64),
         step_seconds=float(step),
+        archive_url=archive.url,
     )
 
 

@@ -171,10 +171,13 @@ class LeadLinear(keras.layers.Layer):
 class Pointwise(keras.layers.Layer):
     """Per-point predictors relative to the init value: recent steps, baselines, time of day."""
 
-    def __init__(self, variables: int, recent: int, **kwargs: Any) -> None:
+    def __init__(
+        self, variables: int, recent: int, time_of_day: bool = True, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.variable_count = variables
         self.recent = recent
+        self.time_of_day = time_of_day
 
     def call(
         self,
@@ -195,13 +198,12 @@ class Pointwise(keras.layers.Layer):
         mean = tf.reduce_mean(tf.reshape(window, [shape[0], shape[1], shape[2], steps, v]), axis=3)
         return tf.concat(
             [
-                last,
                 same_hour - last,
                 clim_target - last,
                 clim_init - last,
                 mean - last,
                 *recent,
-                scalars[..., TIME_OF_DAY],
+                *([scalars[..., TIME_OF_DAY]] if self.time_of_day else []),
             ],
             axis=-1,
         )

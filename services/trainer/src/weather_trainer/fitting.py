@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import pathlib
 import time
+from collections.abc import Callable
 from typing import Any
 
 import keras
@@ -99,7 +100,9 @@ def compile_model(family: ModelFamily, job: FitJob, steps: int) -> keras.Model:
     return model
 
 
-def fit_keras(family: ModelFamily, job: FitJob) -> Fitted:
+def fit_keras(
+    family: ModelFamily, job: FitJob, prepare: Callable[[keras.Model], None] | None = None
+) -> Fitted:
     """Fits with BackupAndRestore under workdir/checkpoints: a rerun resumes after the last
     finished epoch. The loss of a sample is its squared error over the training split's mean
     squared error of the better reference (persistence or climatology) at its lead: 1 matches
@@ -114,6 +117,8 @@ def fit_keras(family: ModelFamily, job: FitJob) -> Fitted:
     strategy = job.strategy or tf.distribute.get_strategy()
     with strategy.scope():
         model = compile_model(family, job, steps)
+        if prepare is not None:
+            prepare(model)
     weights = 1.0 / scoring.reference_mse(train)
     train_data = pipeline.dataset(
         train,
@@ -153,3 +158,18 @@ def fit_keras(family: ModelFamily, job: FitJob) -> Fitted:
         raise Cancelled()
     losses = [e.validation_loss for e in epochs if e.validation_loss == e.validation_loss]
     return Fitted(model, list(epochs), min(losses, default=float("nan")), resumed)
+
+
+def evaluate_loss(model: keras.Model, samples: pipeline.Samples, lead_weights: np.ndarray) -> float:
+    """The training loss (summed over variables) of a model on samples, e.g. the validation
+    split's: latitude-weighted MSE over the reference MSE at each sample's lead."""
+    weights = np.cos(np.deg2rad(samples.context.latitude))
+    weights = (weights / weights.mean())[:, None]
+    total, count = 0.0, 0
+    for pairs, (inputs, targets) in samples.iter_blocks():
+        forecast = scoring.predict(model, inputs)
+        for v, name in enumerate(samples.context.variables):
+            error = (weights * (forecast[name] - targets[name]) ** 2).mean(axis=(1, 2))
+            total += float((error * lead_weights[pairs[:, 1], v]).sum())
+        count += len(pairs)
+    return total / max(count, 1)

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from weather_trainer.data import TrainingData
-from weather_trainer.data import fold_of
+from weather_trainer.data import TrainingData, fold_of
 from weather_trainer.features import CLIMATOLOGY_FOLD, INIT_TIME, LEAD_HOURS
 from weather_trainer.model import ForecastContext
 

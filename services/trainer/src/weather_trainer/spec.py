@@ -125,6 +125,7 @@ class Outcome:
     recipe_hash: str
     stats_hash: str
     metadata: dict[str, object]
+    resumed_from_epoch: int = 0  # the epoch training continued from (0: from scratch)
 
 
 @dataclass

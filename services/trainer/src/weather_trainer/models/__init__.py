@@ -6,10 +6,16 @@ from weather_trainer.model import ModelFamily
 from weather_trainer.models.climatology import ClimatologyFamily
 from weather_trainer.models.cnn import ConvolutionalFamily
 from weather_trainer.models.persistence import PersistenceFamily
+from weather_trainer.models.ridge import RidgeFamily
 
 FAMILIES: dict[str, ModelFamily] = {
     family.name: family
-    for family in (ConvolutionalFamily(), PersistenceFamily(), ClimatologyFamily())
+    for family in (
+        ConvolutionalFamily(),
+        RidgeFamily(),
+        PersistenceFamily(),
+        ClimatologyFamily(),
+    )
 }
 
 

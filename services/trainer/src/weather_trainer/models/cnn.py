@@ -26,6 +26,7 @@ from weather_trainer.features import (
     serving_inputs,
 )
 from weather_trainer.model import FitJob, Fitted, ForecastContext, Hyperparameter, ModelFamily
+from weather_trainer.models import ridge
 
 
 class WrapPad(keras.layers.Layer):
@@ -58,15 +59,17 @@ class ConvolutionalFamily(ModelFamily):
     default_batch_size: ClassVar[int] = 32
     hyperparameters = (
         fitting.LEARNING_RATE,
-        Hyperparameter("filters", 16, 4, 256, integer=True),
+        Hyperparameter("filters", 24, 4, 256, integer=True),
         Hyperparameter("depth", 2, 0, 8, integer=True),
         Hyperparameter("kernel_size", 3, 1, 7, integer=True),
         Hyperparameter("recent_steps", 3, 1, 48, integer=True),
         Hyperparameter("day_of_year", 0, 0, 1, integer=True),
         Hyperparameter("per_point", 1, 0, 1, integer=True),
+        Hyperparameter("ridge_start", 1, 0, 1, integer=True),
         Hyperparameter("same_hour_base", 0, 0, 1, integer=True),
         Hyperparameter("window_summary", 4, 0, 64, integer=True),
-        Hyperparameter("weight_decay", 1e-4, 0.0, 1.0),
+        Hyperparameter("weight_decay", 3e-3, 0.0, 1.0),
+        Hyperparameter("output_penalty", 3e-4, 0.0, 1.0),
         fitting.LEADS_PER_INIT,
     )
 
@@ -77,11 +80,15 @@ class ConvolutionalFamily(ModelFamily):
             inputs
         )
         outputs = len(context.variables)
-        predictors = Pointwise(outputs, int(hp["recent_steps"]))(
+        predictors = Pointwise(outputs, int(hp["recent_steps"]), time_of_day=False)(
             window, last, same_hour, clim_target, clim_init, scalars
         )
         linear = LeadLinear(
-            max(context.lead_steps), outputs, bool(hp["per_point"]), name="lead_linear"
+            max(context.lead_steps),
+            outputs,
+            bool(hp["per_point"]),
+            trainable=not hp["ridge_start"],
+            name="lead_linear",
         )(predictors, lead_steps)
         if int(hp["depth"]) == 0:
             return keras.Model(inputs, ToPhysical(context)(last, linear), name="cnn")
@@ -111,10 +118,23 @@ class ConvolutionalFamily(ModelFamily):
         nonlinear = keras.layers.Conv2D(
             outputs, 1, kernel_initializer="zeros", kernel_regularizer=decay, name="head"
         )(hidden)
+        if hp["output_penalty"]:
+            nonlinear = keras.layers.ActivityRegularization(l2=hp["output_penalty"])(nonlinear)
         base = keras.layers.Subtract()([same_hour, last]) if hp["same_hour_base"] else None
         parts = [linear, nonlinear] + ([base] if base is not None else [])
         residual = keras.layers.Add()(parts)
         return keras.Model(inputs, ToPhysical(context)(last, residual), name="cnn")
 
     def fit(self, job: FitJob) -> Fitted:
-        return fitting.fit_keras(self, job)
+        """Adam on the skill-normalised loss; with ridge_start the per-lead linear part is the
+        ridge solution (normal equations on Dask), frozen, and the convolutions learn the rest."""
+        hp = self.resolved(job.hyperparameters)
+        if not hp["ridge_start"]:
+            return fitting.fit_keras(self, job)
+        recent, per_point = int(hp["recent_steps"]), bool(hp["per_point"])
+        kernel, bias = ridge.solve(job, recent, per_point, False, ridge.RIDGE_L2)
+
+        def start_from_ridge(model: keras.Model) -> None:
+            model.get_layer("lead_linear").set_weights([kernel, bias])
+
+        return fitting.fit_keras(self, job, start_from_ridge)

@@ -1,0 +1,167 @@
+"""The "Dask model": a pointwise ridge regression per lead (and grid point), by normal equations.
+
+Predictors per grid point are the network's pointwise ones (init value, the value 24 h before the
+target, the target's and init's climatology, the window mean and recent steps relative to the
+init value, time of day), the target is (target - init value) / std. X^T X and X^T y are
+accumulated per block of init times on the Dask cluster over the whole training split (each
+task reads its block from the archive and computes the predictors with the same in-graph layer
+the exported model uses), summed with dask.array, and solved with a ridge penalty. The solution
+becomes the weights of a Keras model behind the same serving signature as the network.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import ClassVar
+
+import dask
+import dask.array as da
+import keras
+import numpy as np
+
+from weather_data.archive import Archive
+from weather_trainer import fitting, pipeline, scoring
+from weather_trainer.data import open_training_data
+from weather_trainer.features import Features, LeadLinear, Pointwise, ToPhysical, serving_inputs
+from weather_trainer.model import FitJob, Fitted, ForecastContext, Hyperparameter, ModelFamily
+from weather_trainer.spec import Epoch, TrainSpec
+
+RIDGE_L2 = 1e-2
+
+
+def _predictor_model(context: ForecastContext, recent: int, time_of_day: bool) -> keras.Model:
+    inputs = serving_inputs(context)
+    window, last, same_hour, clim_target, clim_init, scalars, _ = Features(context)(inputs)
+    predictors = Pointwise(len(context.variables), recent, time_of_day)(
+        window, last, same_hour, clim_target, clim_init, scalars
+    )
+    return keras.Model(inputs, [predictors, last])
+
+
+def block_normal_equations(
+    archive_url: str,
+    spec: TrainSpec,
+    context: ForecastContext,
+    pairs: np.ndarray,
+    recent: int,
+    per_point: bool,
+    time_of_day: bool,
+) -> np.ndarray:
+    """X^T X | X^T y (with an intercept column) of one block of training pairs:
+    [lead, (lat, lon,) F + 1, F + 1 + V] float64, plus the counts in the last column block."""
+    data = open_training_data(Archive(archive_url), spec.dataset_id, spec.content_hash)
+    samples = pipeline.Samples(data, context, pairs, len(pairs), cross_fit=True)
+    inputs, targets = samples.read_block(pairs)
+    predictors, last = _predictor_model(context, recent, time_of_day)(inputs, training=False)
+    x = np.asarray(predictors, dtype=np.float64)
+    x = np.concatenate([x, np.ones(x.shape[:-1] + (1,))], axis=-1)
+    std = np.asarray(context.std)
+    mean = np.asarray(context.mean)
+    observed = np.stack([targets[v] for v in context.variables], axis=-1)
+    y = (observed - mean) / std - np.asarray(last, dtype=np.float64)
+    leads = max(context.lead_steps)
+    grid = x.shape[1:3] if per_point else ()
+    features = x.shape[-1]
+    out = np.zeros((leads, *grid, features, features + y.shape[-1] + 1))
+    for lead in np.unique(pairs[:, 1]):
+        rows = pairs[:, 1] == lead
+        xs, ys = x[rows], y[rows]
+        if per_point:
+            out[lead - 1, ..., :features] += np.einsum("nhwf,nhwg->hwfg", xs, xs)
+            out[lead - 1, ..., features:-1] += np.einsum("nhwf,nhwv->hwfv", xs, ys)
+            out[lead - 1, ..., -1] += rows.sum()
+        else:
+            out[lead - 1, :, :features] += np.einsum("nhwf,nhwg->fg", xs, xs)
+            out[lead - 1, :, features:-1] += np.einsum("nhwf,nhwv->fv", xs, ys)
+            out[lead - 1, :, -1] += rows.sum() * x.shape[1] * x.shape[2]
+    return out
+
+
+def solve(
+    job: FitJob, recent: int, per_point: bool, time_of_day: bool, l2: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """LeadLinear (kernel, bias) of the ridge solution over the training split, the normal
+    equations summed over blocks on the Dask cluster (local threads without a client)."""
+    train = pipeline.split_samples(job.data, job.context, "train")
+    parts = [
+        da.from_delayed(
+            dask.delayed(block_normal_equations)(
+                job.data.archive_url, job.spec, job.context, pairs, recent, per_point, time_of_day
+            ),
+            shape=_shape(job.context, recent, per_point, time_of_day),
+            dtype=np.float64,
+        )
+        for pairs in train.blocks()
+    ]
+    total = da.stack(parts).sum(axis=0)
+    if job.dask_client is not None:
+        summed = np.asarray(job.dask_client.compute(total).result())
+    else:
+        summed = np.asarray(total.compute(scheduler="threads"))
+    return _solve(summed, l2, len(job.context.variables))
+
+
+class RidgeFamily(ModelFamily):
+    name: ClassVar[str] = "ridge"
+    description: ClassVar[str] = "pointwise ridge regression per lead, normal equations on Dask"
+    hyperparameters = (
+        Hyperparameter("l2", RIDGE_L2, 0.0, 1e6),
+        Hyperparameter("recent_steps", 3, 1, 48, integer=True),
+        Hyperparameter("per_point", 1, 0, 1, integer=True),
+        Hyperparameter("time_of_day", 0, 0, 1, integer=True),
+    )
+
+    def build(self, context: ForecastContext, hyperparameters: dict[str, float]) -> keras.Model:
+        hp = self.resolved(hyperparameters)
+        inputs = serving_inputs(context)
+        window, last, same_hour, clim_target, clim_init, scalars, lead_steps = Features(context)(
+            inputs
+        )
+        outputs = len(context.variables)
+        predictors = Pointwise(outputs, int(hp["recent_steps"]), bool(hp["time_of_day"]))(
+            window, last, same_hour, clim_target, clim_init, scalars
+        )
+        linear = LeadLinear(
+            max(context.lead_steps), outputs, bool(hp["per_point"]), name="lead_linear"
+        )(predictors, lead_steps)
+        return keras.Model(inputs, ToPhysical(context)(last, linear), name="ridge")
+
+    def fit(self, job: FitJob) -> Fitted:
+        started = time.monotonic()
+        hp = self.resolved(job.hyperparameters)
+        job.hooks.on_stage("training", 0.1)
+        kernel, bias = solve(
+            job, int(hp["recent_steps"]), bool(hp["per_point"]), bool(hp["time_of_day"]), hp["l2"]
+        )
+        model = self.build(job.context, hp)
+        model.get_layer("lead_linear").set_weights([kernel, bias])
+        train = pipeline.split_samples(job.data, job.context, "train")
+        validation = pipeline.split_samples(job.data, job.context, "validation")
+        loss = fitting.evaluate_loss(model, validation, 1.0 / scoring.reference_mse(train))
+        epoch = Epoch(1, float("nan"), loss, time.monotonic() - started)
+        if job.report_epochs:
+            job.hooks.on_epoch(epoch, 1)
+        return Fitted(model, [epoch], loss)
+
+
+def _shape(
+    context: ForecastContext, recent: int, per_point: bool, time_of_day: bool
+) -> tuple[int, ...]:
+    steps = min(recent, context.input_steps)
+    variables = len(context.variables)
+    features = variables * (4 + max(0, steps - 1)) + 4 * time_of_day + 1
+    grid = context.grid_shape if per_point else ()
+    return (max(context.lead_steps), *grid, features, features + variables + 1)
+
+
+def _solve(summed: np.ndarray, l2: float, variables: int) -> tuple[np.ndarray, np.ndarray]:
+    features = summed.shape[-1] - variables - 1
+    xtx = summed[..., :features]
+    xty = summed[..., features:-1]
+    count = np.maximum(summed[..., :1, -1:], 1.0)  # samples per lead (and point)
+    eye = np.eye(features)
+    penalty = l2 * count * eye  # ridge on the mean-square scale, intercept included
+    solution = np.linalg.solve(xtx + penalty + 1e-9 * eye, xty)  # [..., F, V]
+    kernel = solution[..., :-1, :].astype(np.float32)
+    bias = solution[..., -1, :].astype(np.float32)
+    return kernel, bias

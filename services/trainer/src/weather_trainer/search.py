@@ -1,0 +1,284 @@
+"""Hyperparameter search: grid or random trials, on Dask workers when there is a cluster.
+
+Each trial fits the family with its hyperparameters in workdir/search/trial-<n> (on a Dask worker
+when a client is given, else in this process), is recorded in workdir/search/trials.json (a
+rerun skips finished trials) and reported through hooks.on_trial. The best trial by validation
+loss is the final model: its weights are loaded, not retrained.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import pathlib
+import socket
+import time
+from dataclasses import asdict, dataclass, replace
+
+import distributed
+import numpy as np
+
+from weather_data.archive import Archive
+from weather_runtime.errors import FieldViolation
+from weather_runtime.operations import Cancelled
+from weather_trainer.data import TrainingData
+from weather_trainer.model import FitJob, Fitted, ForecastContext, Hyperparameter, ModelFamily
+from weather_trainer.spec import Epoch, Hooks, SearchSpec, TrainSpec, TrialResult
+
+METHODS = ("grid", "random")
+DEFAULT_RANDOM_TRIALS = 8
+GRID_POINTS = 3
+WEIGHTS = "model.weights.h5"
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    """The finished trials, the best one's hyperparameters and its fitted model."""
+
+    trials: tuple[TrialResult, ...]
+    hyperparameters: dict[str, float]
+    fitted: Fitted
+
+
+def check(search: SearchSpec, family: ModelFamily) -> list[FieldViolation]:
+    """What is wrong with a search spec for a family."""
+    declared = {p.name: p for p in family.hyperparameters}
+    problems = []
+    if search.method not in METHODS:
+        problems.append(
+            FieldViolation(
+                "spec.search.method",
+                f"unknown method {search.method!r}; known: {', '.join(METHODS)}",
+            )
+        )
+    if not search.parameters:
+        problems.append(FieldViolation("spec.search.parameters", "must not be empty"))
+    if search.max_trials < 0 or search.parallel_trials < 0:
+        problems.append(FieldViolation("spec.search", "trial counts must not be negative"))
+    for i, parameter in enumerate(search.parameters):
+        field = f"spec.search.parameters[{i}]"
+        known = declared.get(parameter.name)
+        if known is None:
+            problems.append(
+                FieldViolation(
+                    f"{field}.name",
+                    f"unknown hyperparameter of {family.name}; known: "
+                    f"{', '.join(sorted(declared)) or 'none'}",
+                )
+            )
+            continue
+        bounds = list(parameter.values) or [parameter.low, parameter.high]
+        for value in bounds:
+            if why := known.check(float(value)):
+                problems.append(FieldViolation(field, why))
+        if not parameter.values and parameter.low > parameter.high:
+            problems.append(FieldViolation(field, "low must not exceed high"))
+        if parameter.log and not parameter.values and parameter.low <= 0:
+            problems.append(FieldViolation(field, "a log range needs a positive low"))
+    return problems
+
+
+def _grid_values(parameter: Hyperparameter, low: float, high: float, log: bool) -> list[float]:
+    points = np.geomspace(low, high, GRID_POINTS) if log else np.linspace(low, high, GRID_POINTS)
+    values = [float(round(v)) if parameter.integer else float(v) for v in points]
+    return sorted(set(values))
+
+
+def candidates(search: SearchSpec, family: ModelFamily, seed: int) -> list[dict[str, float]]:
+    """The trials' hyperparameters, in trial order."""
+    declared = {p.name: p for p in family.hyperparameters}
+    if search.method == "grid":
+        axes = [
+            [float(v) for v in p.values] or _grid_values(declared[p.name], p.low, p.high, p.log)
+            for p in search.parameters
+        ]
+        names = [p.name for p in search.parameters]
+        grid = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*axes)]
+        return grid[: search.max_trials] if search.max_trials else grid
+    rng = np.random.default_rng(seed)
+    trials = []
+    for _ in range(search.max_trials or DEFAULT_RANDOM_TRIALS):
+        draw = {}
+        for p in search.parameters:
+            if p.values:
+                value = float(rng.choice(np.asarray(p.values, dtype=float)))
+            elif p.log:
+                value = float(np.exp(rng.uniform(np.log(p.low), np.log(p.high))))
+            else:
+                value = float(rng.uniform(p.low, p.high))
+            draw[p.name] = float(round(value)) if declared[p.name].integer else value
+        trials.append(draw)
+    return trials
+
+
+def _trial_spec(spec: TrainSpec, hyperparameters: dict[str, float]) -> TrainSpec:
+    return replace(spec, hyperparameters={**spec.hyperparameters, **hyperparameters}, search=None)
+
+
+def run_trial(
+    archive_url: str,
+    spec: TrainSpec,
+    number: int,
+    hyperparameters: dict[str, float],
+    folder: str,
+    context: ForecastContext | None = None,
+) -> dict[str, object]:
+    """Fits one trial (in whatever process runs it: a Dask worker or this one) and saves its
+    weights in folder; returns the TrialResult fields and its epochs."""
+    from weather_trainer.data import open_training_data
+    from weather_trainer.models import FAMILIES
+    from weather_trainer.training import build_context, check
+
+    started = time.monotonic()
+    trial_spec = _trial_spec(spec, hyperparameters)
+    data = open_training_data(Archive(archive_url), spec.dataset_id, spec.content_hash)
+    plan = check(trial_spec, data)
+    context = context or build_context(trial_spec, data, plan)
+    family = FAMILIES[spec.model_family]
+    workdir = pathlib.Path(folder)
+    workdir.mkdir(parents=True, exist_ok=True)
+    job = FitJob(
+        data,
+        context,
+        trial_spec,
+        trial_spec.hyperparameters,
+        workdir,
+        Hooks(),
+        report_epochs=False,
+    )
+    fitted = family.fit(job)
+    fitted.model.save_weights(str(workdir / WEIGHTS))
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    return {
+        "number": number,
+        "hyperparameters": trial_spec.hyperparameters,
+        "validation_loss": float(fitted.validation_loss),
+        "epochs": len(fitted.epochs),
+        "seconds": time.monotonic() - started,
+        "worker": worker,
+        "epoch_log": [asdict(e) for e in fitted.epochs],
+    }
+
+
+def _load(record: pathlib.Path) -> dict[int, dict[str, object]]:
+    if not record.exists():
+        return {}
+    return {int(r["number"]): r for r in json.loads(record.read_text())}
+
+
+def _save(record: pathlib.Path, done: dict[int, dict[str, object]]) -> None:
+    temp = record.with_suffix(".tmp")
+    temp.write_text(json.dumps([done[n] for n in sorted(done)], indent=1))
+    os.replace(temp, record)
+
+
+def _result(raw: dict[str, object]) -> TrialResult:
+    return TrialResult(
+        number=int(raw["number"]),  # type: ignore[call-overload]
+        hyperparameters={k: float(v) for k, v in dict(raw["hyperparameters"]).items()},  # type: ignore[call-overload]
+        validation_loss=float(raw["validation_loss"]),  # type: ignore[arg-type]
+        epochs=int(raw["epochs"]),  # type: ignore[call-overload]
+        seconds=float(raw["seconds"]),  # type: ignore[arg-type]
+        worker=str(raw["worker"]),
+    )
+
+
+def run(
+    spec: TrainSpec,
+    archive_url: str,
+    data: TrainingData,
+    context: ForecastContext,
+    family: ModelFamily,
+    workdir: pathlib.Path,
+    hooks: Hooks,
+    dask_client: distributed.Client | None,
+) -> SearchOutcome:
+    """Runs the missing trials of spec.search and returns the best."""
+    assert spec.search is not None
+    folder = workdir / "search"
+    folder.mkdir(parents=True, exist_ok=True)
+    record = folder / "trials.json"
+    done = _load(record)
+    plan = candidates(spec.search, family, spec.seed)
+    pending = [(n, hp) for n, hp in enumerate(plan, start=1) if n not in done]
+    for raw in done.values():
+        hooks.on_trial(_result(raw))
+
+    def finished(raw: dict[str, object]) -> None:
+        done[int(raw["number"])] = raw  # type: ignore[call-overload]
+        _save(record, done)
+        hooks.on_trial(_result(raw))
+        hooks.on_stage("searching", 0.05 + 0.75 * len(done) / max(1, len(plan)))
+
+    if dask_client is not None:
+        _run_on_cluster(spec, archive_url, pending, folder, hooks, dask_client, finished)
+    else:
+        for number, hp in pending:
+            if hooks.cancel.is_set():
+                raise Cancelled()
+            finished(
+                run_trial(archive_url, spec, number, hp, str(folder / f"trial-{number}"), context)
+            )
+    if hooks.cancel.is_set():
+        raise Cancelled()
+    best = min(done.values(), key=lambda r: _loss_key(float(r["validation_loss"])))  # type: ignore[arg-type]
+    hyperparameters = family.resolved(
+        {k: float(v) for k, v in dict(best["hyperparameters"]).items()}
+    )  # type: ignore[call-overload]
+    model = family.build(context, hyperparameters)
+    model.load_weights(str(folder / f"trial-{best['number']}" / WEIGHTS))
+    epochs = [Epoch(**e) for e in best.get("epoch_log", [])]  # type: ignore[attr-defined]
+    trials = tuple(_result(done[n]) for n in sorted(done))
+    fitted = Fitted(model, epochs, float(best["validation_loss"]))  # type: ignore[arg-type]
+    return SearchOutcome(trials, hyperparameters, fitted)
+
+
+def _loss_key(loss: float) -> float:
+    return loss if np.isfinite(loss) else float("inf")
+
+
+def _run_on_cluster(
+    spec: TrainSpec,
+    archive_url: str,
+    pending: list[tuple[int, dict[str, float]]],
+    folder: pathlib.Path,
+    hooks: Hooks,
+    client: distributed.Client,
+    finished: object,
+) -> None:
+    """Trials as Dask tasks, at most parallel_trials (default: one per worker) at a time."""
+    assert spec.search is not None and callable(finished)
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    limit = spec.search.parallel_trials or workers
+    queue = list(pending)
+    running = distributed.as_completed()
+    futures = []
+
+    def submit() -> None:
+        number, hp = queue.pop(0)
+        future = client.submit(
+            run_trial,
+            archive_url,
+            spec,
+            number,
+            hp,
+            str(folder / f"trial-{number}"),
+            key=f"trial-{number}-{os.getpid()}-{time.time_ns()}",
+            pure=False,
+        )
+        futures.append(future)
+        running.add(future)
+
+    for _ in range(min(limit, len(queue))):
+        submit()
+    try:
+        for future in running:
+            if hooks.cancel.is_set():
+                raise Cancelled()
+            finished(future.result())
+            if queue:
+                submit()
+    finally:
+        if hooks.cancel.is_set():
+            client.cancel(futures)

@@ -1,0 +1,308 @@
+"""A training job end to end: check the spec, fit (or search), score against the references, export."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import shutil
+import time
+from dataclasses import dataclass, replace
+
+import distributed
+import numpy as np
+
+from weather_data.archive import Archive
+from weather_runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from weather_runtime.operations import Cancelled
+from weather_trainer import distribute, export, pipeline, scoring, search
+from weather_trainer.data import DAY_SECONDS, TrainingData, climatology, day_slots
+from weather_trainer.data import open_training_data as open_data
+from weather_trainer.fitting import CHECKPOINTS
+from weather_trainer.model import FitJob, Fitted, ForecastContext, ModelFamily
+from weather_trainer.models import FAMILIES, family_names
+from weather_trainer.spec import Hooks, Outcome, TrainSpec
+
+CLIMATOLOGY_FOLDS = 4
+SAVED_MODEL = "saved_model"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a checked spec resolves to on its dataset."""
+
+    family: ModelFamily
+    variables: tuple[str, ...]
+    stride: int
+    step_seconds: float
+    lead_steps: tuple[int, ...]
+
+
+def _check_hyperparameters(spec: TrainSpec, family: ModelFamily) -> list[FieldViolation]:
+    declared = {p.name: p for p in family.hyperparameters}
+    known = ", ".join(sorted(declared)) or "none"
+    problems = []
+    for name, value in sorted(spec.hyperparameters.items()):
+        field = f"spec.hyperparameters[{name}]"
+        if name not in declared:
+            problems.append(
+                FieldViolation(field, f"unknown hyperparameter of {family.name}; known: {known}")
+            )
+        elif why := declared[name].check(float(value)):
+            problems.append(FieldViolation(field, why))
+    if spec.search is not None:
+        problems += search.check(spec.search, family)
+    return problems
+
+
+def _check_numbers(spec: TrainSpec) -> list[FieldViolation]:
+    problems = []
+    if spec.epochs < 1:
+        problems.append(FieldViolation("spec.epochs", f"must be at least 1, got {spec.epochs}"))
+    if spec.input_steps < 1:
+        problems.append(
+            FieldViolation("spec.input_steps", f"must be at least 1, got {spec.input_steps}")
+        )
+    if spec.early_stopping_patience < 0:
+        problems.append(FieldViolation("spec.early_stopping_patience", "must not be negative"))
+    if spec.batch_size < 0:
+        problems.append(FieldViolation("spec.batch_size", "must not be negative"))
+    if spec.time_step_seconds < 0:
+        problems.append(FieldViolation("spec.time_step_seconds", "must not be negative"))
+    if any(step < 1 for step in spec.lead_steps):
+        problems.append(FieldViolation("spec.lead_steps", "every lead must be at least one step"))
+    return problems
+
+
+def _check_data(spec: TrainSpec, data: TrainingData, plan: Plan) -> list[FieldViolation]:
+    problems = []
+    known = data.forecastable
+    for name in spec.variables:
+        if name not in known:
+            problems.append(
+                FieldViolation(
+                    "spec.variables",
+                    f"unknown variable {name!r}; forecastable: {', '.join(known) or 'none'}",
+                )
+            )
+    if not plan.lead_steps:
+        return problems
+    before = (spec.input_steps - 1) * plan.stride
+    after = max(plan.lead_steps) * plan.stride
+    train = data.splits["train"]
+    length = train.stop - train.start
+    if before + after >= length:
+        problems.append(
+            FieldViolation(
+                "spec.input_steps",
+                f"a window of {spec.input_steps} steps and the longest lead "
+                f"({max(plan.lead_steps)} steps) need {before + after + 1} time steps of "
+                f"{plan.step_seconds:g} s; the training split has {length}",
+            )
+        )
+    for name in ("validation", "test"):
+        part = data.splits[name]
+        if after >= part.stop - part.start:
+            problems.append(
+                FieldViolation(
+                    "spec.lead_steps",
+                    f"the longest lead ({max(plan.lead_steps)} steps) does not fit in the "
+                    f"{name} split ({part.stop - part.start} steps)",
+                )
+            )
+    return problems
+
+
+def _plan(
+    spec: TrainSpec, data: TrainingData, family: ModelFamily
+) -> tuple[Plan, list[FieldViolation]]:
+    problems = []
+    dataset_step = data.step_seconds
+    step = spec.time_step_seconds or dataset_step
+    stride = int(round(step / dataset_step)) if dataset_step > 0 else 1
+    if dataset_step <= 0 or stride < 1 or abs(stride * dataset_step - step) > 1e-6:
+        problems.append(
+            FieldViolation(
+                "spec.time_step_seconds",
+                f"must be a positive multiple of the dataset's step ({dataset_step:g} s)",
+            )
+        )
+        stride, step = 1, dataset_step
+    leads = spec.lead_steps or tuple(range(1, max(1, int(DAY_SECONDS // max(step, 1))) + 1))
+    variables = spec.variables or data.forecastable
+    return Plan(family, tuple(variables), stride, step, tuple(sorted(set(leads)))), problems
+
+
+def _family(spec: TrainSpec) -> ModelFamily:
+    family = FAMILIES.get(spec.model_family)
+    if family is None:
+        raise InvalidArgument.field(
+            "spec.model_family",
+            f"unknown model family {spec.model_family!r}; known: {', '.join(family_names())}",
+        )
+    return family
+
+
+def check(spec: TrainSpec, data: TrainingData) -> Plan:
+    """The spec's plan on its dataset; InvalidArgument naming every bad field."""
+    family = _family(spec)
+    distribute.check_strategy(spec.strategy)
+    problems = _check_numbers(spec) + _check_hyperparameters(spec, family)
+    plan, more = _plan(spec, data, family)
+    problems += more + _check_data(spec, data, plan)
+    if problems:
+        raise InvalidArgument(problems)
+    if not plan.variables:
+        raise FailedPrecondition(f"{data.manifest.dataset_id} has no forecastable variable")
+    return plan
+
+
+def validate(spec: TrainSpec, archive: Archive) -> None:
+    """Every check train() makes before it trains (NotFound for an unknown dataset)."""
+    _family(spec)
+    check(spec, open_data(archive, spec.dataset_id, spec.content_hash))
+
+
+def build_context(spec: TrainSpec, data: TrainingData, plan: Plan) -> ForecastContext:
+    """Normalisation, climatologies (whole training split and cross-fitted) and grid."""
+    slots = day_slots(plan.step_seconds)
+    variables = plan.variables
+    full = climatology(data, variables, slots)
+    try:
+        folds = np.stack(
+            [
+                climatology(data, variables, slots, k, CLIMATOLOGY_FOLDS)
+                for k in range(CLIMATOLOGY_FOLDS)
+            ]
+        )
+    except FailedPrecondition:  # too short to leave a fold out: no cross-fitting
+        folds = np.zeros((0, *full.shape), dtype=np.float32)
+    stats = [data.statistics[name] for name in variables]
+    return ForecastContext(
+        variables=variables,
+        mean=tuple(s.mean for s in stats),
+        std=tuple(s.std for s in stats),
+        climatology=full,
+        fold_climatology=folds,
+        latitude=data.latitude,
+        longitude=data.longitude,
+        global_grid=data.global_grid,
+        step_seconds=plan.step_seconds,
+        stride=plan.stride,
+        input_steps=spec.input_steps,
+        lead_steps=plan.lead_steps,
+    )
+
+
+def _metadata(
+    spec: TrainSpec,
+    data: TrainingData,
+    context: ForecastContext,
+    family: ModelFamily,
+    hyperparameters: dict[str, float],
+    fitted: Fitted,
+) -> dict[str, object]:
+    units = {v.name: v.units for v in data.manifest.variables}
+    return {
+        "family": family.name,
+        "hyperparameters": hyperparameters,
+        "variables": [{"name": n, "units": units.get(n, "")} for n in context.variables],
+        "latitude": [float(x) for x in context.latitude],
+        "longitude": [float(x) for x in context.longitude],
+        "global_grid": context.global_grid,
+        "time_step_seconds": context.step_seconds,
+        "input_steps": context.input_steps,
+        "lead_hours": list(context.lead_hours),
+        "dataset_id": data.manifest.dataset_id,
+        "dataset_version": data.manifest.version,
+        "dataset_hash": data.manifest.content_hash,
+        "recipe_hash": data.recipe_hash,
+        "stats_hash": data.stats_hash,
+        "climatology_folds": len(context.fold_climatology),
+        "seed": spec.seed,
+        "epochs": len(fitted.epochs),
+        "validation_loss": fitted.validation_loss,
+        "resumed_from_epoch": fitted.resumed_from_epoch,
+        "signature": export.SIGNATURE,
+    }
+
+
+def train(
+    spec: TrainSpec,
+    archive: Archive,
+    workdir: pathlib.Path,
+    hooks: Hooks,
+    *,
+    dask_client: distributed.Client | None = None,
+) -> Outcome:
+    """Trains (or searches, then keeps the best trial), scores on the test split against
+    persistence and climatology, exports workdir/saved_model. Rerun with the same workdir after
+    an interruption, it continues from the last finished epoch. Raises Cancelled on cancel."""
+    started = time.monotonic()
+    hooks.on_stage("preparing", 0.0)
+    family = _family(spec)
+    strategy = distribute.strategy_for(spec.strategy) if spec.strategy != "default" else None
+    data = open_data(archive, spec.dataset_id, spec.content_hash)
+    plan = check(spec, data)
+    context = build_context(spec, data, plan)
+    workdir.mkdir(parents=True, exist_ok=True)
+    trials: tuple[search.TrialResult, ...] = ()
+    hyperparameters = family.resolved(spec.hyperparameters)
+    if hooks.cancel.is_set():
+        raise Cancelled()
+    if spec.search is not None:
+        hooks.on_stage("searching", 0.05)
+        found = search.run(spec, archive.url, data, context, family, workdir, hooks, dask_client)
+        trials, hyperparameters, fitted = found.trials, found.hyperparameters, found.fitted
+    else:
+        hooks.on_stage("training", 0.05)
+        job = FitJob(data, context, spec, hyperparameters, workdir, hooks, strategy, dask_client)
+        fitted = family.fit(job)
+    if hooks.cancel.is_set():
+        raise Cancelled()
+    hooks.on_stage("scoring", 0.85)
+    test = pipeline.split_samples(data, context, "test")
+    references = {
+        name: FAMILIES[name].build(context, {}) for name in ("persistence", "climatology")
+    }
+    scores = scoring.score(
+        {"model": fitted.model, **references},
+        test,
+        progress=lambda done: hooks.on_stage("scoring", 0.85 + 0.1 * done),
+    )
+    hooks.on_stage("exporting", 0.95)
+    metadata = _metadata(spec, data, context, family, hyperparameters, fitted)
+    metadata["scores"] = [
+        {
+            "variable": s.variable,
+            "lead_hours": s.lead_seconds / 3600,
+            "skill_score": s.skill_score,
+            "model_rmse": s.model.rmse,
+            "persistence_rmse": s.persistence.rmse,
+            "climatology_rmse": s.climatology.rmse,
+        }
+        for s in scores
+    ]
+    target = workdir / SAVED_MODEL
+    inputs, outputs = export.export(fitted.model, context, target, metadata)
+    shutil.rmtree(workdir / CHECKPOINTS, ignore_errors=True)
+    metadata["seconds"] = time.monotonic() - started
+    (workdir / "outcome.json").write_text(json.dumps(metadata, default=str, indent=1))
+    hooks.on_stage("done", 1.0)
+    return Outcome(
+        saved_model_dir=str(target),
+        inputs=inputs,
+        outputs=outputs,
+        scores=scores,
+        epochs=tuple(fitted.epochs),
+        trials=trials,
+        dataset_hash=data.manifest.content_hash,
+        recipe_hash=data.recipe_hash,
+        stats_hash=data.stats_hash,
+        metadata=metadata,
+        resumed_from_epoch=fitted.resumed_from_epoch,
+    )
+
+
+def with_defaults(spec: TrainSpec, **changes: object) -> TrainSpec:
+    """A copy of a spec with some fields changed (tests, search trials)."""
+    return replace(spec, **changes)  # type: ignore[arg-type]
