@@ -63,8 +63,17 @@ class Reporter(keras.callbacks.Callback):
             self.hooks.on_epoch(finished, self.total)
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        if self.hooks.cancel.is_set() and self.model is not None:
-            self.model.stop_training = True
+        self._stop_if_cancelled()
+
+    def on_test_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self._stop_if_cancelled()
+
+    def _stop_if_cancelled(self) -> None:
+        """Leaves fit at once: the epoch under way is neither validated nor checkpointed."""
+        if self.hooks.cancel.is_set():
+            if self.model is not None:
+                self.model.stop_training = True
+            raise Cancelled()
 
 
 def _history(path: pathlib.Path) -> list[Epoch]:
