@@ -16,6 +16,7 @@ import socket
 import time
 from dataclasses import asdict, dataclass, replace
 
+import dask
 import distributed
 import numpy as np
 
@@ -132,22 +133,23 @@ def run_trial(
 
     started = time.monotonic()
     trial_spec = _trial_spec(spec, hyperparameters)
-    data = open_training_data(Archive(archive_url), spec.dataset_id, spec.content_hash)
-    plan = check(trial_spec, data)
-    context = context or build_context(trial_spec, data, plan)
-    family = FAMILIES[spec.model_family]
-    workdir = pathlib.Path(folder)
-    workdir.mkdir(parents=True, exist_ok=True)
-    job = FitJob(
-        data,
-        context,
-        trial_spec,
-        trial_spec.hyperparameters,
-        workdir,
-        Hooks(),
-        report_epochs=False,
-    )
-    fitted = family.fit(job)
+    with dask.config.set(scheduler="synchronous"):  # a Dask task reads its data itself
+        data = open_training_data(Archive(archive_url), spec.dataset_id, spec.content_hash)
+        plan = check(trial_spec, data)
+        context = context or build_context(trial_spec, data, plan)
+        family = FAMILIES[spec.model_family]
+        workdir = pathlib.Path(folder)
+        workdir.mkdir(parents=True, exist_ok=True)
+        job = FitJob(
+            data,
+            context,
+            trial_spec,
+            trial_spec.hyperparameters,
+            workdir,
+            Hooks(),
+            report_epochs=False,
+        )
+        fitted = family.fit(job)
     fitted.model.save_weights(str(workdir / WEIGHTS))
     worker = f"{socket.gethostname()}:{os.getpid()}"
     return {
@@ -212,7 +214,9 @@ def run(
         hooks.on_stage("searching", 0.05 + 0.75 * len(done) / max(1, len(plan)))
 
     if dask_client is not None:
-        _run_on_cluster(spec, archive_url, pending, folder, hooks, dask_client, finished)
+        _run_on_cluster(
+            spec, archive_url, context, pending, folder, hooks, dask_client, finished
+        )
     else:
         for number, hp in pending:
             if hooks.cancel.is_set():
@@ -241,6 +245,7 @@ def _loss_key(loss: float) -> float:
 def _run_on_cluster(
     spec: TrainSpec,
     archive_url: str,
+    context: ForecastContext,
     pending: list[tuple[int, dict[str, float]]],
     folder: pathlib.Path,
     hooks: Hooks,
@@ -252,33 +257,36 @@ def _run_on_cluster(
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     limit = spec.search.parallel_trials or workers
     queue = list(pending)
-    running = distributed.as_completed()
-    futures = []
+    active: list[distributed.Future] = []
 
     def submit() -> None:
         number, hp = queue.pop(0)
-        future = client.submit(
-            run_trial,
-            archive_url,
-            spec,
-            number,
-            hp,
-            str(folder / f"trial-{number}"),
-            key=f"trial-{number}-{os.getpid()}-{time.time_ns()}",
-            pure=False,
+        active.append(
+            client.submit(
+                run_trial,
+                archive_url,
+                spec,
+                number,
+                hp,
+                str(folder / f"trial-{number}"),
+                context,
+                key=f"trial-{number}-{os.getpid()}-{time.time_ns()}",
+                pure=False,
+            )
         )
-        futures.append(future)
-        running.add(future)
 
     for _ in range(min(limit, len(queue))):
         submit()
-    try:
-        for future in running:
-            if hooks.cancel.is_set():
-                raise Cancelled()
+    while active:
+        if hooks.cancel.is_set():
+            client.cancel(active)
+            raise Cancelled()
+        ready = [future for future in active if future.done()]
+        if not ready:
+            time.sleep(0.2)
+            continue
+        for future in ready:
+            active.remove(future)
             finished(future.result())
             if queue:
                 submit()
-    finally:
-        if hooks.cancel.is_set():
-            client.cancel(futures)

@@ -49,9 +49,10 @@ def block_normal_equations(
 ) -> np.ndarray:
     """X^T X | X^T y (with an intercept column) of one block of training pairs:
     [lead, (lat, lon,) F + 1, F + 1 + V] float64, plus the counts in the last column block."""
-    data = open_training_data(Archive(archive_url), spec.dataset_id, spec.content_hash)
-    samples = pipeline.Samples(data, context, pairs, len(pairs), cross_fit=True)
-    inputs, targets = samples.read_block(pairs)
+    with dask.config.set(scheduler="synchronous"):  # inside a task: read here, no nested graph
+        data = open_training_data(Archive(archive_url), spec.dataset_id, spec.content_hash)
+        samples = pipeline.Samples(data, context, pairs, len(pairs), cross_fit=True)
+        inputs, targets = samples.read_block(pairs)
     predictors, last = _predictor_model(context, recent, time_of_day)(inputs, training=False)
     x = np.asarray(predictors, dtype=np.float64)
     x = np.concatenate([x, np.ones(x.shape[:-1] + (1,))], axis=-1)
