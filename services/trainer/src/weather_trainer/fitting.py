@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from weather_runtime.operations import Cancelled
-from weather_trainer import pipeline, scoring
+from weather_trainer import distribute, pipeline, scoring
 from weather_trainer.model import FitJob, Fitted, Hyperparameter, ModelFamily
 from weather_trainer.spec import Epoch, Hooks
 
@@ -155,18 +155,80 @@ def fit_keras(
         )
     if job.hooks.cancel.is_set():
         raise Cancelled()
-    model.fit(
-        train_data,
-        epochs=spec.epochs,
-        steps_per_epoch=steps,
-        validation_data=validation_data,
-        callbacks=callbacks,
-        verbose=0,
-    )
+    if job.strategy is not None:
+        _fit_with_strategy(model, job, strategy, train_data, batch, steps, validation, weights)
+        return _fitted(model, job, resumed)
+    with strategy.scope():
+        model.fit(
+            train_data,
+            epochs=spec.epochs,
+            steps_per_epoch=steps,
+            validation_data=validation_data,
+            callbacks=callbacks,
+            verbose=0,
+        )
+    return _fitted(model, job, resumed)
+
+
+def _fitted(model: keras.Model, job: FitJob, resumed: int) -> Fitted:
     if job.hooks.cancel.is_set():
         raise Cancelled()
+    epochs = _history(job.workdir / CHECKPOINTS / HISTORY)
     losses = [e.validation_loss for e in epochs if e.validation_loss == e.validation_loss]
-    return Fitted(model, list(epochs), min(losses, default=float("nan")), resumed)
+    return Fitted(model, epochs, min(losses, default=float("nan")), resumed)
+
+
+def _fit_with_strategy(
+    model: keras.Model,
+    job: FitJob,
+    strategy: tf.distribute.Strategy,
+    train_data: tf.data.Dataset,
+    batch: int,
+    steps: int,
+    validation: pipeline.Samples,
+    weights: np.ndarray,
+) -> None:
+    """The same fit as model.fit with its callbacks, as a custom loop under a strategy: the
+    checkpoint files are BackupAndRestore's, so either resumes the other's."""
+    checkpoints = job.workdir / CHECKPOINTS
+    resumed = resumed_epoch(checkpoints)
+    with strategy.scope():
+        if resumed:
+            model.optimizer.build(model.trainable_variables)
+            model.load_weights(str(checkpoints / "latest.weights.h5"))
+    reporter = Reporter(
+        checkpoints / HISTORY,
+        _history(checkpoints / HISTORY)[:resumed],
+        job.hooks,
+        job.spec.epochs,
+        job.report_epochs,
+    )
+    reporter.set_model(model)
+    patience = job.spec.early_stopping_patience
+    best = [float("inf"), 0]  # best validation loss, epochs since
+
+    def end_of_epoch(epoch: int, loss: float) -> bool:
+        validation_loss = evaluate_loss(model, validation, weights)
+        checkpoints.mkdir(parents=True, exist_ok=True)
+        model.save_weights(str(checkpoints / "latest.weights.h5"))
+        (checkpoints / "training_metadata.json").write_text(
+            json.dumps({"epoch": epoch + 1, "batch": 0})
+        )
+        reporter.on_epoch_end(epoch, {"loss": loss, "val_loss": validation_loss})
+        reporter.started = time.monotonic()
+        if validation_loss < best[0]:
+            best[:] = [validation_loss, 0]
+        else:
+            best[1] += 1
+        return not (patience and best[1] >= patience)
+
+    with strategy.scope():
+        distribute.run_epochs(
+            model, strategy, train_data, batch, steps, resumed, job.spec.epochs,
+            end_of_epoch, job.hooks.cancel.is_set,
+        )
+    if model.optimizer.use_ema:
+        model.optimizer.finalize_variable_values(model.trainable_variables)
 
 
 def evaluate_loss(model: keras.Model, samples: pipeline.Samples, lead_weights: np.ndarray) -> float:
