@@ -8,6 +8,7 @@ network through the registry's promotion gate, all in one trace. Serving joins w
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import shutil
 import threading
@@ -207,7 +208,10 @@ def _registry_round_trip(suite: LocalSuite, actor: str, jobs: dict[str, tpb.Job]
         print("\nalias history:")
         rows = [[c.alias, c.from_version or "-", c.to_version, c.actor] for c in history]
         print(table(rows, ["alias", "from", "to", "actor"]))
-        received = [events.get(timeout=10) for _ in range(4)]
+        received: list[pb.RegistryEvent] = []
+        with contextlib.suppress(queue.Empty):
+            while len(received) < 4:  # two versions created, two aliases moved
+                received.append(events.get(timeout=10))
         watch_call.cancel()
         names = [
             f"{pb.EventType.Name(e.type).removeprefix('EVENT_TYPE_')}(v{e.version})"

@@ -30,6 +30,9 @@ GOALS = {
     "bias": rpb.METRIC_GOAL_ZERO,
     "acc": rpb.METRIC_GOAL_MAXIMIZE,
 }
+# Bias is recorded as a diagnostic without baselines: "closer to zero than persistence's bias"
+# (itself near zero at short leads) is no test of skill, so the gate does not judge it.
+JUDGED = ("rmse", "mae", "acc")
 RETRIES = 4
 
 
@@ -47,7 +50,8 @@ def _tensor(info: TensorInfo) -> rpb.TensorSpec:
 
 
 def metrics(scores: tuple[LeadScores, ...]) -> list[rpb.Metric]:
-    """Registry metrics: every score with persistence and climatology as baselines."""
+    """Registry metrics: every score; RMSE, MAE and ACC with persistence and climatology as
+    baselines (what the promotion gate judges)."""
     out = []
     for lead in scores:
         for name, goal in GOALS.items():
@@ -63,7 +67,9 @@ def metrics(scores: tuple[LeadScores, ...]) -> list[rpb.Metric]:
                 baselines=[
                     rpb.BaselineScore(baseline="climatology", value=value(lead.climatology)),
                     rpb.BaselineScore(baseline="persistence", value=value(lead.persistence)),
-                ],
+                ]
+                if name in JUDGED
+                else [],
             )
             metric.lead_time.FromSeconds(round(lead.lead_seconds))
             out.append(metric)

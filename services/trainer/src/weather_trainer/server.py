@@ -30,7 +30,7 @@ def build_trainer_server(
 ) -> tuple[ManagedServer, int]:
     """The trainer server (not started) and its port. Interrupted jobs are recovered at once;
     stopping the server leaves running jobs INTERRUPTED, to be resumed."""
-    from weather_trainer import training  # TensorFlow loads here, once
+    import weather_trainer.training as training  # TensorFlow loads here, once
 
     own_runtime = runtime is None and settings.use_dask
     dask = (
