@@ -9,7 +9,7 @@ TOOLS := .tools/bin
 PACKAGES := gen/python libs/runtime libs/dataplane services/registry services/ingest services/preprocess services/trainer cli/weatherctl
 STAMP := $(VENV)/.installed
 
-.PHONY: setup tools postgres proto lint format typecheck charts test pytest demo up bench-registry bench-preprocess lock clean
+.PHONY: setup tools postgres proto lint format typecheck charts test pytest demo up bench-registry bench-preprocess bench-train lock clean
 
 setup: $(STAMP) tools
 
@@ -51,8 +51,8 @@ typecheck: $(STAMP)
 test: setup lint typecheck
 	export WEATHER_TEST_POSTGRES_URL="$$(bash tools/postgres.sh | tail -n 1)" \
 	  PATH="$(CURDIR)/$(TOOLS):$$PATH" && \
-	  $(VENV)/bin/pytest $(PYTEST_ARGS) --ignore=tests/ingest --ignore=tests/preprocess && \
-	  $(VENV)/bin/pytest $(PYTEST_ARGS) tests/ingest tests/preprocess
+	  $(VENV)/bin/pytest $(PYTEST_ARGS) --ignore=tests/ingest --ignore=tests/preprocess --ignore=tests/trainer && \
+	  $(VENV)/bin/pytest $(PYTEST_ARGS) tests/ingest tests/preprocess tests/trainer
 
 # The main job: start the suite on embedded defaults, run the pipeline, stop everything.
 demo: setup
@@ -66,6 +66,9 @@ bench-registry: setup
 
 bench-preprocess: setup
 	$(PY) bench/preprocess/run.py
+
+bench-train: setup
+	$(PY) bench/train/run.py
 
 lock:
 	rm -rf /tmp/weather-lock && $(PYTHON) -m venv /tmp/weather-lock

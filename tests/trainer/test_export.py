@@ -10,13 +10,12 @@ import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import prediction_log_pb2
 
+from tests.trainer.conftest import TINY_CNN
 from weather_trainer import export, pipeline, scoring
 from weather_trainer.data import TrainingData
 from weather_trainer.features import CLIMATOLOGY_FOLD, INIT_TIME, LEAD_HOURS
 from weather_trainer.model import ForecastContext
 from weather_trainer.models import FAMILIES
-
-from tests.trainer.conftest import TINY_CNN
 
 
 def _randomised(model: keras.Model, seed: int) -> keras.Model:
@@ -36,9 +35,9 @@ def test_the_saved_model_gives_the_keras_outputs_on_physical_inputs(
     inputs, _ = test.read_block(test.pairs[::37])
     expected = scoring.predict(model, inputs)["t2m"]
     forecast = export.load_forecast(tmp_path / "sm")
-    served = forecast(
-        **{k: tf.constant(v) for k, v in inputs.items() if k != CLIMATOLOGY_FOLD}
-    )["t2m"].numpy()
+    served = forecast(**{k: tf.constant(v) for k, v in inputs.items() if k != CLIMATOLOGY_FOLD})[
+        "t2m"
+    ].numpy()
     assert served.shape == expected.shape == (len(inputs[LEAD_HOURS]), 33, 49)
     assert 250 < served.mean() < 300  # physical units (K)
     np.testing.assert_allclose(served, expected, rtol=0, atol=1e-3)

@@ -58,7 +58,9 @@ def test_small_blocks_give_the_same_samples_as_memory(
     small = dataclasses.replace(validation, block_inits=5)
     assert len(small.blocks()) > 10
     batches = list(pipeline.dataset(small, 16, shuffle=True, seed=3).as_numpy_iterator())
-    streamed = np.concatenate([inputs[INIT_TIME] * 10 + inputs[LEAD_HOURS] for inputs, _ in batches])
+    streamed = np.concatenate(
+        [inputs[INIT_TIME] * 10 + inputs[LEAD_HOURS] for inputs, _ in batches]
+    )
     memory_inputs, memory_targets = validation.arrays()
     expected = memory_inputs[INIT_TIME] * 10 + memory_inputs[LEAD_HOURS]
     assert sorted(streamed.tolist()) == sorted(expected.tolist())
@@ -86,13 +88,13 @@ def test_leads_per_init_draws_that_many_leads_and_weights_follow_the_lead(
 ) -> None:
     train = pipeline.split_samples(training_data, tiny_context, "train")
     weights = np.arange(4, dtype=np.float64)[:, None] + 1  # lead l -> weight l + 1
-    data = pipeline.dataset(
-        train, 50, shuffle=True, seed=1, leads_per_init=1, lead_weights=weights
-    )
+    data = pipeline.dataset(train, 50, shuffle=True, seed=1, leads_per_init=1, lead_weights=weights)
     seen = [
         (int(t), float(lead), float(w))
         for inputs, _, sample_weights in data.as_numpy_iterator()
-        for t, lead, w in zip(inputs[INIT_TIME], inputs[LEAD_HOURS], sample_weights["t2m"])
+        for t, lead, w in zip(
+            inputs[INIT_TIME], inputs[LEAD_HOURS], sample_weights["t2m"], strict=True
+        )
     ]
     assert len(seen) == len({t for t, _, _ in seen}) == 500  # inits 3..502, one lead each
     assert all(w == lead + 1 for _, lead, w in seen)

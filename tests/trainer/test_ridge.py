@@ -18,13 +18,22 @@ from weather_trainer.training import train
 
 
 def _solve(data: TrainingData, context: ForecastContext, tmp: Path, client: object) -> tuple:
-    job = FitJob(data, context, tiny_spec(model_family="ridge", hyperparameters={}), {}, tmp,
-                 Hooks(), dask_client=client)  # type: ignore[arg-type]
+    job = FitJob(
+        data,
+        context,
+        tiny_spec(model_family="ridge", hyperparameters={}),
+        {},
+        tmp,
+        Hooks(),
+        dask_client=client,
+    )  # type: ignore[arg-type]
     return ridge.solve(job, recent=3, per_point=True, time_of_day=False, l2=1e-2)
 
 
 def test_the_cluster_and_local_threads_solve_the_same_normal_equations(
-    training_data: TrainingData, tiny_context: ForecastContext, dask_runtime: DaskRuntime,
+    training_data: TrainingData,
+    tiny_context: ForecastContext,
+    dask_runtime: DaskRuntime,
     tmp_path: Path,
 ) -> None:
     on_cluster = _solve(training_data, tiny_context, tmp_path, dask_runtime.client())

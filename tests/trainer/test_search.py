@@ -24,15 +24,18 @@ def test_grid_and_random_candidates() -> None:
     ]
     drawn = SearchSpec(
         "random",
-        (ParameterRange("learning_rate", low=1e-4, high=1e-2, log=True),
-         ParameterRange("filters", low=4, high=16)),
+        (
+            ParameterRange("learning_rate", low=1e-4, high=1e-2, log=True),
+            ParameterRange("filters", low=4, high=16),
+        ),
         max_trials=5,
     )
     first = search.candidates(drawn, cnn, 3)
     assert first == search.candidates(drawn, cnn, 3) != search.candidates(drawn, cnn, 4)
     assert len(first) == 5
-    assert all(1e-4 <= t["learning_rate"] <= 1e-2 and t["filters"] == int(t["filters"])
-               for t in first)
+    assert all(
+        1e-4 <= t["learning_rate"] <= 1e-2 and t["filters"] == int(t["filters"]) for t in first
+    )
 
 
 def test_trials_run_on_dask_workers_and_the_best_is_the_final_model(
@@ -52,9 +55,10 @@ def test_trials_run_on_dask_workers_and_the_best_is_the_final_model(
     workers = {t.worker for t in outcome.trials}
     assert all(not w.endswith(f":{os.getpid()}") for w in workers)  # not this process
     best = min(outcome.trials, key=lambda t: t.validation_loss)
-    assert outcome.metadata["hyperparameters"]["learning_rate"] == best.hyperparameters[
-        "learning_rate"
-    ]
+    assert (
+        outcome.metadata["hyperparameters"]["learning_rate"]
+        == best.hyperparameters["learning_rate"]
+    )
     assert outcome.metadata["validation_loss"] == best.validation_loss
     assert (tmp_path / "job" / "search" / "trials.json").exists()
     again: list[TrialResult] = []

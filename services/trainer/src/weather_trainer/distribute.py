@@ -1,4 +1,4 @@
-"""The tf.distribute strategy of a job: default, MirroredStrategy, or multi-worker from TF_CONFIG."""
+"""The tf.distribute strategy of a job (default, mirrored, multi-worker) and its training loop."""
 
 from __future__ import annotations
 
@@ -65,7 +65,6 @@ def is_chief() -> bool:
     return kind == "chief" or (not has_chief and kind == "worker" and index == 0)
 
 
-
 @dataclass
 class LoopState:
     """How far a custom-loop fit got: finished epochs and their mean training losses."""
@@ -99,8 +98,10 @@ def run_epochs(
         with tf.GradientTape() as tape:
             predictions = model(inputs, training=True)
             per_sample = tf.add_n(
-                [losses[name].call(targets[name], predictions[name]) * weights[name]
-                 for name in outputs]
+                [
+                    losses[name].call(targets[name], predictions[name]) * weights[name]
+                    for name in outputs
+                ]
             )
             loss = tf.nn.compute_average_loss(per_sample, global_batch_size=batch)
             if model.losses:

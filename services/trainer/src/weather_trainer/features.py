@@ -120,10 +120,12 @@ class Features(keras.layers.Layer):
         window = tf.reshape(window, [shape[0], shape[1], shape[2], steps * len(context.variables)])
         init_f, target_f = tf.cast(init, tf.float64), tf.cast(target, tf.float64)
         per_sample = tf.stack(
-            [lead_hours / 24.0]
-            + _cyclic(init_f, DAY_SECONDS)
-            + _cyclic(target_f, DAY_SECONDS)
-            + _cyclic(init_f, YEAR_SECONDS),
+            [
+                lead_hours / 24.0,
+                *_cyclic(init_f, DAY_SECONDS),
+                *_cyclic(target_f, DAY_SECONDS),
+                *_cyclic(init_f, YEAR_SECONDS),
+            ],
             axis=-1,
         )
         per_sample = tf.broadcast_to(

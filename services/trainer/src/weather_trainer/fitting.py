@@ -224,8 +224,15 @@ def _fit_with_strategy(
 
     with strategy.scope():
         distribute.run_epochs(
-            model, strategy, train_data, batch, steps, resumed, job.spec.epochs,
-            end_of_epoch, job.hooks.cancel.is_set,
+            model,
+            strategy,
+            train_data,
+            batch,
+            steps,
+            resumed,
+            job.spec.epochs,
+            end_of_epoch,
+            job.hooks.cancel.is_set,
         )
     if model.optimizer.use_ema:
         model.optimizer.finalize_variable_values(model.trainable_variables)

@@ -187,7 +187,7 @@ def dataset(
 def steps_per_pass(samples: Samples, batch_size: int, leads_per_init: int) -> int:
     """Batches in one pass of dataset(...)."""
     if leads_per_init > 0:
-        inits, counts = np.unique(samples.pairs[:, 0], return_counts=True)
+        _, counts = np.unique(samples.pairs[:, 0], return_counts=True)
         total = int(np.minimum(counts, leads_per_init).sum())
     else:
         total = samples.size

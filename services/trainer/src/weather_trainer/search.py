@@ -214,9 +214,7 @@ def run(
         hooks.on_stage("searching", 0.05 + 0.75 * len(done) / max(1, len(plan)))
 
     if dask_client is not None:
-        _run_on_cluster(
-            spec, archive_url, context, pending, folder, hooks, dask_client, finished
-        )
+        _run_on_cluster(spec, archive_url, context, pending, folder, hooks, dask_client, finished)
     else:
         for number, hp in pending:
             if hooks.cancel.is_set():

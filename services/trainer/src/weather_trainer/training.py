@@ -1,4 +1,4 @@
-"""A training job end to end: check the spec, fit (or search), score against the references, export."""
+"""A training job end to end: check the spec, fit (or search), score on the references, export."""
 
 from __future__ import annotations
 
@@ -118,7 +118,7 @@ def _plan(
     problems = []
     dataset_step = data.step_seconds
     step = spec.time_step_seconds or dataset_step
-    stride = int(round(step / dataset_step)) if dataset_step > 0 else 1
+    stride = round(step / dataset_step) if dataset_step > 0 else 1
     if dataset_step <= 0 or stride < 1 or abs(stride * dataset_step - step) > 1e-6:
         problems.append(
             FieldViolation(

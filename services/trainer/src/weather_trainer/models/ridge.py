@@ -55,7 +55,7 @@ def block_normal_equations(
         inputs, targets = samples.read_block(pairs)
     predictors, last = _predictor_model(context, recent, time_of_day)(inputs, training=False)
     x = np.asarray(predictors, dtype=np.float64)
-    x = np.concatenate([x, np.ones(x.shape[:-1] + (1,))], axis=-1)
+    x = np.concatenate([x, np.ones((*x.shape[:-1], 1))], axis=-1)
     std = np.asarray(context.std)
     mean = np.asarray(context.mean)
     observed = np.stack([targets[v] for v in context.variables], axis=-1)
