@@ -189,3 +189,38 @@ def test_gate_margin_is_configurable(tmp_path) -> None:  # type: ignore[no-untyp
         assert "margin 0.5" in error.details()
     finally:
         strict.server.stop(1)
+
+
+def test_gate_judges_only_the_configured_metrics(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import start_registry
+
+    root = tmp_path / "a"
+    root.mkdir()
+    registry = start_registry(f"sqlite:///{tmp_path / 'r.db'}", root, gate_metrics=["rmse"])
+    try:
+        registry.stub.CreateRegisteredModel(pb.CreateRegisteredModelRequest(name="t2m"))
+        artifact = make_artifact(registry.artifact_root, "v")
+        metrics = [
+            metric("rmse", "t2m", 24, 1.50, persistence=1.538, climatology=1.930),
+            # loses to persistence on ACC: judged only when every metric is
+            metric("acc", "t2m", 24, 0.57, pb.METRIC_GOAL_MAXIMIZE, persistence=0.64),
+        ]
+        registry.stub.CreateModelVersion(version_request("t2m", artifact, metrics=metrics))
+        change = registry.stub.SetAlias(
+            pb.SetAliasRequest(model_name="t2m", alias="production", version=1)
+        ).change
+        assert change.gate.passed
+        assert {c.metric for c in change.gate.checks} == {"rmse"} and len(change.gate.checks) == 2
+    finally:
+        registry.channel.close()
+        registry.server.stop(1)
+    every = start_registry(f"sqlite:///{tmp_path / 'r.db'}", root, gated_aliases=["gold"])
+    try:
+        error = rpc_error(
+            every.stub.SetAlias, pb.SetAliasRequest(model_name="t2m", alias="gold", version=1)
+        )
+        assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "t2m/acc/+24h vs persistence" in error.details()
+    finally:
+        every.channel.close()
+        every.server.stop(1)

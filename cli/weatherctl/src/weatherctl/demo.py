@@ -162,7 +162,7 @@ def _promote(stub: pb_grpc.RegistryServiceStub, jobs: dict[str, tpb.Job]) -> boo
     except grpc.RpcError as refused:
         print(f"\nERROR: the gate refused the network v{network}: {refused.details()}")  # type: ignore[attr-defined]
         return False
-    print(f"\npromoted v{change.to_version} (cnn) to production; the gate's checks:")
+    print(f"\npromoted v{change.to_version} (cnn) to production; the gate's checks (RMSE):")
     print(gate_table(change.gate))
     judged = pb.SetAliasRequest(
         model_name=MODEL, alias="production", version=ridge, validate_only=True

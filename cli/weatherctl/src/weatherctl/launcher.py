@@ -46,6 +46,8 @@ def implemented_services(
             {
                 "DATABASE_URL": f"sqlite:///{data_dir / 'registry' / 'registry.db'}",
                 "ARTIFACT_ROOTS": str(data_dir),
+                # the gate judges the skill score's metric; MAE, ACC and bias are kept beside it
+                "GATE_METRICS": "rmse",
             },
         ),
         ServiceSpec(

@@ -24,10 +24,15 @@ def skill_score(value: float, baseline: float, goal: MetricGoal) -> float:
     return (value_ - base) / (perfect - base)
 
 
-def evaluate_gate(metrics: tuple[Metric, ...], margin: float) -> GateReport:
-    """Checks every (metric, baseline) pair; passes only if all checks pass and there is one."""
+def evaluate_gate(
+    metrics: tuple[Metric, ...], margin: float, judged: tuple[str, ...] = ()
+) -> GateReport:
+    """Checks every (metric, baseline) pair of the judged metric names (all when empty); passes
+    only if all checks pass and there is one."""
     checks = []
     for metric in metrics:
+        if judged and metric.name not in judged:
+            continue
         for baseline, baseline_value in sorted(metric.baselines.items()):
             skill = skill_score(metric.value, baseline_value, metric.goal)
             checks.append(

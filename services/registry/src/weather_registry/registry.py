@@ -39,6 +39,7 @@ class Policy:
 
     gated_aliases: tuple[str, ...] = ("production",)
     gate_margin: float = 0.0
+    gate_metrics: tuple[str, ...] = ()  # empty: every metric with baselines
     artifact_roots: tuple[str, ...] = ("file:///",)
 
 
@@ -215,7 +216,7 @@ class Registry:
         target = self.store.get_version(model_name, version)
         gate = None
         if alias in self.policy.gated_aliases:
-            gate = evaluate_gate(target.metrics, self.policy.gate_margin)
+            gate = evaluate_gate(target.metrics, self.policy.gate_margin, self.policy.gate_metrics)
             if not gate.passed and not override_gate:
                 raise self._gate_refusal(model_name, version, alias, gate)
         overridden = gate is not None and not gate.passed

@@ -23,6 +23,7 @@ def build_registry(settings: RegistrySettings) -> Registry:
     policy = Policy(
         gated_aliases=tuple(settings.gated_aliases),
         gate_margin=settings.gate_margin,
+        gate_metrics=tuple(settings.gate_metrics),
         artifact_roots=tuple(settings.artifact_roots),
     )
     return Registry(store, policy, EventBus(settings.max_watchers, settings.watch_poll_seconds))

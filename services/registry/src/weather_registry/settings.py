@@ -32,6 +32,11 @@ class RegistrySettings(ServiceSettings):
     gate_margin: float = Field(
         0.0, ge=0.0, lt=1.0, description="Skill score each gate check must exceed."
     )
+    gate_metrics: CommaList = Field(
+        default_factory=list,
+        description="Metric names the gate judges (for example rmse); empty judges every metric "
+        "stored with baselines.",
+    )
     artifact_roots: CommaList = Field(
         default_factory=lambda: ["file:///"],
         description="URL prefixes artefacts must lie under; the registry reads nothing else.",
@@ -41,7 +46,7 @@ class RegistrySettings(ServiceSettings):
         1.0, gt=0, le=60, description="How often watchers look for other replicas' events."
     )
 
-    @field_validator("gated_aliases", "artifact_roots", mode="before")
+    @field_validator("gated_aliases", "gate_metrics", "artifact_roots", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         return split_comma_list(value)
