@@ -47,34 +47,40 @@ def block_normal_equations(
     per_point: bool,
     time_of_day: bool,
 ) -> np.ndarray:
-    """X^T X | X^T y (with an intercept column) of one block of training pairs:
-    [lead, (lat, lon,) F + 1, F + 1 + V] float64, plus the counts in the last column block."""
+    """X^T X | X^T y | count (X with an intercept column) of one block of training pairs:
+    [lead, (lat, lon,) F + 1, F + 1 + V + 1] float64. Reads and computes one lead at a time so
+    a task holds one lead's windows, not the block's."""
+    predictor_model = _predictor_model(context, recent, time_of_day)
+    mean, std = np.asarray(context.mean), np.asarray(context.std)
+    out: np.ndarray | None = None
     with dask.config.set(scheduler="synchronous"):  # inside a task: read here, no nested graph
         data = open_training_data(Archive(archive_url), spec.dataset_id, spec.content_hash)
         samples = pipeline.Samples(data, context, pairs, len(pairs), cross_fit=True)
-        inputs, targets = samples.read_block(pairs)
-    predictors, last = _predictor_model(context, recent, time_of_day)(inputs, training=False)
-    x = np.asarray(predictors, dtype=np.float64)
-    x = np.concatenate([x, np.ones((*x.shape[:-1], 1))], axis=-1)
-    std = np.asarray(context.std)
-    mean = np.asarray(context.mean)
-    observed = np.stack([targets[v] for v in context.variables], axis=-1)
-    y = (observed - mean) / std - np.asarray(last, dtype=np.float64)
-    leads = max(context.lead_steps)
-    grid = x.shape[1:3] if per_point else ()
-    features = x.shape[-1]
-    out = np.zeros((leads, *grid, features, features + y.shape[-1] + 1))
-    for lead in np.unique(pairs[:, 1]):
-        rows = pairs[:, 1] == lead
-        xs, ys = x[rows], y[rows]
-        if per_point:
-            out[lead - 1, ..., :features] += np.einsum("nhwf,nhwg->hwfg", xs, xs)
-            out[lead - 1, ..., features:-1] += np.einsum("nhwf,nhwv->hwfv", xs, ys)
-            out[lead - 1, ..., -1] += rows.sum()
-        else:
-            out[lead - 1, :, :features] += np.einsum("nhwf,nhwg->fg", xs, xs)
-            out[lead - 1, :, features:-1] += np.einsum("nhwf,nhwv->fv", xs, ys)
-            out[lead - 1, :, -1] += rows.sum() * x.shape[1] * x.shape[2]
+        for lead in np.unique(pairs[:, 1]):
+            chosen = pairs[pairs[:, 1] == lead]
+            inputs, targets = samples.read_block(chosen)
+            predictors, last = predictor_model(inputs, training=False)
+            x = np.asarray(predictors, dtype=np.float64)
+            x = np.concatenate([x, np.ones((*x.shape[:-1], 1))], axis=-1)
+            observed = np.stack([targets[v] for v in context.variables], axis=-1)
+            y = (observed - mean) / std - np.asarray(last, dtype=np.float64)
+            features = x.shape[-1]
+            if out is None:
+                grid = x.shape[1:3] if per_point else ()
+                out = np.zeros(
+                    (max(context.lead_steps), *grid, features, features + y.shape[-1] + 1)
+                )
+            row = out[lead - 1]
+            if per_point:
+                row[..., :features] += np.einsum("nhwf,nhwg->hwfg", x, x)
+                row[..., features:-1] += np.einsum("nhwf,nhwv->hwfv", x, y)
+                row[..., -1] += len(chosen)
+            else:
+                row[:, :features] += np.einsum("nhwf,nhwg->fg", x, x)
+                row[:, features:-1] += np.einsum("nhwf,nhwv->fv", x, y)
+                row[:, -1] += len(chosen) * x.shape[1] * x.shape[2]
+    if out is None:
+        return np.zeros(_shape(context, recent, per_point, time_of_day))
     return out
 
 
