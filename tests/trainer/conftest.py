@@ -16,7 +16,7 @@ from weather_trainer.training import build_context, check
 
 DATASET = "era5-t2m-train"
 # A network small enough to train in seconds: 4 input steps, leads of 1 to 3 h.
-TINY_CNN = {
+TINY_CNN: dict[str, float] = {
     "filters": 4,
     "depth": 1,
     "leads_per_init": 1,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import distributed
 import numpy as np
 
 from tests.trainer.conftest import tiny_spec
@@ -17,7 +18,9 @@ from weather_trainer.spec import Hooks
 from weather_trainer.training import train
 
 
-def _solve(data: TrainingData, context: ForecastContext, tmp: Path, client: object) -> tuple:
+def _solve(
+    data: TrainingData, context: ForecastContext, tmp: Path, client: distributed.Client | None
+) -> tuple[np.ndarray, np.ndarray]:
     job = FitJob(
         data,
         context,
@@ -26,7 +29,7 @@ def _solve(data: TrainingData, context: ForecastContext, tmp: Path, client: obje
         tmp,
         Hooks(),
         dask_client=client,
-    )  # type: ignore[arg-type]
+    )
     return ridge.solve(job, recent=3, per_point=True, time_of_day=False, l2=1e-2)
 
 

@@ -55,10 +55,9 @@ def test_trials_run_on_dask_workers_and_the_best_is_the_final_model(
     workers = {t.worker for t in outcome.trials}
     assert all(not w.endswith(f":{os.getpid()}") for w in workers)  # not this process
     best = min(outcome.trials, key=lambda t: t.validation_loss)
-    assert (
-        outcome.metadata["hyperparameters"]["learning_rate"]
-        == best.hyperparameters["learning_rate"]
-    )
+    chosen = outcome.metadata["hyperparameters"]
+    assert isinstance(chosen, dict)
+    assert chosen["learning_rate"] == best.hyperparameters["learning_rate"]
     assert outcome.metadata["validation_loss"] == best.validation_loss
     assert (tmp_path / "job" / "search" / "trials.json").exists()
     again: list[TrialResult] = []

@@ -60,7 +60,12 @@ def test_a_tiny_network_trains_scores_and_exports(archive: Archive, tmp_path: Pa
 def test_cancel_stops_training_promptly(archive: Archive, tmp_path: Path) -> None:
     seen: list[int] = []
     hooks = Hooks()
-    hooks.on_epoch = lambda epoch, total: (seen.append(epoch.epoch), hooks.cancel.set())
+
+    def cancel_after(epoch: Epoch, total: int) -> None:
+        seen.append(epoch.epoch)
+        hooks.cancel.set()
+
+    hooks.on_epoch = cancel_after
     with pytest.raises(Cancelled):
         train(tiny_spec(epochs=20), archive, tmp_path / "job", hooks)
     assert seen == [1]

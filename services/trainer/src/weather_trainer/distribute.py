@@ -110,7 +110,7 @@ def run_epochs(
         model.optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
         return loss
 
-    @tf.function
+    @tf.function  # type: ignore[untyped-decorator]
     def train_step(iterator: Any) -> tf.Tensor:
         inputs, targets, weights = next(iterator)
         per_replica = strategy.run(replica_step, args=(inputs, targets, weights))

@@ -46,7 +46,7 @@ def _cyclic(seconds: tf.Tensor, period: float) -> list[tf.Tensor]:
     return [tf.cast(tf.sin(angle), tf.float32), tf.cast(tf.cos(angle), tf.float32)]
 
 
-class Features(keras.layers.Layer):
+class Features(keras.layers.Layer):  # type: ignore[misc]
     """Normalised channels [batch, lat, lon, channel] from physical serving inputs.
 
     Returns (window, last, same_hour, clim_target, clim_init, scalars, lead_steps): the window is
@@ -138,7 +138,7 @@ class Features(keras.layers.Layer):
         return window, last, same_hour, clim_target, clim_init, scalars, lead_steps
 
 
-class LeadLinear(keras.layers.Layer):
+class LeadLinear(keras.layers.Layer):  # type: ignore[misc]
     """A pointwise linear map with its own weights for every lead (1 to max_lead steps) and,
     when per_point, for every grid point too."""
 
@@ -170,7 +170,7 @@ class LeadLinear(keras.layers.Layer):
         return tf.einsum("bhwf,bfv->bhwv", features, kernel) + bias[:, None, None, :]
 
 
-class Pointwise(keras.layers.Layer):
+class Pointwise(keras.layers.Layer):  # type: ignore[misc]
     """Per-point predictors relative to the init value: recent steps, baselines, time of day."""
 
     def __init__(
@@ -211,7 +211,7 @@ class Pointwise(keras.layers.Layer):
         )
 
 
-class Channels(keras.layers.Layer):
+class Channels(keras.layers.Layer):  # type: ignore[misc]
     """Some channels (last axis) of a tensor."""
 
     def __init__(self, keep: tuple[int, ...], **kwargs: Any) -> None:
@@ -222,7 +222,7 @@ class Channels(keras.layers.Layer):
         return tf.gather(x, list(self.keep), axis=-1)
 
 
-class ToPhysical(keras.layers.Layer):
+class ToPhysical(keras.layers.Layer):  # type: ignore[misc]
     """Physical values per variable from the normalised init value and predicted residual."""
 
     def __init__(self, context: ForecastContext, **kwargs: Any) -> None:

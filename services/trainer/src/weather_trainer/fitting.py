@@ -31,7 +31,7 @@ def resumed_epoch(checkpoints: pathlib.Path) -> int:
     return int(json.loads(metadata.read_text())["epoch"])
 
 
-class Reporter(keras.callbacks.Callback):
+class Reporter(keras.callbacks.Callback):  # type: ignore[misc]
     """Records finished epochs beside the checkpoint, reports them, stops on cancel."""
 
     def __init__(
@@ -82,7 +82,7 @@ def _history(path: pathlib.Path) -> list[Epoch]:
     return [Epoch(**e) for e in json.loads(path.read_text())]
 
 
-class LatitudeWeightedMSE(keras.losses.Loss):
+class LatitudeWeightedMSE(keras.losses.Loss):  # type: ignore[misc]
     """Per-sample mean over the grid of cos(lat)-weighted (weights of mean 1) squared errors."""
 
     def __init__(self, latitude: np.ndarray) -> None:

@@ -135,7 +135,7 @@ def dataset(
     [lead, variable] adds per-variable sample weights by lead."""
     blocks = samples.blocks()
 
-    def generate(block: np.int64, draw: np.int64) -> Iterator[Arrays]:
+    def generate(block: np.int64, draw: np.int64) -> Iterator[tuple[dict[str, np.ndarray], ...]]:
         pairs = blocks[int(block)]
         rng = np.random.default_rng([seed, int(draw) & 0x7FFFFFFF, int(block)])
         if leads_per_init > 0:

@@ -14,7 +14,9 @@ import os
 import pathlib
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 import dask
 import distributed
@@ -124,7 +126,7 @@ def run_trial(
     hyperparameters: dict[str, float],
     folder: str,
     context: ForecastContext | None = None,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Fits one trial (in whatever process runs it: a Dask worker or this one) and saves its
     weights in folder; returns the TrialResult fields and its epochs."""
     from weather_trainer.data import open_training_data
@@ -163,25 +165,25 @@ def run_trial(
     }
 
 
-def _load(record: pathlib.Path) -> dict[int, dict[str, object]]:
+def _load(record: pathlib.Path) -> dict[int, dict[str, Any]]:
     if not record.exists():
         return {}
     return {int(r["number"]): r for r in json.loads(record.read_text())}
 
 
-def _save(record: pathlib.Path, done: dict[int, dict[str, object]]) -> None:
+def _save(record: pathlib.Path, done: dict[int, dict[str, Any]]) -> None:
     temp = record.with_suffix(".tmp")
     temp.write_text(json.dumps([done[n] for n in sorted(done)], indent=1))
     os.replace(temp, record)
 
 
-def _result(raw: dict[str, object]) -> TrialResult:
+def _result(raw: dict[str, Any]) -> TrialResult:
     return TrialResult(
-        number=int(raw["number"]),  # type: ignore[call-overload]
-        hyperparameters={k: float(v) for k, v in dict(raw["hyperparameters"]).items()},  # type: ignore[call-overload]
-        validation_loss=float(raw["validation_loss"]),  # type: ignore[arg-type]
-        epochs=int(raw["epochs"]),  # type: ignore[call-overload]
-        seconds=float(raw["seconds"]),  # type: ignore[arg-type]
+        number=int(raw["number"]),
+        hyperparameters={k: float(v) for k, v in dict(raw["hyperparameters"]).items()},
+        validation_loss=float(raw["validation_loss"]),
+        epochs=int(raw["epochs"]),
+        seconds=float(raw["seconds"]),
         worker=str(raw["worker"]),
     )
 
@@ -207,8 +209,8 @@ def run(
     for raw in done.values():
         hooks.on_trial(_result(raw))
 
-    def finished(raw: dict[str, object]) -> None:
-        done[int(raw["number"])] = raw  # type: ignore[call-overload]
+    def finished(raw: dict[str, Any]) -> None:
+        done[int(raw["number"])] = raw
         _save(record, done)
         hooks.on_trial(_result(raw))
         hooks.on_stage("searching", 0.05 + 0.75 * len(done) / max(1, len(plan)))
@@ -224,15 +226,15 @@ def run(
             )
     if hooks.cancel.is_set():
         raise Cancelled()
-    best = min(done.values(), key=lambda r: _loss_key(float(r["validation_loss"])))  # type: ignore[arg-type]
+    best = min(done.values(), key=lambda r: _loss_key(float(r["validation_loss"])))
     hyperparameters = family.resolved(
         {k: float(v) for k, v in dict(best["hyperparameters"]).items()}
-    )  # type: ignore[call-overload]
+    )
     model = family.build(context, hyperparameters)
     model.load_weights(str(folder / f"trial-{best['number']}" / WEIGHTS))
-    epochs = [Epoch(**e) for e in best.get("epoch_log", [])]  # type: ignore[attr-defined]
+    epochs = [Epoch(**e) for e in best.get("epoch_log", [])]
     trials = tuple(_result(done[n]) for n in sorted(done))
-    fitted = Fitted(model, epochs, float(best["validation_loss"]))  # type: ignore[arg-type]
+    fitted = Fitted(model, epochs, float(best["validation_loss"]))
     return SearchOutcome(trials, hyperparameters, fitted)
 
 
@@ -248,10 +250,10 @@ def _run_on_cluster(
     folder: pathlib.Path,
     hooks: Hooks,
     client: distributed.Client,
-    finished: object,
+    finished: Callable[[dict[str, Any]], None],
 ) -> None:
     """Trials as Dask tasks, at most parallel_trials (default: one per worker) at a time."""
-    assert spec.search is not None and callable(finished)
+    assert spec.search is not None
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     limit = spec.search.parallel_trials or workers
     queue = list(pending)

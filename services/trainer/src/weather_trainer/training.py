@@ -20,7 +20,7 @@ from weather_trainer.data import open_training_data as open_data
 from weather_trainer.fitting import CHECKPOINTS
 from weather_trainer.model import FitJob, Fitted, ForecastContext, ModelFamily
 from weather_trainer.models import FAMILIES, family_names
-from weather_trainer.spec import Hooks, Outcome, TrainSpec
+from weather_trainer.spec import Hooks, Outcome, TrainSpec, TrialResult
 
 CLIMATOLOGY_FOLDS = 4
 SAVED_MODEL = "saved_model"
@@ -245,7 +245,7 @@ def train(
     plan = check(spec, data)
     context = build_context(spec, data, plan)
     workdir.mkdir(parents=True, exist_ok=True)
-    trials: tuple[search.TrialResult, ...] = ()
+    trials: tuple[TrialResult, ...] = ()
     hyperparameters = family.resolved(spec.hyperparameters)
     if hooks.cancel.is_set():
         raise Cancelled()

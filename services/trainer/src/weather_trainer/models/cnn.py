@@ -29,7 +29,7 @@ from weather_trainer.model import FitJob, Fitted, ForecastContext, Hyperparamete
 from weather_trainer.models import ridge
 
 
-class WrapPad(keras.layers.Layer):
+class WrapPad(keras.layers.Layer):  # type: ignore[misc]
     """Pads [batch, lat, lon, channel]: zeros in latitude, wrap round in longitude."""
 
     def __init__(self, size: int, **kwargs: Any) -> None:

@@ -18,6 +18,7 @@ import dask
 import dask.array as da
 import keras
 import numpy as np
+from dask.delayed import delayed
 
 from weather_data.archive import Archive
 from weather_trainer import fitting, pipeline, scoring
@@ -92,7 +93,7 @@ def solve(
     train = pipeline.split_samples(job.data, job.context, "train")
     parts = [
         da.from_delayed(
-            dask.delayed(block_normal_equations)(
+            delayed(block_normal_equations)(
                 job.data.archive_url, job.spec, job.context, pairs, recent, per_point, time_of_day
             ),
             shape=_shape(job.context, recent, per_point, time_of_day),
