@@ -30,7 +30,7 @@ def build_trainer_server(
 ) -> tuple[ManagedServer, int]:
     """The trainer server (not started) and its port. Interrupted jobs are recovered at once;
     stopping the server leaves running jobs INTERRUPTED, to be resumed."""
-    import weather_trainer.training as training  # TensorFlow loads here, once
+    from weather_trainer.training import train, validate  # TensorFlow loads here, once
 
     own_runtime = runtime is None and settings.use_dask
     dask = (
@@ -44,8 +44,8 @@ def build_trainer_server(
     service = TrainerService(
         JobStore(Path(settings.work_root)),
         Archive(settings.archive_url),
-        train=training.train,
-        validate=training.validate,
+        train=train,
+        validate=validate,
         max_running=settings.max_running,
         registrar=registrar,
         runtime=dask,
