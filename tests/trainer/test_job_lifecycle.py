@@ -13,20 +13,13 @@ from weather.trainer.v1 import trainer_service_pb2_grpc as pb_grpc
 
 from tests.trainer.service_support import (
     DATASET,
-    build_demo_archive,
     start_process,
     start_trainer,
     wait_for,
 )
-from weather_data.cluster import DaskRuntime
 
 pytestmark = pytest.mark.timeout(900)
 TINY = {"filters": 4, "depth": 1, "kernel_size": 3}
-
-
-@pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory, dask_runtime: DaskRuntime) -> Path:
-    return build_demo_archive(tmp_path_factory.mktemp("lifecycle") / "archive", dask_runtime)
 
 
 def cnn_spec(epochs: int) -> pb.JobSpec:
@@ -43,8 +36,10 @@ def cnn_spec(epochs: int) -> pb.JobSpec:
     return spec
 
 
-def test_cancel_stops_a_running_job_and_registers_nothing(archive: Path, tmp_path: Path) -> None:
-    trainer = start_trainer(archive, tmp_path / "work", None)
+def test_cancel_stops_a_running_job_and_registers_nothing(
+    demo_archive: Path, tmp_path: Path
+) -> None:
+    trainer = start_trainer(demo_archive, tmp_path / "work", None)
     try:
         job = trainer.stub.StartTraining(pb.StartTrainingRequest(spec=cnn_spec(200))).job
         wait_for(trainer.stub, job.job_id, lambda j: j.progress.epoch >= 1)
@@ -65,10 +60,10 @@ def test_cancel_stops_a_running_job_and_registers_nothing(archive: Path, tmp_pat
 
 
 def test_a_killed_trainer_resumes_its_job_from_the_last_checkpoint(
-    archive: Path, tmp_path: Path
+    demo_archive: Path, tmp_path: Path
 ) -> None:
     settings = {
-        "ARCHIVE_URL": str(archive),
+        "ARCHIVE_URL": str(demo_archive),
         "WORK_ROOT": str(tmp_path / "work"),
         "USE_DASK": "false",
     }

@@ -17,19 +17,12 @@ from weather.trainer.v1 import trainer_service_pb2 as pb
 from tests.trainer.service_support import (
     DATASET,
     RunningTrainer,
-    build_demo_archive,
     start_process,
     start_trainer,
 )
-from weather_data.cluster import DaskRuntime
 from weather_runtime.artifacts import directory_digest
 
 pytestmark = pytest.mark.timeout(600)
-
-
-@pytest.fixture(scope="session")
-def demo_archive(tmp_path_factory: pytest.TempPathFactory, dask_runtime: DaskRuntime) -> Path:
-    return build_demo_archive(tmp_path_factory.mktemp("trainer") / "archive", dask_runtime)
 
 
 @pytest.fixture
