@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import xarray as xr
 from distributed import Client
@@ -15,14 +16,22 @@ from weather_data.manifest import Manifest
 from weather_data.writer import describe, now_iso, write_new
 
 
+def _executing(dask_worker: Any) -> int:
+    """Tasks a worker's threads are running now, cancelled ones included."""
+    state = dask_worker.state
+    return len(state.executing) + len(state.long_running)
+
+
 def _wait_until_idle(client: Client, timeout: float = 30.0) -> None:
-    """Waits (bounded) until no worker is processing a task."""
+    """Waits (bounded) until no worker thread runs a task. The scheduler forgets a cancelled
+    task at once, but a worker thread that started it runs it to the end (and writes its chunk),
+    so the workers themselves are asked."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if not any(client.processing().values()):
+            if not any(client.run(_executing).values()):
                 return
-        except Exception:  # noqa: BLE001 - a lost scheduler has nothing running for us
+        except Exception:  # noqa: BLE001 - a lost cluster has nothing running for us
             return
         time.sleep(0.05)
 
