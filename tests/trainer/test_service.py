@@ -20,6 +20,7 @@ from tests.trainer.service_support import (
     start_process,
     start_trainer,
 )
+from weather_data.cluster import DaskRuntime
 from weather_runtime.artifacts import directory_digest
 
 pytestmark = pytest.mark.timeout(600)
@@ -180,3 +181,33 @@ def test_finished_jobs_are_registered_with_lineage_and_metrics(
     finally:
         trainer.stop()
         registry.terminate()
+
+
+def test_a_search_job_records_its_trials_and_keeps_the_best(
+    demo_archive: Path, tmp_path: Path, dask_runtime: DaskRuntime
+) -> None:
+    trainer = start_trainer(demo_archive, tmp_path / "work", dask_runtime)
+    try:
+        job_spec = spec(
+            model_family="cnn",
+            input_steps=4,
+            epochs=1,
+            batch_size=64,
+            lead_hours=[1, 2, 3],
+        )
+        job_spec.hyperparameters.update({"filters": 4, "depth": 1})
+        job_spec.search.method = pb.SEARCH_METHOD_GRID
+        job_spec.search.parallel_trials = 2
+        job_spec.search.parameters.add(name="learning_rate").values.values.extend([1e-5, 3e-3])
+        started = trainer.stub.StartTraining(pb.StartTrainingRequest(spec=job_spec)).job
+        updates = trainer.follow(started.job_id)
+        job = updates[-1]
+        assert job.state == pb.JOB_STATE_SUCCEEDED, job.error
+        assert [t.number for t in job.trials] == [1, 2]
+        assert sorted(t.hyperparameters["learning_rate"] for t in job.trials) == [1e-5, 3e-3]
+        assert all(t.worker and t.validation_loss > 0 for t in job.trials)
+        # trials were streamed as they finished, before the job ended
+        assert any(u.trials and u.state == pb.JOB_STATE_RUNNING for u in updates)
+        assert [s.lead_time.seconds // 3600 for s in job.scores] == [1, 2, 3]
+    finally:
+        trainer.stop()
