@@ -6,6 +6,7 @@ import argparse
 import getpass
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -73,31 +74,29 @@ def main(argv: list[str] | None = None) -> int:
     service = getattr(args, "service", "")
     if service in ("ingest", "preprocess", "trainer"):
         return _run_data(args)
-    channel = with_actor(instrumented_channel(args.registry), args.actor)
-    try:
-        return registry_commands.run(_Deadline(channel, args.timeout), args)
-    except grpc.RpcError as exc:
-        error(f"{exc.code().name}: {exc.details()}")  # type: ignore[attr-defined]
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    finally:
-        channel.close()
+    return _on_channel(
+        args.registry, args, lambda c: registry_commands.run(_Deadline(c, args.timeout), args)
+    )
 
 
 def _run_data(args: argparse.Namespace) -> int:
     """An ingest, preprocess or trainer command on a channel to that service."""
     address = {"ingest": args.ingest, "preprocess": args.preprocess, "trainer": args.trainer}
-    channel = with_actor(instrumented_channel(address[args.service]), args.actor)
+    if args.service == "trainer":
+        return _on_channel(address["trainer"], args, lambda c: train_commands.run(c, args))
+    client = (
+        ipb_grpc.IngestServiceStub if args.service == "ingest" else ppb_grpc.PreprocessServiceStub
+    )
+    return _on_channel(address[args.service], args, lambda c: int(args.handler(client(c), args)))
+
+
+def _on_channel(
+    address: str, args: argparse.Namespace, command: Callable[[grpc.Channel], int]
+) -> int:
+    """Runs command on a channel to address; gRPC errors become one clear line."""
+    channel = with_actor(instrumented_channel(address), args.actor)
     try:
-        if args.service == "trainer":
-            return train_commands.run(channel, args)
-        client = (
-            ipb_grpc.IngestServiceStub
-            if args.service == "ingest"
-            else ppb_grpc.PreprocessServiceStub
-        )
-        return int(args.handler(client(channel), args))
+        return command(channel)
     except grpc.RpcError as exc:
         error(f"{exc.code().name}: {exc.details()}")  # type: ignore[attr-defined]
         return 1

@@ -194,15 +194,18 @@ class JobStore:
     def _request_path(self, request_id: str) -> Path:
         return self.root / "requests" / hashlib.sha256(request_id.encode()).hexdigest()
 
+    def by_request(self, request_id: str) -> JobRecord | None:
+        """The job created with request_id, or None."""
+        try:
+            return self.get(self._request_path(request_id).read_text().strip())
+        except FileNotFoundError:
+            return None
+
     def create(self, record: JobRecord) -> JobRecord:
         """Stores a new record; with a request id already used, returns that job instead."""
         with self._lock:
-            if record.request_id:
-                earlier = self._request_path(record.request_id)
-                if earlier.exists():
-                    found = self.get(earlier.read_text().strip())
-                    if found is not None:
-                        return found
+            if record.request_id and (found := self.by_request(record.request_id)) is not None:
+                return found
             self._write(self.job_dir(record.job_id) / "job.json", to_json(record))
             if record.request_id:
                 self._write(self._request_path(record.request_id), record.job_id)

@@ -166,7 +166,7 @@ class TrainerService:
     ) -> JobRecord | None:
         """Validates spec and queues a job (None when validate_only)."""
         self._refuse_writes()
-        if request_id and (earlier := self._by_request(request_id)) is not None:
+        if request_id and (earlier := self.store.by_request(request_id)) is not None:
             return earlier
         self._validate(spec, self.archive)
         if validate_only:
@@ -187,12 +187,6 @@ class TrainerService:
         if stored.job_id == record.job_id:
             self._submit(stored)
         return stored
-
-    def _by_request(self, request_id: str) -> JobRecord | None:
-        for record in self.store.all():
-            if record.request_id == request_id:
-                return record
-        return None
 
     def get(self, job_id: str) -> JobRecord:
         """The job; NotFound when unknown."""
