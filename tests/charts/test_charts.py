@@ -7,7 +7,8 @@ for the platform's invariants: Pod Security Standard "restricted", explicit
 resources, native gRPC probes, no service-account token, a NetworkPolicy when
 enabled. The registry and trainer charts also get value-specific and negative
 cases (for the trainer: single mode's one Recreate replica, the TF_CONFIG every
-multiWorker pod builds from its ordinal, object-store credentials).
+multiWorker pod builds from its ordinal, object-store credentials, the artefact
+root).
 
 kubernetes-validate has no schema for custom resources and only warns about
 them. A kind it finds no schema for fails the schema test unless it is in
@@ -895,7 +896,9 @@ def test_trainer_single_mode_one_recreate_replica(helm: str) -> None:
     assert "command" not in container and "args" not in container, "the image's entrypoint"
     assert env["TRAINER_PORT"] == "50054" and env["TRAINER_METRICS_PORT"] == "9104"
     assert env["TRAINER_WORK_ROOT"] == "/work"
+    assert env["TRAINER_ARTIFACT_ROOT"] == "", "empty: SavedModels and checkpoints on the work root"
     assert env["TRAINER_ARCHIVE_URL"] == "file:///archive"
+    assert "envFrom" not in container, "no credentials Secret by default"
     assert env["TRAINER_REGISTRY_ADDRESS"] == "" and env["TRAINER_REGISTRY_TIMEOUT_SECONDS"] == "30"
     assert env["TRAINER_MAX_RUNNING"] == "1" and env["TRAINER_AUTO_RESUME"] == "false"
     assert env["TRAINER_MAX_MESSAGE_BYTES"] == "67108864"
@@ -1051,6 +1054,90 @@ def test_trainer_object_store_credentials_from_secret(helm: str) -> None:
     assert env["TRAINER_REGISTRY_TIMEOUT_SECONDS"] == "15"
 
 
+def test_trainer_artifact_root_on_object_store(helm: str) -> None:
+    docs = _trainer(helm, "artifact-store-values.yaml")
+    workload, container = _trainer_workload(docs)
+    env = container_env(container)
+
+    assert workload["kind"] == "Deployment"
+    assert env["TRAINER_ARTIFACT_ROOT"] == "s3://weather-models/trainer"
+    assert env["TRAINER_WORK_ROOT"] == "/work", "job records stay on the work volume"
+    assert container["envFrom"] == [{"secretRef": {"name": "trainer-artifacts-s3"}}]
+    assert not kinds(docs, "Secret"), "credentials come from an existing Secret"
+    assert not any("AWS" in name for name in env), "no credentials inline"
+    assert "artifacts-key" not in _volumes(workload)
+    assert env["TRAINER_ARCHIVE_URL"] == "file:///archive" and "/archive" in _mounts(container)
+    (pvc,) = kinds(docs, "PersistentVolumeClaim")
+    assert pvc["spec"]["resources"]["requests"]["storage"] == "5Gi", "job records: a small claim"
+    egress = _policy_ports(docs, "egress")
+    assert egress[443] == [], "the artefact root alone opens HTTPS (no CIDR: any destination)"
+    assert set(egress) == {53, 443, 50051}
+
+
+def test_trainer_artifact_root_in_every_worker(helm: str) -> None:
+    docs = _trainer(helm, "gcs-key-file-values.yaml", "artifacts.root=gs://weather-models/trainer")
+    workload, container = _trainer_workload(docs)
+    env = container_env(container)
+
+    assert workload["kind"] == "StatefulSet", "the pod template is shared with multiWorker"
+    assert env["TRAINER_ARTIFACT_ROOT"] == "gs://weather-models/trainer"
+    assert env["GOOGLE_APPLICATION_CREDENTIALS"] == "/var/run/secrets/archive/key.json", (
+        "the archive's key serves both stores"
+    )
+    assert "artifacts-key" not in _volumes(workload) and "envFrom" not in container
+
+
+def test_trainer_artifact_key_file(helm: str) -> None:
+    docs = _trainer(
+        helm,
+        "object-store-values.yaml",
+        "artifacts.root=gs://weather-models/trainer",
+        "artifacts.credentials.keyFile.existingSecret=trainer-models-gcs-key",
+    )
+    workload, container = _trainer_workload(docs)
+    env = container_env(container)
+    volumes, mounts = _volumes(workload), _mounts(container)
+
+    assert env["GOOGLE_APPLICATION_CREDENTIALS"] == "/var/run/secrets/artifacts/key.json"
+    assert volumes["artifacts-key"]["secret"] == {
+        "secretName": "trainer-models-gcs-key",
+        "defaultMode": 0o440,
+        "items": [{"key": "key.json", "path": "key.json"}],
+    }
+    assert mounts["/var/run/secrets/artifacts"] == {
+        "name": "artifacts-key",
+        "mountPath": "/var/run/secrets/artifacts",
+        "readOnly": True,
+    }
+    assert container["envFrom"] == [{"secretRef": {"name": "trainer-s3-credentials"}}]
+    assert _policy_ports(docs, "egress")[443] == [{"ipBlock": {"cidr": "10.40.0.0/16"}}]
+
+
+def test_trainer_artifact_credentials_stay_off_dask_workers(helm: str) -> None:
+    docs = _trainer(
+        helm,
+        "operator-values.yaml",
+        "artifacts.root=s3://weather-models/trainer",
+        "artifacts.credentials.existingSecret=trainer-artifacts-s3",
+        "artifacts.credentials.keyFile.existingSecret=trainer-models-key",
+        "artifacts.credentials.keyFile.env=MODELS_KEY_FILE",
+    )
+    _, container = _trainer_workload(docs)
+    assert container["envFrom"] == [{"secretRef": {"name": "trainer-artifacts-s3"}}]
+    assert _policy_ports(docs, "egress")[443] == []
+
+    worker_spec = one(docs, "DaskCluster")["spec"]["worker"]["spec"]
+    (worker,) = worker_spec["containers"]
+    assert "envFrom" not in worker, "Dask workers never publish"
+    assert not {"TRAINER_ARTIFACT_ROOT", "MODELS_KEY_FILE"} & container_env(worker).keys()
+    assert "artifacts-key" not in {v["name"] for v in worker_spec["volumes"]}
+    dask_policy = next(
+        d for d in kinds(docs, "NetworkPolicy") if d["metadata"]["name"] == "rel-trainer-dask"
+    )
+    dask_ports = {p["port"] for r in dask_policy["spec"]["egress"] for p in r.get("ports", [])}
+    assert 443 not in dask_ports, "the archive is a claim: the workers need no object store"
+
+
 def test_trainer_gcs_key_file_and_cluster_domain(helm: str) -> None:
     docs = _trainer(helm, "gcs-key-file-values.yaml")
     workload, container = _trainer_workload(docs)
@@ -1158,6 +1245,25 @@ def test_trainer_helm_test_pod(helm: str) -> None:
             lambda d: not kinds(d, "PodDisruptionBudget"),
             id="one-worker-no-pdb",
         ),
+        pytest.param(
+            ("artifacts.root=file:///work/published",),
+            lambda d: (
+                container_env(_trainer_workload(d)[1])["TRAINER_ARTIFACT_ROOT"]
+                == "file:///work/published"
+                and 443 not in _policy_ports(d, "egress")
+            ),
+            id="artifact-root-on-work-volume-no-egress",
+        ),
+        pytest.param(
+            (
+                "archive.url=s3://weather-archive/archive",
+                "archive.credentials.existingSecret=s3",
+                "artifacts.root=s3://weather-models/trainer",
+                "artifacts.credentials.existingSecret=s3",
+            ),
+            lambda d: _trainer_workload(d)[1]["envFrom"] == [{"secretRef": {"name": "s3"}}],
+            id="one-secret-for-archive-and-artifacts",
+        ),
     ],
 )
 def test_trainer_accepts(helm: str, sets: tuple[str, ...], check: Any) -> None:
@@ -1201,6 +1307,36 @@ def test_trainer_accepts(helm: str, sets: tuple[str, ...], check: Any) -> None:
         pytest.param(("otel.enabled=true",), "otel.endpoint", id="otel-without-endpoint"),
         pytest.param(("replicaCount=2",), "replicaCount", id="no-replica-count"),
         pytest.param(("training.typo=1",), "typo", id="unknown-training-key"),
+        pytest.param(("artifacts.typo=1",), "typo", id="unknown-artifacts-key"),
+        pytest.param(
+            ("artifacts.root=weather-models/trainer",), "artifacts.root", id="root-without-scheme"
+        ),
+        pytest.param(("artifacts.root=s3:// x",), "artifacts.root", id="root-with-space"),
+        pytest.param(
+            ("artifacts.root=file:///data/models",),
+            "must be a folder under work.mountPath",
+            id="file-root-off-the-work-volume",
+        ),
+        pytest.param(
+            ("artifacts.root=file:///work",),
+            "must be a folder under work.mountPath",
+            id="file-root-is-the-work-root",
+        ),
+        pytest.param(
+            ("artifacts.root=file:///work/jobs",),
+            "other than its jobs/ and requests/",
+            id="file-root-in-the-job-records",
+        ),
+        pytest.param(
+            (
+                "archive.url=gs://weather-archive/archive",
+                "archive.credentials.keyFile.existingSecret=archive-key",
+                "artifacts.root=gs://weather-models/trainer",
+                "artifacts.credentials.keyFile.existingSecret=models-key",
+            ),
+            "both set GOOGLE_APPLICATION_CREDENTIALS",
+            id="two-key-files-one-env",
+        ),
     ],
 )
 def test_trainer_rejects(helm: str, sets: tuple[str, ...], message: str) -> None:

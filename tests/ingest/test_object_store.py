@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,43 +9,27 @@ import fsspec
 import numpy as np
 import pytest
 import xarray as xr
-from moto.server import ThreadedMotoServer
 from weather.common.v1 import operation_pb2
 from weather.ingest.v1 import ingest_service_pb2 as pb
 
 from tests.ingest.conftest import NAVY, start_ingest
+from tests.object_store import s3_endpoint
 from weather_data.cluster import DaskRuntime, DaskSettings
 
 BUCKET = "weather-archive"
-CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "test-key",
-    "AWS_SECRET_ACCESS_KEY": "test-secret",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
 
 
 @pytest.fixture(scope="module")
 def s3_runtime() -> Iterator[DaskRuntime]:
     """An S3 endpoint on loopback and a Dask cluster whose workers see its address and keys,
     as pods would through the chart's Secret."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    saved = {k: os.environ.get(k) for k in [*CREDENTIALS, "AWS_ENDPOINT_URL"]}
-    os.environ.update(CREDENTIALS, AWS_ENDPOINT_URL=f"http://{host}:{port}")
-    fsspec.filesystem("s3", skip_instance_cache=True).mkdir(BUCKET)
-    runtime = DaskRuntime(DaskSettings(local_workers=1, local_threads=2, memory_limit="2GiB"))
-    runtime.client()
-    try:
-        yield runtime
-    finally:
-        runtime.close()
-        server.stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with s3_endpoint(BUCKET):
+        runtime = DaskRuntime(DaskSettings(local_workers=1, local_threads=2, memory_limit="2GiB"))
+        runtime.client()
+        try:
+            yield runtime
+        finally:
+            runtime.close()
 
 
 def _ingest(tmp_path: Path, runtime: DaskRuntime, archive_url: str) -> pb.WatchOperationResponse:

@@ -116,12 +116,19 @@ class ServiceProcess:
 
 
 def start_process(
-    module: str, prefix: str, settings: dict[str, str], log: Path, timeout: float = 120
+    module: str,
+    prefix: str,
+    settings: dict[str, str],
+    log: Path,
+    timeout: float = 120,
+    env: dict[str, str] | None = None,
 ) -> ServiceProcess:
-    """Starts a service process on a free loopback port and waits until it serves."""
+    """Starts a service process on a free loopback port (extra environment in env) and waits
+    until it serves."""
     port = free_port()
     env = {
         **os.environ,
+        **(env or {}),
         **{prefix + k: v for k, v in settings.items()},
         prefix + "HOST": "127.0.0.1",
         prefix + "PORT": str(port),

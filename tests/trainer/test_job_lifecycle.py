@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import grpc
+import psutil
 import pytest
 from weather.common.v1 import dataset_pb2
 from weather.trainer.v1 import trainer_service_pb2 as pb
@@ -74,7 +75,13 @@ def test_a_killed_trainer_resumes_its_job_from_the_last_checkpoint(
             stub = pb_grpc.TrainerServiceStub(channel)
             job = stub.StartTraining(pb.StartTrainingRequest(spec=cnn_spec(epochs))).job
             wait_for(stub, job.job_id, lambda j: j.progress.epoch >= 2)
+        training = psutil.Process(first.process.pid).children()
+        assert training, "the job runs in a child process of the trainer"
         first.kill()
+        # the training process notices its trainer is gone and ends too: no orphan keeps
+        # writing checkpoints into the job's folder
+        _, alive = psutil.wait_procs(training, timeout=15)
+        assert not alive
     finally:
         first.terminate()
 
@@ -103,3 +110,27 @@ def test_a_killed_trainer_resumes_its_job_from_the_last_checkpoint(
         assert final.scores and final.artifact_digest.startswith("sha256:")
     finally:
         second.terminate()
+
+
+def test_a_training_process_that_dies_fails_its_job_and_not_the_trainer(
+    demo_archive: Path, tmp_path: Path
+) -> None:
+    trainer = start_trainer(demo_archive, tmp_path / "work", None)
+    try:
+        before = {c.pid for c in psutil.Process().children()}
+        job = trainer.stub.StartTraining(pb.StartTrainingRequest(spec=cnn_spec(200))).job
+        wait_for(trainer.stub, job.job_id, lambda j: j.progress.epoch >= 1)
+        training = [c for c in psutil.Process().children() if c.pid not in before]
+        assert len(training) == 1
+        for child in training:
+            child.kill()  # as the kernel's out-of-memory killer would
+        failed = wait_for(trainer.stub, job.job_id, lambda j: j.state == pb.JOB_STATE_FAILED)
+        assert failed.error.code == "INTERNAL"
+        assert "training process exited" in failed.error.message
+        assert "Traceback" not in failed.error.message
+        # the trainer itself lives on and runs the next job
+        again = trainer.stub.StartTraining(pb.StartTrainingRequest(spec=cnn_spec(1))).job
+        final = trainer.follow(again.job_id)[-1]
+        assert final.state == pb.JOB_STATE_SUCCEEDED, final.error
+    finally:
+        trainer.stop()

@@ -1,81 +1,98 @@
-"""MultiWorkerMirroredStrategy from TF_CONFIG: two worker processes on loopback train in sync."""
+"""Two trainer processes on loopback train one job in sync (MultiWorkerMirroredStrategy from
+TF_CONFIG): the chief records the job, the follower joins it; both end with the same weights."""
 
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
+import grpc
 import numpy as np
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-CHILD = """
-import pathlib, sys
-import numpy as np
 import tensorflow as tf
-from tests.trainer.conftest import tiny_spec
-from weather_data.archive import Archive
-from weather_trainer import export
-from weather_trainer.spec import Hooks
-from weather_trainer.training import train
+from weather.common.v1 import dataset_pb2
+from weather.trainer.v1 import trainer_service_pb2 as pb
+from weather.trainer.v1 import trainer_service_pb2_grpc as pb_grpc
 
-spec = tiny_spec(strategy="multi_worker_mirrored", epochs=2, lead_steps=(1, 2))
-workdir = pathlib.Path(sys.argv[2])
-outcome = train(spec, Archive(sys.argv[1]), workdir, Hooks())
-forecast = export.load_forecast(pathlib.Path(outcome.saved_model_dir))
-window = np.linspace(270, 290, 4 * 33 * 49, dtype=np.float32).reshape(1, 4, 33, 49)
-out = forecast(t2m=tf.constant(window), init_time=tf.constant([1553472000], tf.int64),
-               lead_hours=tf.constant([2.0]))["t2m"].numpy()
-np.save(workdir / "forecast.npy", out)
-print("losses", [e.train_loss for e in outcome.epochs], flush=True)
-"""
+from tests.trainer.service_support import DATASET, start_process
+from weatherctl.launcher import free_port
+
+pytestmark = pytest.mark.timeout(600)
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
-@pytest.mark.timeout(120)
-def test_two_workers_train_in_sync(demo_archive: Path, tmp_path: Path) -> None:
-    ports = _free_ports(2)
+def _tf_config(ports: list[int], index: int) -> str:
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
-    children = []
-    for index in range(2):
-        config = {"cluster": cluster, "task": {"type": "worker", "index": index}}
-        env = {**os.environ, "TF_CONFIG": json.dumps(config), "PYTHONPATH": str(ROOT)}
-        env["CUDA_VISIBLE_DEVICES"] = ""
-        children.append(
-            subprocess.Popen(
-                [sys.executable, "-c", CHILD, str(demo_archive), str(tmp_path / f"w{index}")],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
+    return json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+
+
+def _forecast(saved_model: Path) -> np.ndarray:
+    signature = tf.saved_model.load(str(saved_model)).signatures["serving_default"]
+    window = np.linspace(270, 290, 4 * 33 * 49, dtype=np.float32).reshape(1, 4, 33, 49)
+    out = signature(
+        t2m=tf.constant(window),
+        init_time=tf.constant([1_553_472_000], tf.int64),
+        lead_hours=tf.constant([2.0]),
+    )
+    return np.asarray(out["t2m"].numpy())
+
+
+def test_a_chief_and_a_follower_train_one_job_in_sync(demo_archive: Path, tmp_path: Path) -> None:
+    ports = [free_port(), free_port()]
+    settings = {
+        "ARCHIVE_URL": str(demo_archive),
+        "WORK_ROOT": str(tmp_path / "work"),  # shared, as a ReadWriteMany volume in the chart
+        "USE_DASK": "false",
+    }
+    processes = [
+        start_process(
+            "weather_trainer",
+            "TRAINER_",
+            settings,
+            tmp_path / f"trainer-{index}.log",
+            env={"TF_CONFIG": _tf_config(ports, index), "CUDA_VISIBLE_DEVICES": ""},
         )
-    outputs = []
+        for index in range(2)
+    ]
+    chief, follower = processes
     try:
-        for child in children:
-            out, _ = child.communicate(timeout=100)
-            outputs.append(out)
-            assert child.returncode == 0, out[-3000:]
+        spec = pb.JobSpec(
+            dataset=dataset_pb2.DatasetRef(dataset_id=DATASET),
+            model_family="cnn",
+            input_steps=4,
+            epochs=2,
+            seed=3,
+            hyperparameters={"filters": 4, "depth": 1, "kernel_size": 3},
+            strategy=pb.DISTRIBUTION_STRATEGY_MULTI_WORKER_MIRRORED,
+        )
+        for hours in (1, 2):
+            spec.lead_times.add().FromSeconds(hours * 3600)
+        with grpc.insecure_channel(follower.address) as channel:
+            with pytest.raises(grpc.RpcError) as refused:
+                pb_grpc.TrainerServiceStub(channel).StartTraining(
+                    pb.StartTrainingRequest(spec=spec)
+                )
+            assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+            assert "follower" in (refused.value.details() or "")
+        with grpc.insecure_channel(chief.address) as channel:
+            stub = pb_grpc.TrainerServiceStub(channel)
+            job = stub.StartTraining(pb.StartTrainingRequest(spec=spec)).job
+            updates = [
+                m.job for m in stub.WatchJob(pb.WatchJobRequest(job_id=job.job_id), timeout=500)
+            ]
+        final = updates[-1]
+        logs = "\n".join(p.log.read_text(errors="replace")[-3000:] for p in processes)
+        assert final.state == pb.JOB_STATE_SUCCEEDED, (final.error, logs)
+        assert [e.epoch for e in final.epochs] == [1, 2]
+        assert all(np.isfinite(e.train_loss) for e in final.epochs)
+        # the follower ran its part of the same job: its own copy of the model lands in a
+        # scratch folder, and synchronous training leaves it with exactly the chief's weights
+        scratch = list((tmp_path / "work" / "jobs" / job.job_id / "followers").glob("*"))
+        assert len(scratch) == 1, logs
+        chief_out = _forecast(Path(final.artifact_uri.removeprefix("file://")))
+        follower_out = _forecast(scratch[0] / "saved_model")
+        np.testing.assert_array_equal(chief_out, follower_out)
+        assert np.all(np.isfinite(chief_out))
+        assert f"worker part of job {job.job_id} finished" in follower.log.read_text()
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.kill()
-    losses = [next(line for line in o.splitlines() if line.startswith("losses")) for o in outputs]
-    assert losses[0] == losses[1]  # the same all-reduced losses every epoch
-    first, second = (np.load(tmp_path / f"w{i}" / "forecast.npy") for i in range(2))
-    np.testing.assert_array_equal(first, second)  # identical weights after training
-    assert np.all(np.isfinite(first))
+        for process in processes:
+            process.terminate()

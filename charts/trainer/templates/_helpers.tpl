@@ -226,10 +226,24 @@ TRAINER_ARCHIVE_URL: the object-store URL, or the volume at /archive.
 {{- end }}
 
 {{/*
-"true" when pods reach remote storage over HTTPS: an object-store archive.
+"true" when the artefact root (TRAINER_ARTIFACT_ROOT) is an object store,
+not empty (the work root) or a file:// URL (a folder on the work volume).
+*/}}
+{{- define "trainer.remoteArtifacts" -}}
+{{- with .Values.artifacts.root }}
+{{- if not (hasPrefix "file:" .) -}}
+true
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+"true" when the trainer pods reach remote storage over HTTPS: an object-store
+archive or artefact root. (The Dask operator's workers only read the archive:
+they go by archive.url alone.)
 */}}
 {{- define "trainer.remoteStorage" -}}
-{{- if .Values.archive.url -}}
+{{- if or .Values.archive.url (include "trainer.remoteArtifacts" .) -}}
 true
 {{- end }}
 {{- end }}
@@ -319,6 +333,52 @@ workers: credentials as env, volume mounts, volumes. Each is a YAML list body
 {{- end }}
 
 {{/*
+Artefact-root access of the trainer container only (the Dask operator's
+workers never publish): credentials as env, volume mounts, volumes. Each is a
+YAML list body (possibly empty). A Secret the archive already loads with
+envFrom is not loaded twice.
+*/}}
+{{- define "trainer.artifactsEnvFrom" -}}
+{{- with .Values.artifacts.credentials.existingSecret }}
+{{- if ne . $.Values.archive.credentials.existingSecret }}
+- secretRef:
+    name: {{ . }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "trainer.artifactsEnv" -}}
+{{- with .Values.artifacts.credentials.keyFile }}
+{{- if .existingSecret }}
+- name: {{ .env }}
+  value: {{ printf "/var/run/secrets/artifacts/%s" .key | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "trainer.artifactsVolumeMounts" -}}
+{{- if .Values.artifacts.credentials.keyFile.existingSecret }}
+- name: artifacts-key
+  mountPath: /var/run/secrets/artifacts
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "trainer.artifactsVolumes" -}}
+{{- with .Values.artifacts.credentials.keyFile }}
+{{- if .existingSecret }}
+- name: artifacts-key
+  secret:
+    secretName: {{ .existingSecret }}
+    defaultMode: 0440
+    items:
+      - key: {{ .key }}
+        path: {{ .key }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
 Cross-field checks the JSON schema cannot express. Included by the workload.
 */}}
 {{- define "trainer.validateValues" -}}
@@ -334,6 +394,21 @@ Cross-field checks the JSON schema cannot express. Included by the workload.
 {{- end }}
 {{- if hasPrefix "file:" .Values.archive.url }}
 {{- fail "trainer: archive.url is for object stores (s3://, gs://...); leave it empty to use the claim at file:///archive" }}
+{{- end }}
+{{- with .Values.artifacts.root }}
+{{- if hasPrefix "file:" . }}
+{{- $path := regexReplaceAll "^file://(localhost)?" . "" | trimSuffix "/" }}
+{{- $work := trimSuffix "/" $.Values.work.mountPath }}
+{{- $first := regexFind "^[^/]*" (trimPrefix (printf "%s/" $work) $path) }}
+{{- if or (not (hasPrefix (printf "%s/" $work) $path)) (has $first (list "jobs" "requests")) }}
+{{- fail (printf "trainer: a file:// artifacts.root must be a folder under work.mountPath %s (the only writable volume that can outlive the pod) other than its jobs/ and requests/, e.g. file://%s/published; got %s" $work $work .) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- $archiveKey := .Values.archive.credentials.keyFile }}
+{{- $artifactsKey := .Values.artifacts.credentials.keyFile }}
+{{- if and $archiveKey.existingSecret $artifactsKey.existingSecret (eq $archiveKey.env $artifactsKey.env) }}
+{{- fail (printf "trainer: archive.credentials.keyFile and artifacts.credentials.keyFile both set %s; leave artifacts.credentials.keyFile.existingSecret empty when the archive's key also reaches the artefact root" $artifactsKey.env) }}
 {{- end }}
 {{- if and (include "trainer.daskOperator" .) (not .Values.archive.url) (not (tpl .Values.archive.existingClaim .)) }}
 {{- fail "trainer: dask.mode=operator needs an archive the workers can share: archive.existingClaim or archive.url" }}

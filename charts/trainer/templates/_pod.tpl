@@ -80,9 +80,9 @@ spec:
           containerPort: {{ .Values.training.collectivePort }}
           protocol: TCP
         {{- end }}
-      {{- with include "trainer.storageEnvFrom" . }}
+      {{- with trim (print (include "trainer.storageEnvFrom" .) (include "trainer.artifactsEnvFrom" .)) }}
       envFrom:
-        {{- trim . | nindent 8 }}
+        {{- . | nindent 8 }}
       {{- end }}
       env:
         - name: TRAINER_PORT
@@ -93,6 +93,9 @@ spec:
           value: {{ include "trainer.archiveUrl" . | quote }}
         - name: TRAINER_WORK_ROOT
           value: {{ .Values.work.mountPath | quote }}
+        # Published SavedModels and mirrored checkpoints; empty: under TRAINER_WORK_ROOT.
+        - name: TRAINER_ARTIFACT_ROOT
+          value: {{ .Values.artifacts.root | quote }}
         {{- with .Values.config }}
         - name: TRAINER_HOST
           value: {{ .host | quote }}
@@ -161,6 +164,9 @@ spec:
         {{- with include "trainer.storageEnv" . }}
         {{- trim . | nindent 8 }}
         {{- end }}
+        {{- with include "trainer.artifactsEnv" . }}
+        {{- trim . | nindent 8 }}
+        {{- end }}
         {{- if .Values.otel.enabled }}
         - name: OTEL_EXPORTER_OTLP_ENDPOINT
           value: {{ .Values.otel.endpoint | quote }}
@@ -197,6 +203,9 @@ spec:
         {{- with include "trainer.storageVolumeMounts" . }}
         {{- trim . | nindent 8 }}
         {{- end }}
+        {{- with include "trainer.artifactsVolumeMounts" . }}
+        {{- trim . | nindent 8 }}
+        {{- end }}
   volumes:
     # The root filesystem is read-only; /tmp (and /scratch for Dask) are the scratch space.
     - name: tmp
@@ -207,7 +216,8 @@ spec:
       emptyDir:
         sizeLimit: {{ .Values.dask.spillSizeLimit }}
     {{- end }}
-    # Job records, checkpoints and exported SavedModels (TRAINER_WORK_ROOT).
+    # Job records, and the checkpoints and SavedModels of the jobs (TRAINER_WORK_ROOT); with an
+    # artifacts.root, those are published or mirrored there and only the records must persist here.
     - name: work
       {{- if .Values.work.persistence.enabled }}
       persistentVolumeClaim:
@@ -216,6 +226,9 @@ spec:
       emptyDir: {}
       {{- end }}
     {{- with include "trainer.storageVolumes" . }}
+    {{- trim . | nindent 4 }}
+    {{- end }}
+    {{- with include "trainer.artifactsVolumes" . }}
     {{- trim . | nindent 4 }}
     {{- end }}
   {{- with .Values.nodeSelector }}

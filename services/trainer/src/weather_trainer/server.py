@@ -12,11 +12,13 @@ from weather.trainer.v1 import trainer_service_pb2, trainer_service_pb2_grpc
 from weather_data.archive import Archive
 from weather_data.cluster import DaskRuntime
 from weather_runtime.server import ManagedServer, ServiceRegistration, build_server
+from weather_trainer.isolation import ProcessTrain
 from weather_trainer.jobs import JobStore
 from weather_trainer.registration import Registrar
 from weather_trainer.service import TrainerService
 from weather_trainer.servicer import TrainerServicer
 from weather_trainer.settings import TrainerSettings
+from weather_trainer.storage import ArtifactStore
 from weather_trainer.version import code_version
 
 SERVICE_NAME = trainer_service_pb2.DESCRIPTOR.services_by_name["TrainerService"].full_name
@@ -44,13 +46,16 @@ def build_trainer_server(
     service = TrainerService(
         JobStore(Path(settings.work_root)),
         Archive(settings.archive_url),
-        train=train,
+        train=ProcessTrain(settings.log_level, settings.log_format)
+        if settings.isolation == "process"
+        else train,
         validate=validate,
         max_running=settings.max_running,
         registrar=registrar,
         runtime=dask,
         code_version=code_version(),
         follower=settings.is_follower(),
+        artifacts=ArtifactStore(settings.artifact_root) if settings.artifact_root else None,
     )
     server, port = build_server(
         settings,

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from pathlib import Path
 
 from weather_data.archive import Archive
 from weather_data.cluster import DaskRuntime
@@ -28,6 +29,7 @@ from weather_trainer import jobs
 from weather_trainer.jobs import JobRecord, JobStore, Progress, now
 from weather_trainer.registration import Registrar
 from weather_trainer.spec import Epoch, Hooks, Outcome, TrainSpec, TrialResult
+from weather_trainer.storage import ArtifactStore
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,7 @@ class TrainerService:
         runtime: DaskRuntime | None = None,
         code_version: str = "",
         follower: bool = False,
+        artifacts: ArtifactStore | None = None,
     ) -> None:
         self.store = store
         self.archive = archive
@@ -59,6 +62,7 @@ class TrainerService:
         self._registrar = registrar
         self._runtime = runtime
         self._code_version = code_version
+        self._artifacts = artifacts
         self._pool = ThreadPoolExecutor(max_workers=max_running, thread_name_prefix="training")
         self._cond = threading.Condition()
         self._cancels: dict[str, threading.Event] = {}
@@ -350,7 +354,15 @@ class TrainerService:
         workdir = self.store.job_dir(job_id)
         try:
             client = self._runtime.client() if self._runtime is not None else None
-            outcome = self._train(record.spec, self.archive, workdir, hooks, dask_client=client)
+            mirror = self._artifacts.job_url(job_id, "checkpoints") if self._artifacts else ""
+            outcome = self._train(
+                record.spec,
+                self.archive,
+                workdir,
+                hooks,
+                dask_client=client,
+                checkpoint_mirror=mirror,
+            )
             if cancel.is_set() and self._closing:
                 raise Cancelled()
             self._finish(box["record"], outcome, update, resumed_from)
@@ -389,7 +401,11 @@ class TrainerService:
         update: Callable[..., None],
         resumed_from: int,
     ) -> None:
-        artifact = normalise_uri(outcome.saved_model_dir)
+        if self._artifacts is not None:
+            update(progress=replace(record.progress, stage="publishing", fraction=0.93))
+            artifact = self._artifacts.publish(Path(outcome.saved_model_dir), record.job_id)
+        else:
+            artifact = normalise_uri(outcome.saved_model_dir)
         digest = directory_digest(artifact).digest
         update(
             scores=outcome.scores,

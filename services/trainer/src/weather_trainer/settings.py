@@ -7,10 +7,11 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from weather_data.settings import DataServiceSettings
+from weather_runtime.artifacts import normalise_uri
 
 
 class TrainerSettings(DataServiceSettings):
@@ -25,6 +26,13 @@ class TrainerSettings(DataServiceSettings):
         default_factory=lambda: str(Path("var/trainer").resolve()),
         description="Folder for job records, checkpoints and exported SavedModels.",
     )
+    artifact_root: str = Field(
+        "",
+        description=(
+            "fsspec URL (s3://bucket/prefix, gs://..., file:///...) for finished SavedModels and "
+            "the checkpoints of running jobs; empty keeps both under work_root."
+        ),
+    )
     registry_address: str = Field(
         "", description="host:port of the registry; empty registers nothing (jobs still finish)."
     )
@@ -35,6 +43,13 @@ class TrainerSettings(DataServiceSettings):
     use_dask: bool = Field(
         True, description="Run ridge regressions and search trials on the Dask cluster."
     )
+    isolation: Literal["process", "thread"] = Field(
+        "process",
+        description=(
+            "process runs every job in a fresh child process (needed for multi-worker jobs, "
+            "isolates crashes, returns memory); thread runs jobs inside the server process."
+        ),
+    )
     role: Literal["auto", "chief", "follower"] = Field(
         "auto",
         description=(
@@ -42,6 +57,11 @@ class TrainerSettings(DataServiceSettings):
             "follower when TF_CONFIG names a worker task other than 0."
         ),
     )
+
+    @field_validator("artifact_root")
+    @classmethod
+    def _valid_root(cls, value: str) -> str:
+        return normalise_uri(value) if value else value
 
     def is_follower(self) -> bool:
         """Whether this replica follows a chief (from role, or TF_CONFIG when role is auto)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import pathlib
 import shutil
 import time
@@ -14,13 +15,15 @@ import numpy as np
 from weather_data.archive import Archive
 from weather_runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from weather_runtime.operations import Cancelled
-from weather_trainer import distribute, export, pipeline, scoring, search
+from weather_trainer import distribute, export, pipeline, scoring, search, storage
 from weather_trainer.data import DAY_SECONDS, TrainingData, climatology, day_slots
 from weather_trainer.data import open_training_data as open_data
 from weather_trainer.fitting import CHECKPOINTS
 from weather_trainer.model import FitJob, Fitted, ForecastContext, ModelFamily
 from weather_trainer.models import FAMILIES, family_names
-from weather_trainer.spec import Hooks, Outcome, TrainSpec, TrialResult
+from weather_trainer.spec import Epoch, Hooks, Outcome, TrainSpec, TrialResult
+
+log = logging.getLogger(__name__)
 
 CLIMATOLOGY_FOLDS = 4
 SAVED_MODEL = "saved_model"
@@ -233,10 +236,13 @@ def train(
     hooks: Hooks,
     *,
     dask_client: distributed.Client | None = None,
+    checkpoint_mirror: str = "",
 ) -> Outcome:
     """Trains (or searches, then keeps the best trial), scores on the test split against
     persistence and climatology, exports workdir/saved_model. Rerun with the same workdir after
-    an interruption, it continues from the last finished epoch. Raises Cancelled on cancel."""
+    an interruption, it continues from the last finished epoch. With checkpoint_mirror (an
+    fsspec URL), the checkpoints are copied there after every epoch and fetched from there when
+    workdir has none (a job resumed on another node). Raises Cancelled on cancel."""
     started = time.monotonic()
     hooks.on_stage("preparing", 0.0)
     family = _family(spec)
@@ -245,6 +251,8 @@ def train(
     plan = check(spec, data)
     context = build_context(spec, data, plan)
     workdir.mkdir(parents=True, exist_ok=True)
+    if checkpoint_mirror:
+        hooks = _mirroring(hooks, workdir / CHECKPOINTS, checkpoint_mirror)
     trials: tuple[TrialResult, ...] = ()
     hyperparameters = family.resolved(spec.hyperparameters)
     if hooks.cancel.is_set():
@@ -300,6 +308,23 @@ def train(
         stats_hash=data.stats_hash,
         metadata=metadata,
         resumed_from_epoch=fitted.resumed_from_epoch,
+    )
+
+
+def _mirroring(hooks: Hooks, checkpoints: pathlib.Path, mirror: str) -> Hooks:
+    """Hooks that first bring back mirrored checkpoints (when there are none here), then copy
+    the checkpoints to the mirror at the end of every epoch, before reporting it."""
+    if not checkpoints.exists():
+        fetched = storage.download_tree(mirror, checkpoints)
+        if fetched:
+            log.info("fetched %d checkpoint files from %s", fetched, mirror)
+
+    def on_epoch(epoch: Epoch, total: int) -> None:
+        storage.upload_tree(checkpoints, mirror)
+        hooks.on_epoch(epoch, total)
+
+    return Hooks(
+        on_stage=hooks.on_stage, on_epoch=on_epoch, on_trial=hooks.on_trial, cancel=hooks.cancel
     )
 
 
