@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+import numpy as np
 from weather.trainer.v1 import trainer_service_pb2 as pb
 from weather.trainer.v1 import trainer_service_pb2_grpc as pb_grpc
 
@@ -164,3 +165,17 @@ def wait_for(
 def terminate_all(processes: Iterator[ServiceProcess]) -> None:
     for process in processes:
         process.terminate()
+
+
+def saved_model_forecast(saved_model: Path, init_time: int, lead_hours: float) -> np.ndarray:
+    """The serving signature's t2m forecast for a fixed 4-step window (a smooth ramp in K)."""
+    import tensorflow as tf
+
+    signature = tf.saved_model.load(str(saved_model)).signatures["serving_default"]
+    window = np.linspace(270, 290, 4 * 33 * 49, dtype=np.float32).reshape(1, 4, 33, 49)
+    out = signature(
+        t2m=tf.constant(window),
+        init_time=tf.constant([init_time], tf.int64),
+        lead_hours=tf.constant([lead_hours], tf.float32),
+    )
+    return np.asarray(out["t2m"].numpy())

@@ -9,12 +9,11 @@ from pathlib import Path
 import grpc
 import numpy as np
 import pytest
-import tensorflow as tf
 from weather.common.v1 import dataset_pb2
 from weather.trainer.v1 import trainer_service_pb2 as pb
 from weather.trainer.v1 import trainer_service_pb2_grpc as pb_grpc
 
-from tests.trainer.service_support import DATASET, start_process
+from tests.trainer.service_support import DATASET, saved_model_forecast, start_process
 from weatherctl.launcher import free_port
 
 pytestmark = pytest.mark.timeout(600)
@@ -23,17 +22,6 @@ pytestmark = pytest.mark.timeout(600)
 def _tf_config(ports: list[int], index: int) -> str:
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     return json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
-
-
-def _forecast(saved_model: Path) -> np.ndarray:
-    signature = tf.saved_model.load(str(saved_model)).signatures["serving_default"]
-    window = np.linspace(270, 290, 4 * 33 * 49, dtype=np.float32).reshape(1, 4, 33, 49)
-    out = signature(
-        t2m=tf.constant(window),
-        init_time=tf.constant([1_553_472_000], tf.int64),
-        lead_hours=tf.constant([2.0]),
-    )
-    return np.asarray(out["t2m"].numpy())
 
 
 def test_a_chief_and_a_follower_train_one_job_in_sync(demo_archive: Path, tmp_path: Path) -> None:
@@ -88,8 +76,10 @@ def test_a_chief_and_a_follower_train_one_job_in_sync(demo_archive: Path, tmp_pa
         # scratch folder, and synchronous training leaves it with exactly the chief's weights
         scratch = list((tmp_path / "work" / "jobs" / job.job_id / "followers").glob("*"))
         assert len(scratch) == 1, logs
-        chief_out = _forecast(Path(final.artifact_uri.removeprefix("file://")))
-        follower_out = _forecast(scratch[0] / "saved_model")
+        chief_out = saved_model_forecast(
+            Path(final.artifact_uri.removeprefix("file://")), 1_553_472_000, 2.0
+        )
+        follower_out = saved_model_forecast(scratch[0] / "saved_model", 1_553_472_000, 2.0)
         np.testing.assert_array_equal(chief_out, follower_out)
         assert np.all(np.isfinite(chief_out))
         assert f"worker part of job {job.job_id} finished" in follower.log.read_text()

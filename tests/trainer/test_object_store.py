@@ -9,12 +9,16 @@ from pathlib import Path
 import fsspec
 import numpy as np
 import pytest
-import tensorflow as tf
 from weather.common.v1 import dataset_pb2
 from weather.trainer.v1 import trainer_service_pb2 as pb
 
 from tests.object_store import s3_endpoint
-from tests.trainer.service_support import DATASET, start_trainer, wait_for
+from tests.trainer.service_support import (
+    DATASET,
+    saved_model_forecast,
+    start_trainer,
+    wait_for,
+)
 from weather_runtime.artifacts import directory_digest
 
 pytestmark = pytest.mark.timeout(600)
@@ -34,17 +38,6 @@ def _spec() -> pb.JobSpec:
     for hours in (1, 3):
         spec.lead_times.add().FromSeconds(hours * 3600)
     return spec
-
-
-def _forecast(saved_model: Path) -> np.ndarray:
-    signature = tf.saved_model.load(str(saved_model)).signatures["serving_default"]
-    window = np.linspace(272, 285, 4 * 33 * 49, dtype=np.float32).reshape(1, 4, 33, 49)
-    out = signature(
-        t2m=tf.constant(window),
-        init_time=tf.constant([1_553_558_400], tf.int64),
-        lead_hours=tf.constant([3.0]),
-    )
-    return np.asarray(out["t2m"].numpy())
 
 
 def test_a_job_resumes_from_mirrored_checkpoints_and_publishes_its_model(
@@ -88,5 +81,5 @@ def test_a_job_resumes_from_mirrored_checkpoints_and_publishes_its_model(
         fetched = tmp_path / "fetched"
         fs.get(url, str(fetched), recursive=True)
         assert directory_digest(str(fetched)).digest == final.artifact_digest
-        forecast = _forecast(fetched)
+        forecast = saved_model_forecast(fetched, 1_553_558_400, 3.0)
         assert forecast.shape == (1, 33, 49) and np.all(np.isfinite(forecast))

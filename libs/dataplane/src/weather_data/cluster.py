@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
 from distributed import Client, LocalCluster
 
@@ -65,3 +68,30 @@ class DaskRuntime:
                 self._cluster.close()
             self._client = None
             self._cluster = None
+
+
+def running_keys(dask_worker: Any) -> list[str]:
+    """On a worker (through Client.run): keys of the tasks its threads run now, cancelled
+    ones included."""
+    state = dask_worker.state
+    return [str(task.key) for task in (*state.executing, *state.long_running)]
+
+
+def wait_until_idle(
+    client: Client, keys: Collection[str] | None = None, timeout: float = 30.0
+) -> bool:
+    """Waits (bounded) until no worker thread runs one of keys (None: any task); True when
+    that happened in time. The scheduler forgets a cancelled task at once, but a worker thread
+    that started it runs it on (writing its chunk, training its model), so the workers
+    themselves are asked."""
+    wanted = None if keys is None else {str(key) for key in keys}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            running = {key for found in client.run(running_keys).values() for key in found}
+        except Exception:  # noqa: BLE001 - a lost cluster has nothing running for us
+            return True
+        if not (running if wanted is None else running & wanted):
+            return True
+        time.sleep(0.05)
+    return False

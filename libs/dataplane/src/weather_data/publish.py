@@ -3,37 +3,16 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
-from typing import Any
 
 import xarray as xr
 from distributed import Client
 
 from weather_data import hashing
 from weather_data.archive import Archive
+from weather_data.cluster import wait_until_idle
 from weather_data.manifest import Manifest
 from weather_data.writer import describe, now_iso, write_new
-
-
-def _executing(dask_worker: Any) -> int:
-    """Tasks a worker's threads are running now, cancelled ones included."""
-    state = dask_worker.state
-    return len(state.executing) + len(state.long_running)
-
-
-def _wait_until_idle(client: Client, timeout: float = 30.0) -> None:
-    """Waits (bounded) until no worker thread runs a task. The scheduler forgets a cancelled
-    task at once, but a worker thread that started it runs it to the end (and writes its chunk),
-    so the workers themselves are asked."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if not any(client.run(_executing).values()):
-                return
-        except Exception:  # noqa: BLE001 - a lost cluster has nothing running for us
-            return
-        time.sleep(0.05)
 
 
 def publish(
@@ -62,7 +41,7 @@ def publish(
         )
     except BaseException:
         # Cancelled tasks already running on workers finish their chunk: let them, then clean up.
-        _wait_until_idle(client)
+        wait_until_idle(client)
         archive.delete(store_path)
         raise
     content_hash = hashing.to_text(written.state)

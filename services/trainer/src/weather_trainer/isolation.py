@@ -16,6 +16,7 @@ import os
 import pathlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
@@ -205,7 +206,7 @@ def child_main(task: ChildTask, sender: Connection, orders: Connection) -> None:
     lock = threading.Lock()
 
     def send(message: tuple[object, ...]) -> None:
-        with lock:
+        with lock, contextlib.suppress(OSError):  # a parent gone: nobody is left to tell
             sender.send(message)
 
     stop = threading.Event()
@@ -222,8 +223,24 @@ def child_main(task: ChildTask, sender: Connection, orders: Connection) -> None:
         on_trial=lambda trial: send(("trial", trial)),
         cancel=stop,
     )
+    code = 1
+    try:
+        code = _train_and_report(task, hooks, send)
+    finally:
+        # Leave without the interpreter's teardown, whatever happened: destroying a tf.data
+        # iterator whose reader threads wait for the GIL can hang forever, and everything the
+        # job wrote is on disk.
+        with contextlib.suppress(OSError):
+            sender.close()
+        logging.shutdown()
+        os._exit(code)
+
+
+def _train_and_report(
+    task: ChildTask, hooks: Hooks, send: Callable[[tuple[object, ...]], None]
+) -> int:
+    """Runs train() and sends how it ended; the process exit code (1 for a crash)."""
     client = None
-    code = 0
     try:
         from weather_data.archive import Archive
         from weather_trainer.training import train
@@ -250,12 +267,8 @@ def child_main(task: ChildTask, sender: Connection, orders: Connection) -> None:
     except BaseException as exc:  # reported to the parent, logged here
         logging.getLogger(__name__).exception("training failed")
         send(("crash", type(exc).__name__))
-        code = 1
+        return 1
     finally:
         if client is not None:
             client.close()
-        sender.close()
-    # Leave without the interpreter's teardown: destroying a tf.data iterator whose reader
-    # threads wait for the GIL can hang forever, and everything the job wrote is on disk.
-    logging.shutdown()
-    os._exit(code)
+    return 0

@@ -1,0 +1,1 @@
+"""Model server: SavedModel versions served over TensorFlow Serving's gRPC API."""
