@@ -1,0 +1,1 @@
+"""Predictor service: forecasts served through TensorFlow Serving (issue 5)."""

@@ -1,0 +1,204 @@
+"""TF Serving client: Predict and GetModelMetadata with deadlines, retries and a circuit breaker.
+
+Retries happen on UNAVAILABLE only, with exponential backoff, never past the caller's deadline.
+Every attempt failing with UNAVAILABLE, or with DEADLINE_EXCEEDED after at least
+`slow_call_seconds` (so clients with very short deadlines cannot open the circuit for everyone),
+counts towards the breaker; after
+`failures` consecutive ones it opens and calls fail fast with UNAVAILABLE until `reset_seconds`
+have passed, then one trial call is let through (half open): success closes it, failure reopens.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import grpc
+from tensorflow_serving.apis import (
+    get_model_metadata_pb2,
+    model_pb2,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+)
+
+from weather_predictor.errors import UpstreamError
+from weather_runtime.errors import NotFound, Unavailable
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Target:
+    """What to ask the model server for: a model and a version number or a label (or neither)."""
+
+    name: str
+    version: int = 0
+    label: str = ""
+
+    def spec(self, signature: str = "") -> model_pb2.ModelSpec:
+        """The TF Serving ModelSpec."""
+        spec = model_pb2.ModelSpec(name=self.name, signature_name=signature)
+        if self.version:
+            spec.version.value = self.version
+        elif self.label:
+            spec.version_label = self.label
+        return spec
+
+    def describe(self) -> str:
+        """name:version or name@label for messages."""
+        if self.version:
+            return f"{self.name}:{self.version}"
+        return f"{self.name}@{self.label}" if self.label else self.name
+
+
+class CircuitBreaker:
+    """Consecutive-failure breaker: closed, open for reset_seconds, then half open (one trial)."""
+
+    def __init__(
+        self, failures: int, reset_seconds: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.failures = failures
+        self.reset_seconds = reset_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._consecutive = 0
+        self._opened_at: float | None = None
+        self._trial = False
+
+    @property
+    def state(self) -> str:
+        """closed, open or half_open."""
+        with self._lock:
+            if self._opened_at is None:
+                return "closed"
+            return "half_open" if self._clock() - self._opened_at >= self.reset_seconds else "open"
+
+    def before(self) -> None:
+        """Raises Unavailable while open (or while a half-open trial is running)."""
+        with self._lock:
+            if self._opened_at is None:
+                return
+            waited = self._clock() - self._opened_at
+            if waited >= self.reset_seconds and not self._trial:
+                self._trial = True
+                return
+            raise Unavailable(
+                f"model server circuit open after {self._consecutive} consecutive failures; "
+                f"retry in {max(self.reset_seconds - waited, 0.0):.1f} s"
+            )
+
+    def success(self) -> None:
+        """A call got an answer (a status that says the model server is alive)."""
+        with self._lock:
+            self._consecutive = 0
+            self._opened_at = None
+            self._trial = False
+
+    def failure(self) -> None:
+        """A call failed with UNAVAILABLE, or timed out after a generous deadline."""
+        with self._lock:
+            self._consecutive += 1
+            if self._trial or self._consecutive >= self.failures:
+                self._opened_at = self._clock()
+            self._trial = False
+
+
+class ModelServerClient:
+    """The predictor's only view of the model server (embedded or official, it cannot tell)."""
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        max_message_bytes: int,
+        attempts: int,
+        backoff_seconds: float,
+        breaker: CircuitBreaker,
+        slow_call_seconds: float = 1.0,
+    ) -> None:
+        self.address = address
+        self.slow_call_seconds = slow_call_seconds
+        self._channel = grpc.insecure_channel(
+            address,
+            options=[
+                ("grpc.max_receive_message_length", max_message_bytes),
+                ("grpc.max_send_message_length", max_message_bytes),
+            ],
+        )
+        self._stub = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
+        self.attempts = attempts
+        self.backoff_seconds = backoff_seconds
+        self.breaker = breaker
+
+    def close(self) -> None:
+        """Closes the channel."""
+        self._channel.close()
+
+    def predict(
+        self, request: predict_pb2.PredictRequest, deadline: float
+    ) -> predict_pb2.PredictResponse:
+        """Predict before the monotonic deadline."""
+        response: predict_pb2.PredictResponse = self._call(
+            self._stub.Predict, request, deadline, _describe(request.model_spec)
+        )
+        return response
+
+    def metadata(
+        self, target: Target, deadline: float
+    ) -> get_model_metadata_pb2.GetModelMetadataResponse:
+        """GetModelMetadata (signature_def) before the monotonic deadline."""
+        request = get_model_metadata_pb2.GetModelMetadataRequest(
+            model_spec=target.spec(), metadata_field=["signature_def"]
+        )
+        response: get_model_metadata_pb2.GetModelMetadataResponse = self._call(
+            self._stub.GetModelMetadata, request, deadline, target.describe()
+        )
+        return response
+
+    def _call(self, method: Any, request: Any, deadline: float, what: str) -> Any:
+        delay = self.backoff_seconds
+        for attempt in range(1, self.attempts + 1):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise UpstreamError(
+                    grpc.StatusCode.DEADLINE_EXCEEDED, f"deadline exceeded before asking {what}"
+                )
+            self.breaker.before()
+            try:
+                response = method(request, timeout=remaining)
+            except grpc.RpcError as exc:
+                code = exc.code()
+                if code == grpc.StatusCode.UNAVAILABLE or (
+                    code == grpc.StatusCode.DEADLINE_EXCEEDED
+                    and remaining >= self.slow_call_seconds
+                ):
+                    self.breaker.failure()
+                else:
+                    self.breaker.success()
+                retry = code == grpc.StatusCode.UNAVAILABLE and attempt < self.attempts
+                if retry and time.monotonic() + delay < deadline:
+                    time.sleep(delay)
+                    delay *= 2
+                    continue
+                raise _translate(code, exc.details() or "", what) from None
+            self.breaker.success()
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _describe(spec: model_pb2.ModelSpec) -> str:
+    if spec.HasField("version"):
+        return f"{spec.name}:{spec.version.value}"
+    return f"{spec.name}@{spec.version_label}" if spec.version_label else spec.name
+
+
+def _translate(code: grpc.StatusCode, details: str, what: str) -> Exception:
+    message = f"model server, {what}: {details}"
+    if code == grpc.StatusCode.NOT_FOUND:
+        return NotFound("model", what, message)
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return Unavailable(message)
+    return UpstreamError(code, message)

@@ -1,0 +1,59 @@
+"""Builds the predictor service's gRPC server from settings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import grpc
+from weather.predictor.v1 import predictor_service_pb2, predictor_service_pb2_grpc
+
+from weather_data.archive import Archive
+from weather_predictor.limits import InFlight
+from weather_predictor.models import ModelCatalog
+from weather_predictor.modelserver_client import CircuitBreaker, ModelServerClient
+from weather_predictor.service import Predictor
+from weather_predictor.servicer import PredictorServicer
+from weather_predictor.settings import PredictorSettings
+from weather_runtime.server import ManagedServer, ServiceRegistration, build_server
+
+SERVICE_NAME = predictor_service_pb2.DESCRIPTOR.services_by_name["PredictorService"].full_name
+
+
+def build_predictor_server(
+    settings: PredictorSettings, interceptors: Sequence[grpc.ServerInterceptor] = ()
+) -> tuple[ManagedServer, int]:
+    """The predictor server (not started) and its port; the model server is not contacted
+    until the first request."""
+    client = ModelServerClient(
+        settings.modelserver_address,
+        max_message_bytes=settings.modelserver_max_message_bytes,
+        attempts=settings.retry_attempts,
+        backoff_seconds=settings.retry_backoff_seconds,
+        breaker=CircuitBreaker(settings.breaker_failures, settings.breaker_reset_seconds),
+        slow_call_seconds=settings.breaker_slow_call_seconds,
+    )
+    catalog = ModelCatalog(
+        client,
+        model_root=settings.model_root,
+        canary_share=settings.canary_share,
+        default_alias=settings.default_alias,
+        label_cache_seconds=settings.label_cache_seconds,
+    )
+    archive = Archive(settings.archive_url) if settings.archive_url else None
+    predictor = Predictor(client, catalog, archive, settings.default_deadline_seconds)
+    servicer = PredictorServicer(
+        predictor, InFlight(settings.max_in_flight), settings.max_message_bytes
+    )
+    server, port = build_server(
+        settings,
+        [
+            ServiceRegistration(
+                servicer,
+                predictor_service_pb2_grpc.add_PredictorServiceServicer_to_server,
+                SERVICE_NAME,
+            )
+        ],
+        interceptors=interceptors,
+    )
+    server.add_stop_callback(client.close)
+    return server, port

@@ -1,0 +1,179 @@
+"""The predictor's operations on numpy windows: one step, streamed forecasts, model info."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from tensorflow_serving.apis import predict_pb2
+
+from weather_data.archive import Archive
+from weather_predictor import forecast
+from weather_predictor.models import (
+    INIT_TIME,
+    LEAD_HOURS,
+    SIGNATURE,
+    Choice,
+    ModelCatalog,
+    ModelInfo,
+)
+from weather_predictor.modelserver_client import ModelServerClient, Target
+from weather_predictor.tensors import from_tensor_proto, to_tensor_proto
+from weather_runtime.errors import FailedPrecondition, InvalidArgument
+
+NO_DEADLINE = 365 * 86400.0  # a remaining time above this means the client set none
+Window = dict[str, np.ndarray]  # variable -> [input_steps, lat, lon] float32
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """A forecast at one lead: [lat, lon] per variable, the version that answered, how."""
+
+    lead_seconds: int
+    outputs: dict[str, np.ndarray]
+    info: ModelInfo
+    alias: str
+    rollout: bool = False
+
+
+class Predictor:
+    """Runs models through the model server; knows nothing of gRPC on its own side."""
+
+    def __init__(
+        self,
+        client: ModelServerClient,
+        catalog: ModelCatalog,
+        archive: Archive | None,
+        default_deadline_seconds: float,
+    ) -> None:
+        self.client = client
+        self.catalog = catalog
+        self.archive = archive
+        self.default_deadline_seconds = default_deadline_seconds
+
+    def deadline(self, time_remaining: float | None) -> float:
+        """The monotonic deadline for model-server calls: the client's, else the default (a
+        call without a deadline reports a remaining time of centuries)."""
+        remaining = time_remaining
+        if remaining is None or remaining > NO_DEADLINE:
+            remaining = self.default_deadline_seconds
+        return time.monotonic() + remaining
+
+    def choose(
+        self, name: str, version: int, alias: str, deadline: float, *, canary: bool = True
+    ) -> tuple[Choice, ModelInfo]:
+        """The target of a selector and the version it points at now (canary: whether the
+        canary share applies; GetModelInfo describes what was asked for, never a draw)."""
+        choice = self.catalog.choose(name, version, alias, deadline, canary=canary)
+        return choice, self.catalog.resolve(choice, deadline)
+
+    def predict(
+        self,
+        choice: Choice,
+        info: ModelInfo,
+        window: Window,
+        init_time: int,
+        lead_seconds: int,
+        deadline: float,
+    ) -> StepResult:
+        """Predict's one step: only a lead the model was trained on (rollout is Forecast's)."""
+        (item,) = forecast.plan(info, [lead_seconds], where="lead_time")
+        if item.rollout_steps:
+            trained = ", ".join(f"{h:g}" for h in info.lead_hours)
+            raise InvalidArgument.field(
+                "lead_time",
+                f"{lead_seconds / 3600:g} h is not a trained lead ({trained} h); use Forecast, "
+                "which rolls out beyond the longest one",
+            )
+        return self.step(choice, info, window, init_time, lead_seconds, deadline)
+
+    def step(
+        self,
+        choice: Choice,
+        info: ModelInfo,
+        window: Window,
+        init_time: int,
+        lead_seconds: int,
+        deadline: float,
+    ) -> StepResult:
+        """One model call: the forecast at init_time + lead_seconds."""
+        request = predict_pb2.PredictRequest(model_spec=choice.target.spec(SIGNATURE))
+        for name, values in window.items():
+            request.inputs[name].CopyFrom(to_tensor_proto(values[np.newaxis]))
+        request.inputs[INIT_TIME].CopyFrom(to_tensor_proto(np.array([init_time], np.int64)))
+        request.inputs[LEAD_HOURS].CopyFrom(
+            to_tensor_proto(np.array([lead_seconds / 3600.0], np.float32))
+        )
+        response = self.client.predict(request, deadline)
+        answered = int(response.model_spec.version.value) or info.version
+        if answered != info.version:  # the alias moved between resolving and asking
+            info = self.catalog.info(info.name, answered, deadline)
+        outputs = {}
+        for name in info.variables:
+            if name not in response.outputs:
+                raise FailedPrecondition(f"{info.name}:{answered} gave no output {name!r}")
+            outputs[name] = from_tensor_proto(response.outputs[name])[0]
+        return StepResult(lead_seconds, outputs, info, choice.alias)
+
+    def dataset_window(
+        self, info: ModelInfo, dataset_id: str, content_hash: str, init_time: int
+    ) -> Window:
+        """The window ending at init_time, read from the archive."""
+        if self.archive is None:
+            raise FailedPrecondition("this predictor has no archive configured")
+        manifest = forecast.resolve_dataset(self.archive, dataset_id, content_hash)
+        return forecast.read_window(self.archive, manifest, info, init_time)
+
+    def forecast(
+        self,
+        choice: Choice,
+        info: ModelInfo,
+        window: Window,
+        init_time: int,
+        leads: list[int],
+        deadline: float,
+    ) -> Iterator[StepResult]:
+        """One result per lead, in the order given: trained leads directly, longer leads by
+        rollout (each one-step forecast becomes the newest window step; rollout states are
+        shared between the leads of one request)."""
+        plans = forecast.plan(info, leads)
+        step = round(info.step_seconds)
+        states: list[Window] = [window]  # states[k]: the window after k rollout steps
+        pinned = False
+        for item in plans:
+            if not item.rollout_steps:
+                result = self.step(choice, info, window, init_time, item.lead_seconds, deadline)
+                choice, info, pinned = self._pin(choice, result, pinned)
+                yield result
+                continue
+            last: StepResult | None = None
+            while len(states) <= item.rollout_steps:
+                k = len(states) - 1
+                current = states[k]
+                last = self.step(choice, info, current, init_time + k * step, step, deadline)
+                choice, info, pinned = self._pin(choice, last, pinned)
+                states.append(
+                    {
+                        name: np.concatenate([values[1:], last.outputs[name][np.newaxis]])
+                        for name, values in current.items()
+                    }
+                )
+            newest = {name: values[-1] for name, values in states[item.rollout_steps].items()}
+            yield StepResult(
+                item.lead_seconds,
+                newest,
+                last.info if last is not None else info,
+                choice.alias,
+                rollout=True,
+            )
+
+    @staticmethod
+    def _pin(choice: Choice, result: StepResult, pinned: bool) -> tuple[Choice, ModelInfo, bool]:
+        """After the first answer, the rest of a Forecast asks for that version by number, so an
+        alias that moves mid-stream never mixes versions (the alias is still reported)."""
+        if pinned:
+            return choice, result.info, True
+        target = Target(choice.target.name, version=result.info.version)
+        return Choice(target, choice.alias), result.info, True

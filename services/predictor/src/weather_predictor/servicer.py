@@ -1,0 +1,187 @@
+"""PredictorService servicer: translates protobuf requests to Predictor calls and back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import grpc
+from google.protobuf import duration_pb2, timestamp_pb2
+from weather.common.v1 import dataset_pb2, field_pb2
+from weather.predictor.v1 import predictor_service_pb2 as pb
+from weather.predictor.v1 import predictor_service_pb2_grpc as pb_grpc
+
+from weather_predictor.limits import InFlight, check_size
+from weather_predictor.models import SIGNATURE, ModelInfo
+from weather_predictor.service import Predictor, StepResult, Window
+from weather_predictor.tensors import (
+    array_to_field,
+    field_dtype,
+    field_to_array,
+    violations_for_variables,
+)
+from weather_runtime.errors import InvalidArgument
+from weather_runtime.logging import current_trace_ids
+
+_ENVELOPE = 64 * 1024  # room for provenance, axes and framing in a response
+
+
+class PredictorServicer(pb_grpc.PredictorServiceServicer):
+    """gRPC face of the Predictor."""
+
+    def __init__(self, predictor: Predictor, in_flight: InFlight, max_message_bytes: int) -> None:
+        self.predictor = predictor
+        self.in_flight = in_flight
+        self.max_message_bytes = max_message_bytes
+
+    def Predict(
+        self, request: pb.PredictRequest, context: grpc.ServicerContext
+    ) -> pb.PredictResponse:
+        with self.in_flight.slot():
+            deadline = self.predictor.deadline(context.time_remaining())
+            choice, info = self.predictor.choose(*_selector(request.model), deadline)
+            init_time = _init_time(request.init_time, request.HasField("init_time"))
+            lead = _lead(request.lead_time, "lead_time", request.HasField("lead_time"))
+            window = _window(request.inputs, info, "inputs")
+            result = self.predictor.predict(choice, info, window, init_time, lead, deadline)
+            self._check(result, "PredictResponse.outputs")
+            return pb.PredictResponse(
+                outputs=_fields(result),
+                valid_time=timestamp_pb2.Timestamp(seconds=init_time + lead),
+                provenance=_provenance(result.info, result.alias),
+            )
+
+    def Forecast(
+        self, request: pb.ForecastRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.ForecastResponse]:
+        with self.in_flight.slot():
+            deadline = self.predictor.deadline(context.time_remaining())
+            choice, info = self.predictor.choose(*_selector(request.model), deadline)
+            init_time = _init_time(request.init_time, request.HasField("init_time"))
+            if not request.lead_times:
+                raise InvalidArgument.field("lead_times", "name at least one lead time")
+            leads = [_lead(d, f"lead_times[{i}]", True) for i, d in enumerate(request.lead_times)]
+            source = request.WhichOneof("source")
+            if source == "dataset":
+                ref: dataset_pb2.DatasetRef = request.dataset
+                window = self.predictor.dataset_window(
+                    info, ref.dataset_id, ref.content_hash, init_time
+                )
+            elif source == "inline":
+                window = _window(request.inline.fields, info, "inline.fields")
+            else:
+                raise InvalidArgument.field("source", "set dataset or inline")
+            for result in self.predictor.forecast(choice, info, window, init_time, leads, deadline):
+                self._check(result, "ForecastResponse.outputs")
+                yield pb.ForecastResponse(
+                    lead_time=duration_pb2.Duration(seconds=result.lead_seconds),
+                    valid_time=timestamp_pb2.Timestamp(seconds=init_time + result.lead_seconds),
+                    outputs=_fields(result),
+                    method=pb.FORECAST_METHOD_ROLLOUT
+                    if result.rollout
+                    else pb.FORECAST_METHOD_DIRECT,
+                    provenance=_provenance(result.info, result.alias),
+                )
+
+    def GetModelInfo(
+        self, request: pb.GetModelInfoRequest, context: grpc.ServicerContext
+    ) -> pb.GetModelInfoResponse:
+        with self.in_flight.slot():
+            deadline = self.predictor.deadline(context.time_remaining())
+            choice, info = self.predictor.choose(*_selector(request.model), deadline, canary=False)
+            meta = info.metadata
+            return pb.GetModelInfoResponse(
+                signature_name=SIGNATURE,
+                inputs=[_spec(t.name, t.dtype, t.shape) for t in info.inputs],
+                outputs=[_spec(t.name, t.dtype, t.shape) for t in info.outputs],
+                metadata=pb.ModelMetadata(
+                    variables=[str(v.get("name", "")) for v in meta.get("variables", [])],
+                    latitudes=[float(x) for x in meta.get("latitude", [])],
+                    longitudes=[float(x) for x in meta.get("longitude", [])],
+                    time_step=duration_pb2.Duration(seconds=round(info.step_seconds)),
+                    input_steps=int(meta.get("input_steps", 0) or 0),
+                    lead_times=[
+                        duration_pb2.Duration(seconds=round(h * 3600)) for h in info.lead_hours
+                    ],
+                    dataset=dataset_pb2.DatasetRef(
+                        dataset_id=str(meta.get("dataset_id", "")),
+                        content_hash=str(meta.get("dataset_hash", "")),
+                    ),
+                    recipe_hash=str(meta.get("recipe_hash", "")),
+                    statistics_hash=str(meta.get("stats_hash", "")),
+                    raw_json=info.raw_metadata,
+                ),
+                provenance=_provenance(info, choice.alias),
+            )
+
+    def _check(self, result: StepResult, what: str) -> None:
+        size = sum(a.nbytes for a in result.outputs.values()) + _ENVELOPE
+        check_size(size, self.max_message_bytes, what)
+
+
+def _selector(model: pb.ModelSelector) -> tuple[str, int, str]:
+    return model.name, model.version, model.alias
+
+
+def _init_time(value: timestamp_pb2.Timestamp, present: bool) -> int:
+    if not present:
+        raise InvalidArgument.field("init_time", "is required")
+    if value.nanos:
+        raise InvalidArgument.field("init_time", "must be a whole second")
+    return int(value.seconds)
+
+
+def _lead(value: duration_pb2.Duration, where: str, present: bool) -> int:
+    if not present:
+        raise InvalidArgument.field(where, "is required")
+    if value.nanos or value.seconds <= 0:
+        raise InvalidArgument.field(where, "must be a positive whole number of seconds")
+    return int(value.seconds)
+
+
+def _window(fields: Sequence[field_pb2.GriddedField], info: ModelInfo, where: str) -> Window:
+    names = [f.variable for f in fields]
+    problems = violations_for_variables(names, info.variables, where)
+    if problems:
+        raise InvalidArgument(problems)
+    shape = info.window_shape
+    return {f.variable: field_to_array(f, f"{where}[{i}]", shape) for i, f in enumerate(fields)}
+
+
+def _axes(info: ModelInfo) -> list[field_pb2.CoordinateAxis]:
+    lat = info.metadata.get("latitude", [])
+    lon = info.metadata.get("longitude", [])
+    if not lat or not lon:
+        return []
+    return [
+        field_pb2.CoordinateAxis(
+            name="latitude", kind=field_pb2.AXIS_KIND_LATITUDE, units="degrees_north", values=lat
+        ),
+        field_pb2.CoordinateAxis(
+            name="longitude", kind=field_pb2.AXIS_KIND_LONGITUDE, units="degrees_east", values=lon
+        ),
+    ]
+
+
+def _fields(result: StepResult) -> list[field_pb2.GriddedField]:
+    units = result.info.units
+    axes = _axes(result.info)
+    return [
+        array_to_field(values, name, units.get(name, ""), axes)
+        for name, values in result.outputs.items()
+    ]
+
+
+def _provenance(info: ModelInfo, alias: str) -> pb.Provenance:
+    trace_id, _ = current_trace_ids()
+    return pb.Provenance(
+        model_name=info.name,
+        model_version=info.version,
+        alias=alias,
+        dataset_hash=str(info.metadata.get("dataset_hash", "")),
+        statistics_hash=str(info.metadata.get("stats_hash", "")),
+        trace_id=trace_id,
+    )
+
+
+def _spec(name: str, dtype: str, shape: tuple[int, ...]) -> pb.TensorSpec:
+    return pb.TensorSpec(name=name, dtype=field_dtype(dtype), shape=list(shape))  # type: ignore[arg-type]

@@ -1,0 +1,151 @@
+"""GriddedField <-> numpy <-> TensorProto with whole-buffer copies (never per element)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
+from weather.common.v1 import field_pb2
+
+from weather_runtime.errors import FieldViolation, InvalidArgument
+
+_TF_DTYPES: dict[int, tuple[np.dtype, str, int]] = {
+    types_pb2.DT_FLOAT: (np.dtype("<f4"), "float32", field_pb2.DATA_TYPE_FLOAT32),
+    types_pb2.DT_DOUBLE: (np.dtype("<f8"), "float64", field_pb2.DATA_TYPE_FLOAT64),
+    types_pb2.DT_INT32: (np.dtype("<i4"), "int32", field_pb2.DATA_TYPE_INT32),
+    types_pb2.DT_INT64: (np.dtype("<i8"), "int64", field_pb2.DATA_TYPE_INT64),
+}
+_FIELD_NAMES: dict[int, str] = {
+    field_pb2.DATA_TYPE_FLOAT32: "float32",
+    field_pb2.DATA_TYPE_FLOAT64: "float64",
+    field_pb2.DATA_TYPE_INT32: "int32",
+    field_pb2.DATA_TYPE_INT64: "int64",
+}
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """One signature tensor: name, dtype name (e.g. float32) and shape (-1 unknown)."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+
+
+def dtype_name(tf_dtype: int) -> str:
+    """float32, int64... for a TensorFlow DataType enum (or DT_<n>)."""
+    known = _TF_DTYPES.get(tf_dtype)
+    return known[1] if known else f"DT_{tf_dtype}"
+
+
+def field_dtype(name: str) -> int:
+    """The weather.common.v1.DataType of a dtype name (UNSPECIFIED when unknown)."""
+    for value, text in _FIELD_NAMES.items():
+        if text == name:
+            return value
+    return field_pb2.DATA_TYPE_UNSPECIFIED
+
+
+def field_to_array(
+    proto: field_pb2.GriddedField, where: str, expected_shape: Sequence[int]
+) -> np.ndarray:
+    """The float32 array of a GriddedField (one buffer view); InvalidArgument names the field.
+    NaN is rejected: the models were never trained on missing values."""
+    if proto.dtype != field_pb2.DATA_TYPE_FLOAT32:
+        got = _FIELD_NAMES.get(proto.dtype, field_pb2.DataType.Name(proto.dtype))
+        raise InvalidArgument.field(f"{where}.dtype", f"expected float32, got {got}")
+    shape = tuple(int(n) for n in proto.shape)
+    if shape != tuple(expected_shape):
+        raise InvalidArgument.field(
+            f"{where}.shape",
+            f"expected {list(expected_shape)} (input_steps, lat, lon), got {list(shape)}",
+        )
+    need = int(np.prod(shape, dtype=np.int64)) * 4
+    if len(proto.data) != need:
+        raise InvalidArgument.field(
+            f"{where}.data", f"holds {len(proto.data)} bytes; shape {list(shape)} needs {need}"
+        )
+    array = np.frombuffer(proto.data, dtype="<f4").reshape(shape)
+    if np.isnan(array).any():
+        raise InvalidArgument.field(
+            f"{where}.data", f"contains {int(np.isnan(array).sum())} NaN values; fill them first"
+        )
+    return array
+
+
+def array_to_field(
+    array: np.ndarray, variable: str, units: str, axes: Sequence[field_pb2.CoordinateAxis] = ()
+) -> field_pb2.GriddedField:
+    """A float32 GriddedField from one array (one tobytes copy)."""
+    data = np.ascontiguousarray(array, dtype="<f4")
+    return field_pb2.GriddedField(
+        variable=variable,
+        units=units,
+        shape=list(data.shape),
+        dtype=field_pb2.DATA_TYPE_FLOAT32,
+        data=data.tobytes(),
+        axes=list(axes),
+    )
+
+
+def to_tensor_proto(array: np.ndarray) -> tensor_pb2.TensorProto:
+    """A TensorProto with the array as one tensor_content buffer."""
+    for enum, (np_dtype, _name, _field) in _TF_DTYPES.items():
+        if array.dtype == np_dtype.newbyteorder("="):
+            data = np.ascontiguousarray(array, dtype=np_dtype)
+            return tensor_pb2.TensorProto(
+                dtype=enum,
+                tensor_shape=tensor_shape_pb2.TensorShapeProto(
+                    dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=int(n)) for n in data.shape]
+                ),
+                tensor_content=data.tobytes(),
+            )
+    raise TypeError(f"unsupported dtype {array.dtype}")
+
+
+def from_tensor_proto(proto: tensor_pb2.TensorProto) -> np.ndarray:
+    """The array of a TensorProto (tensor_content as one buffer, typed values in one call)."""
+    known = _TF_DTYPES.get(proto.dtype)
+    if known is None:
+        raise TypeError(f"unsupported dtype {dtype_name(proto.dtype)}")
+    np_dtype = known[0]
+    shape = tuple(int(d.size) for d in proto.tensor_shape.dim)
+    if proto.tensor_content:
+        array: np.ndarray = np.frombuffer(proto.tensor_content, dtype=np_dtype)
+        return array.reshape(shape)
+    values = {
+        types_pb2.DT_FLOAT: proto.float_val,
+        types_pb2.DT_DOUBLE: proto.double_val,
+        types_pb2.DT_INT32: proto.int_val,
+        types_pb2.DT_INT64: proto.int64_val,
+    }[proto.dtype]
+    flat = np.asarray(values, dtype=np_dtype)
+    count = int(np.prod(shape, dtype=np.int64))
+    if flat.size != count:  # TensorFlow pads a short list with its last value
+        flat = np.resize(flat, count) if flat.size else np.zeros(count, np_dtype)
+        if values:
+            flat[len(values) :] = flat[len(values) - 1]
+    result: np.ndarray = flat.reshape(shape)
+    return result
+
+
+def violations_for_variables(
+    given: Sequence[str], expected: Sequence[str], where: str
+) -> list[FieldViolation]:
+    """Violations when the variables sent are not exactly the model's."""
+    problems = []
+    missing = [v for v in expected if v not in given]
+    extra = [v for v in given if v not in expected]
+    duplicated = sorted({v for v in given if list(given).count(v) > 1})
+    if missing or extra or duplicated:
+        text = f"expected one field per variable {list(expected)}"
+        if missing:
+            text += f"; missing {missing}"
+        if extra:
+            text += f"; unknown {extra}"
+        if duplicated:
+            text += f"; repeated {duplicated}"
+        problems.append(FieldViolation(where, text))
+    return problems
