@@ -1,0 +1,119 @@
+"""A promotion in the registry reaches the predictor's clients without a failed request: the
+registry's alias moves, the serving sync loads the new version and moves the model server's
+label, and the predictor's answers switch to the new version while a client keeps forecasting."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+
+from tests.modelserver.support import build_saved_model
+from tests.predictor.support import (
+    INIT,
+    RunningPredictor,
+    gridded,
+    metadata,
+    model_output,
+    predict_request,
+    start_predictor,
+    to_array,
+    window,
+)
+from tests.predictor.sync_support import MODEL, start_stack
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
+    """SavedModels answering with scale 1 and 2, with the trainer's assets/metadata.json."""
+    root = tmp_path_factory.mktemp("promotion")
+    built = {}
+    for scale in (1, 2):
+        path = build_saved_model(root / f"scale-{scale}", float(scale))
+        (path / "assets").mkdir(exist_ok=True)
+        (path / "assets" / "metadata.json").write_text(json.dumps(metadata(scale)))
+        built[scale] = path
+    return built
+
+
+class Forecaster(threading.Thread):
+    """Asks the predictor for `production` in a loop; checks every answer against the version
+    its provenance names."""
+
+    def __init__(self, predictor: RunningPredictor) -> None:
+        super().__init__(daemon=True)
+        self.predictor = predictor
+        self.halt = threading.Event()
+        self.versions: list[int] = []
+        self.wrong: list[int] = []
+        self.errors: list[str] = []
+
+    def run(self) -> None:
+        seed = 0
+        while not self.halt.is_set():
+            seed += 1
+            values = window(seed)
+            request = predict_request(MODEL, alias="production", fields=[gridded(values)])
+            try:
+                response = self.predictor.stub.Predict(request, timeout=10)
+            except grpc.RpcError as exc:
+                self.errors.append(f"{exc.code().name}: {exc.details()}")
+                continue
+            version = int(response.provenance.model_version)
+            want = model_output(values, INIT, 1.0, float(version))
+            if not np.allclose(to_array(response.outputs[0]), want, rtol=1e-6):
+                self.wrong.append(version)
+            self.versions.append(version)
+
+
+def _wait(test: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    done = threading.Event()
+    deadline = threading.Timer(timeout, done.set)
+    deadline.start()
+    try:
+        while not test():
+            if done.wait(0.05):
+                raise AssertionError(f"timed out waiting for {what}")
+    finally:
+        deadline.cancel()
+
+
+def test_a_promotion_reaches_forecasting_clients_with_no_failed_request(
+    tmp_path: Path, artifacts: dict[int, Path]
+) -> None:
+    stack = start_stack(tmp_path, artifacts[1].parent)
+    predictor = None
+    client = None
+    try:
+        assert [stack.register(artifacts[s]) for s in (1, 2)] == [1, 2]
+        stack.set_alias("production", 1)
+        stack.start_sync()
+        predictor = start_predictor(
+            modelserver_address=f"127.0.0.1:{stack.modelserver.port}",
+            model_root=str(stack.base),
+        )
+        client = Forecaster(predictor)
+        client.start()
+        _wait(lambda: len(client.versions) > 20, "traffic on version 1")
+        stack.set_alias("production", 2)  # the promotion, in the registry only
+        _wait(lambda: client.versions[-1:] == [2], "answers from version 2", timeout=10)
+        switched = len(client.versions)
+        _wait(lambda: len(client.versions) > switched + 20, "traffic on version 2")
+    finally:
+        if client is not None:
+            client.halt.set()
+            client.join(10)
+        if predictor is not None:
+            predictor.stop()
+        stack.stop()
+    assert client.errors == []
+    assert client.wrong == []
+    assert client.versions[0] == 1 and client.versions[-1] == 2
+    assert client.versions == sorted(client.versions)  # 1 ... 1 2 ... 2, never back
