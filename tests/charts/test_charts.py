@@ -1485,6 +1485,7 @@ def test_predictor_defaults_three_containers(helm: str) -> None:
     assert env["PREDICTOR_ARCHIVE_URL"] == "file:///archive"
     assert env["PREDICTOR_CANARY_SHARE"] == "0" and env["PREDICTOR_MAX_IN_FLIGHT"] == "64"
     assert env["PREDICTOR_DEFAULT_DEADLINE_SECONDS"] == "30"
+    assert env["PREDICTOR_REQUIRED_MODELS"] == ""  # no models named: no readiness gate
     assert env["PREDICTOR_MODELSERVER_MAX_MESSAGE_BYTES"] == "268435456"
     assert env["PREDICTOR_GRACE_SECONDS"] == "20" and spec["terminationGracePeriodSeconds"] == 30
     assert sync_env == {
@@ -1659,6 +1660,8 @@ def test_predictor_object_store_models_and_archive(helm: str) -> None:
     assert env["PREDICTOR_CANARY_SHARE"] == "0.1" and env["PREDICTOR_MAX_IN_FLIGHT"] == "128"
     assert env["PREDICTOR_DEFAULT_DEADLINE_SECONDS"] == "10"
     assert sync_env["SERVING_SYNC_MODEL_NAMES"] == "temperature,precipitation"
+    # ready only once both models serve their default alias
+    assert env["PREDICTOR_REQUIRED_MODELS"] == "temperature,precipitation"
     assert sync_env["SERVING_SYNC_REGISTRY_ADDRESS"] == "registry.weather-registry.svc:50051"
     assert sync_env["SERVING_SYNC_RPC_TIMEOUT_SECONDS"] == "15"
     assert sync_env["SERVING_SYNC_LOG_FORMAT"] == "text" and env["PREDICTOR_LOG_FORMAT"] == "text"

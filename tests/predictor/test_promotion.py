@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import grpc
 import numpy as np
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.modelserver.support import build_saved_model
 from tests.predictor.support import (
@@ -117,3 +119,35 @@ def test_a_promotion_reaches_forecasting_clients_with_no_failed_request(
     assert client.wrong == []
     assert client.versions[0] == 1 and client.versions[-1] == 2
     assert client.versions == sorted(client.versions)  # 1 ... 1 2 ... 2, never back
+
+
+def test_a_replica_reports_serving_only_once_its_models_are_loaded(
+    tmp_path: Path, artifacts: dict[int, Path]
+) -> None:
+    stack = start_stack(tmp_path, artifacts[1].parent)
+    predictor = None
+    try:
+        predictor = start_predictor(
+            modelserver_address=f"127.0.0.1:{stack.modelserver.port}",
+            model_root=str(stack.base),
+            required_models=[MODEL],
+            label_cache_seconds=0,
+        )
+        health = health_pb2_grpc.HealthStub(predictor.channel)
+
+        def status() -> int:
+            return int(health.Check(health_pb2.HealthCheckRequest(), timeout=5).status)
+
+        assert status() == health_pb2.HealthCheckResponse.NOT_SERVING  # nothing loaded yet
+        stack.register(artifacts[1])
+        stack.start_sync()  # nothing aliased: still nothing to serve
+        time.sleep(1.5)
+        assert status() == health_pb2.HealthCheckResponse.NOT_SERVING
+        stack.set_alias("production", 1)
+        _wait(lambda: status() == health_pb2.HealthCheckResponse.SERVING, "SERVING", 15)
+        answer = predictor.stub.Predict(predict_request(MODEL, alias="production"), timeout=10)
+        assert answer.provenance.model_version == 1
+    finally:
+        if predictor is not None:
+            predictor.stop()
+        stack.stop()

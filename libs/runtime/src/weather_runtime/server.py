@@ -46,12 +46,43 @@ class ManagedServer:
         self._stopped = threading.Event()
         self._on_stop: list[Callable[[], None]] = []
         self._on_drain: list[Callable[[], None]] = []
+        self._readiness: tuple[Callable[[], bool], float] | None = None
 
     def start(self) -> None:
-        """Starts serving and marks every service SERVING."""
+        """Starts serving and marks every service SERVING, at once or, with a readiness check,
+        once the check first passes (health answers NOT_SERVING until then)."""
         self.server.start()
+        if self._readiness is None:
+            self._set_health(health_pb2.HealthCheckResponse.SERVING)
+            return
+        self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        threading.Thread(target=self._become_ready, name="readiness", daemon=True).start()
+
+    def set_readiness_check(self, check: Callable[[], bool], interval: float = 1.0) -> None:
+        """Health stays NOT_SERVING after start until check() returns True (polled every
+        interval seconds; an exception counts as not ready), e.g. until the models a replica
+        must serve are loaded. Call before start()."""
+        self._readiness = (check, interval)
+
+    def _set_health(self, status: int) -> None:
         for name in ["", *self.service_names]:
-            self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+            self.health.set(name, status)  # type: ignore[arg-type]
+
+    def _become_ready(self) -> None:
+        assert self._readiness is not None
+        check, interval = self._readiness
+        while not self._stopping.is_set():
+            try:
+                ready = check()
+            except Exception:  # not ready yet, whatever the reason
+                log.debug("readiness check failed", exc_info=True)
+                ready = False
+            if ready:
+                if not self._stopping.is_set():
+                    self._set_health(health_pb2.HealthCheckResponse.SERVING)
+                    log.info("ready: health is SERVING")
+                return
+            self._stopping.wait(interval)
 
     def add_drain_callback(self, callback: Callable[[], None]) -> None:
         """Runs callback when shutdown begins (ending long-lived streams so the grace suffices)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import time
 from collections.abc import Sequence
 
 import grpc
@@ -56,4 +58,17 @@ def build_predictor_server(
         interceptors=interceptors,
     )
     server.add_stop_callback(client.close)
+    if settings.required_models:
+        server.set_readiness_check(
+            functools.partial(_serves_all, catalog, tuple(settings.required_models)), 1.0
+        )
     return server, port
+
+
+def _serves_all(catalog: ModelCatalog, names: tuple[str, ...]) -> bool:
+    """Whether every named model's default alias resolves on the model server now."""
+    deadline = time.monotonic() + 5.0
+    return all(
+        catalog.label_version(name, catalog.default_alias, deadline, missing_ok=True) is not None
+        for name in names
+    )

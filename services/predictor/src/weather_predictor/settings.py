@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from weather_runtime.settings import MiB, ServiceSettings
+from weather_runtime.settings import CommaList, MiB, ServiceSettings, split_comma_list
 
 
 class PredictorSettings(ServiceSettings):
@@ -64,6 +64,19 @@ class PredictorSettings(ServiceSettings):
         description="A DEADLINE_EXCEEDED counts as a breaker failure only when the attempt had "
         "at least this long (short client deadlines do not open the circuit).",
     )
+    required_models: CommaList = Field(
+        default_factory=list,
+        description=(
+            "Models this replica must serve before its health reports SERVING: each name's "
+            "default alias must resolve on the model server (a readiness gate, so a new pod "
+            "gets no traffic before the serving sync loaded its models)."
+        ),
+    )
     max_in_flight: int = Field(
         64, ge=1, le=100000, description="Requests served at once; more get RESOURCE_EXHAUSTED."
     )
+
+    @field_validator("required_models", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return split_comma_list(value)
