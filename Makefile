@@ -9,7 +9,7 @@ TOOLS := .tools/bin
 PACKAGES := gen/python libs/runtime libs/dataplane services/registry services/ingest services/preprocess services/trainer services/modelserver services/predictor cli/weatherctl
 STAMP := $(VENV)/.installed
 
-.PHONY: setup tools postgres proto lint format typecheck charts test pytest demo up bench-registry bench-preprocess bench-train lock clean
+.PHONY: setup tools postgres proto lint format typecheck charts test pytest demo up bench-registry bench-preprocess bench-train bench-predictor lock clean
 
 setup: $(STAMP) tools
 
@@ -42,6 +42,7 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 	cd bench/registry && MYPYPATH=. ../../$(VENV)/bin/mypy --config-file ../../pyproject.toml .
 	if [ -d bench/preprocess ]; then cd bench/preprocess && MYPYPATH=. ../../$(VENV)/bin/mypy --config-file ../../pyproject.toml .; fi
+	cd bench/predictor && MYPYPATH=. ../../$(VENV)/bin/mypy --config-file ../../pyproject.toml .
 
 # The test command: lint, types, contracts, charts and the whole pytest suite against a real
 # PostgreSQL that this target installs (Debian package) and starts. The data-plane tests run in a
@@ -69,6 +70,9 @@ bench-preprocess: setup
 
 bench-train: setup
 	$(PY) bench/train/run.py
+
+bench-predictor: setup
+	$(PY) bench/predictor/run.py
 
 lock:
 	rm -rf /tmp/weather-lock && $(PYTHON) -m venv /tmp/weather-lock
