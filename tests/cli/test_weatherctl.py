@@ -127,7 +127,7 @@ def test_up_starts_the_suite_and_stops_it_cleanly_on_sigterm(tmp_path: Path) -> 
     )
     assert process.stdout is not None
     lines = []
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 240  # seven services, two of them load TensorFlow
     while time.monotonic() < deadline:
         line = process.stdout.readline()
         lines.append(line)
@@ -165,17 +165,50 @@ def test_the_main_job_runs_and_stops_everything(tmp_path: Path) -> None:
     assert "promoted v1 (cnn) to production" in done.stdout
     assert "integrity of v1: VERIFY_RESULT_MATCH" in done.stdout
     assert "suite stopped cleanly" in done.stdout
+    for name in ("modelserver", "serving-sync", "predictor"):
+        assert f"  {name} " in done.stdout, f"{name} was not started"
+    assert "production is v1 on the model server" in done.stdout
+    assert "provenance of every response: era5-t2m-forecast v1 (production)" in done.stdout
+    table = done.stdout.split("forecast skill of era5-t2m-forecast v1 served", 1)[1]
+    header, _rule, *rows = table.splitlines()[1:]
+    assert header.split() == [
+        "var",
+        "lead",
+        "inits",
+        "served",
+        "registered",
+        "diff",
+        "persist.",
+        "clim.",
+        "skill",
+    ]
+    leads = []
+    for row in rows:
+        if not row.startswith("t2m "):
+            break
+        cells = row.split()
+        leads.append(cells[1] + cells[2])
+        served, registered = float(cells[4]), float(cells[5])
+        assert abs(served / registered - 1) <= 0.01, row
+    assert leads == [f"+{hour}h" for hour in range(1, 25)]
+    assert "agrees with the registered RMSE within 1% at all 24 leads" in done.stdout
+    # services get their folders through the environment, Dask workers on the command line
     assert _processes_mentioning(str(tmp_path)) == [], "the main job left processes running"
 
 
 def _processes_mentioning(text: str) -> list[str]:
-    """Command lines of live processes that contain text (read from /proc)."""
+    """Command lines of live processes whose command line or environment contains text (read
+    from /proc; the environment of other users' processes is not readable and is skipped)."""
     found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+    for folder in Path("/proc").glob("[0-9]*"):
         try:
-            args = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            args = (folder / "cmdline").read_bytes().replace(b"\0", b" ")
         except OSError:
             continue
-        if text in args:
-            found.append(args)
+        try:
+            environment = (folder / "environ").read_bytes()
+        except OSError:
+            environment = b""
+        if text.encode() in args or text.encode() in environment:
+            found.append(args.decode(errors="replace"))
     return found

@@ -3,7 +3,9 @@
 The pipeline ingests the bundled files, builds the demo's training dataset, runs the navy wind
 climate analysis, trains and scores the convolutional network and the Dask ridge regression on
 the ERA5 test week (each registered by the trainer with its lineage and metrics), and takes the
-network through the registry's promotion gate, all in one trace. Serving joins when it lands.
+network through the registry's promotion gate; then, once the serving sync has put the
+promoted version behind the model server's `production` label, forecasts the test week through
+the predictor and scores it against the archive's truth, all in one trace.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import contextlib
 import queue
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import grpc
@@ -19,6 +22,7 @@ from opentelemetry import trace
 from weather.common.v1 import dataset_pb2
 from weather.ingest.v1 import ingest_service_pb2 as ipb
 from weather.ingest.v1 import ingest_service_pb2_grpc as ipb_grpc
+from weather.predictor.v1 import predictor_service_pb2_grpc as prpb_grpc
 from weather.preprocess.v1 import preprocess_service_pb2 as ppb
 from weather.preprocess.v1 import preprocess_service_pb2_grpc as ppb_grpc
 from weather.registry.v1 import registry_service_pb2 as pb
@@ -26,9 +30,10 @@ from weather.registry.v1 import registry_service_pb2_grpc as pb_grpc
 from weather.trainer.v1 import trainer_service_pb2 as tpb
 from weather.trainer.v1 import trainer_service_pb2_grpc as tpb_grpc
 
+from weather_data.archive import Archive
 from weather_runtime.identity import with_actor
 from weather_runtime.telemetry import init_tracing, instrumented_channel
-from weatherctl import data_commands
+from weatherctl import data_commands, predict_commands
 from weatherctl.launcher import LocalSuite, source_root
 from weatherctl.output import table
 from weatherctl.recipes import recipe_from_yaml
@@ -50,6 +55,12 @@ ENSO_EPISODES = (
 )
 # Training jobs of the demo (job specs under data/jobs/), in order.
 JOBS = (("cnn", "era5-t2m-cnn.yaml"), ("ridge", "era5-t2m-ridge.yaml"))
+VARIABLE = "t2m"
+LEADS = range(1, 25)  # +1 h .. +24 h
+# How long the serving sync may take to copy, load and label the promoted version.
+SERVING_TIMEOUT = 180.0
+# Every INIT_EVERY-th init time of the test split is forecast (1: all of them).
+INIT_EVERY = 1
 
 
 def _watch(stub: pb_grpc.RegistryServiceStub, sink: queue.Queue[pb.RegistryEvent]) -> grpc.Future:
@@ -224,6 +235,78 @@ def _registry_round_trip(suite: LocalSuite, actor: str, jobs: dict[str, tpb.Job]
     return gate_ok and verified.result == pb.VERIFY_RESULT_MATCH
 
 
+def _forecast(suite: LocalSuite, actor: str, jobs: dict[str, tpb.Job]) -> bool:
+    """Waits until the predictor serves the promoted network as production, forecasts the test
+    week through it and compares the scores with the registered ones (a difference of more than
+    1% is reported). True when every response came from the promoted version and all 24 leads
+    were scored."""
+    promoted = jobs["cnn"].registered_version
+    registry_channel = with_actor(instrumented_channel(suite.services["registry"].address), actor)
+    channel = with_actor(instrumented_channel(suite.services["predictor"].address), actor)
+    try:
+        version = (
+            pb_grpc.RegistryServiceStub(registry_channel)
+            .GetModelVersion(pb.GetModelVersionRequest(model_name=MODEL, version=promoted))
+            .version
+        )
+        stub = prpb_grpc.PredictorServiceStub(channel)
+        print(f"\nserving: waiting for the predictor to serve {MODEL}@production ...", flush=True)
+        waited = time.monotonic()
+        info = predict_commands.wait_for_alias(stub, MODEL, "production", promoted, SERVING_TIMEOUT)
+        print(
+            f"  production is v{info.provenance.model_version} on the model server after "
+            f"{time.monotonic() - waited:.1f} s (signature {info.signature_name}, "
+            f"{info.metadata.input_steps} input steps)"
+        )
+        ref = version.lineage.dataset
+        print(
+            f"\nforecasting the test week through the predictor (Forecast, dataset "
+            f"{ref.dataset_id} {ref.content_hash[:19]}..., leads +1..+24 h):",
+            flush=True,
+        )
+        scores = predict_commands.forecast_test_split(
+            stub,
+            Archive(suite.archive_url),
+            ref,
+            MODEL,
+            "production",
+            VARIABLE,
+            info.metadata.input_steps,
+            LEADS,
+            INIT_EVERY,
+        )
+    finally:
+        channel.close()
+        registry_channel.close()
+    inits = scores.inits
+    every = "every init time" if INIT_EVERY == 1 else f"every {INIT_EVERY}th init time"
+    print(
+        f"  init times used: {len(inits)} ({every} of the test split, hourly "
+        f"{str(inits[0])[:16]}Z .. {str(inits[-1])[:16]}Z; a lead only where its target lies in "
+        f"the split, as the trainer scores); {scores.responses} forecasts in {scores.seconds:.1f} s"
+    )
+    provenance = ", ".join(f"{m} v{v} ({a})" for m, v, a in sorted(scores.provenance))
+    print(f"  provenance of every response: {provenance}")
+    served_promoted = scores.provenance == {(MODEL, promoted, "production")}
+    if not served_promoted:
+        print(f"  ERROR: responses did not all come from v{promoted} (production)")
+    registered = predict_commands.registered_rmse(version, VARIABLE)
+    text, differing = predict_commands.skill_table(scores, registered, VARIABLE)
+    print(
+        f"\nforecast skill of {MODEL} v{promoted} served: latitude-weighted RMSE (K) of the "
+        "served forecasts against the archive, beside the trainer's registered RMSE and the "
+        "registry's baselines; skill = 1 - served / min(persistence, climatology)"
+    )
+    print(text)
+    leads = len(scores.sums)
+    if differing:
+        listed = ", ".join(f"+{lead} h" for lead in differing)
+        print(f"  served RMSE differs from the registered RMSE by more than 1% at: {listed}")
+    else:
+        print(f"  served RMSE agrees with the registered RMSE within 1% at all {leads} leads")
+    return served_promoted and leads == len(LEADS)
+
+
 def run_demo(data_dir: Path) -> int:
     """Runs the main job; returns the process exit code."""
     if data_dir.exists():
@@ -235,10 +318,13 @@ def run_demo(data_dir: Path) -> int:
     with LocalSuite(data_dir) as suite, tracer.start_as_current_span("pipeline-run") as span:
         actor = "weatherctl-demo"
         for name, service in suite.services.items():
-            print(f"  {name:<10} {service.address}")
+            where = service.address if service.spec.serves_grpc else "(sidecar, no gRPC port)"
+            print(f"  {name:<12} {where}")
         _data_pipeline(suite, actor)
         jobs = _train(suite, actor)
         ok = _registry_round_trip(suite, actor, jobs)
+        # serving follows the promotion; without one there is nothing to forecast with
+        ok = ok and _forecast(suite, actor, jobs)
         trace_id = format(span.get_span_context().trace_id, "032x")
     provider.force_flush()
     print(f"\ntrace id of this run: {trace_id}")

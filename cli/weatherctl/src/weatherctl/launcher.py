@@ -25,6 +25,9 @@ class ServiceSpec:
     module: str
     prefix: str
     local_settings: dict[str, str] = field(default_factory=dict)
+    # False for a sidecar without a gRPC server (the serving sync): no port, no health check
+    serves_grpc: bool = True
+    start_timeout: float = 60
 
 
 def source_root() -> Path:
@@ -32,12 +35,37 @@ def source_root() -> Path:
     return Path(os.environ.get("WEATHER_DATA_DIR", "data")).resolve()
 
 
+# Aliases the serving sync follows, each served as a version label of the same name.
+SERVED_ALIASES = "production,staging,canary"
+EMPTY_MODEL_CONFIG = "model_config_list {}\n"
+# Names of the services in start order: the model server before the sync and the predictor.
+SERVICE_NAMES = (
+    "registry",
+    "ingest",
+    "preprocess",
+    "trainer",
+    "modelserver",
+    "serving-sync",
+    "predictor",
+)
+
+
+def serving_base(data_dir: Path) -> Path:
+    """The model server's base folder: <model>/<version>/ copies made by the serving sync."""
+    return data_dir / "serving"
+
+
+def archive_url(data_dir: Path) -> str:
+    """The suite's archive (ingest writes it, preprocess, trainer and predictor read it)."""
+    return str(data_dir / "archive")
+
+
 def implemented_services(
     data_dir: Path, scheduler: str, ports: dict[str, int]
 ) -> list[ServiceSpec]:
     """The services the suite has so far, with embedded defaults under data_dir; ports holds
     each service's gRPC port (services that call others find them there)."""
-    archive = str(data_dir / "archive")
+    archive = archive_url(data_dir)
     return [
         ServiceSpec(
             "registry",
@@ -77,6 +105,38 @@ def implemented_services(
                 "DASK_SCHEDULER": scheduler,
             },
         ),
+        ServiceSpec(
+            "modelserver",
+            "weather_modelserver",
+            "MODELSERVER_",
+            # starts serving nothing; the serving sync reloads its config as aliases move
+            {"MODEL_CONFIG_FILE": str(data_dir / "modelserver" / "empty.config")},
+            start_timeout=180,
+        ),
+        ServiceSpec(
+            "serving-sync",
+            "weather_predictor.sync",
+            "SERVING_SYNC_",
+            {
+                "REGISTRY_ADDRESS": f"127.0.0.1:{ports['registry']}",
+                "MODEL_SERVER_ADDRESS": f"127.0.0.1:{ports['modelserver']}",
+                "SERVING_BASE_PATH": str(serving_base(data_dir)),
+                # MODEL_NAMES left unset: every registered model is served
+                "ALIASES": SERVED_ALIASES,
+            },
+            serves_grpc=False,
+        ),
+        ServiceSpec(
+            "predictor",
+            "weather_predictor",
+            "PREDICTOR_",
+            {
+                "MODELSERVER_ADDRESS": f"127.0.0.1:{ports['modelserver']}",
+                "MODEL_ROOT": str(serving_base(data_dir)),
+                "ARCHIVE_URL": archive,
+            },
+            start_timeout=180,
+        ),
     ]
 
 
@@ -92,7 +152,7 @@ class RunningService:
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"127.0.0.1:{self.port}" if self.spec.serves_grpc else "-"
 
 
 def free_port() -> int:
@@ -120,35 +180,53 @@ def wait_serving(address: str, process: subprocess.Popen[bytes], timeout: float)
     raise TimeoutError(f"{address} not serving after {timeout:.0f} s")
 
 
+def wait_alive(process: subprocess.Popen[bytes], settle: float = 2.0) -> None:
+    """A sidecar without a server: it must still be running once its settings were read."""
+    deadline = time.monotonic() + settle
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"exited with code {process.returncode} during start-up")
+        time.sleep(0.1)
+
+
 class LocalSuite:
     """The implemented services as child processes; a context manager that always stops them."""
 
     def __init__(
         self, data_dir: Path, ports: dict[str, int] | None = None, log_level: str = "INFO"
     ) -> None:
-        self.data_dir = data_dir
+        # absolute: the predictor and the sync take their folders as URLs, not relative paths
+        self.data_dir = data_dir.absolute()
         self.ports = ports or {}
         self.log_level = log_level
         self.services: dict[str, RunningService] = {}
         self.dask = DaskProcesses(data_dir / "dask")
 
+    @property
+    def archive_url(self) -> str:
+        return archive_url(self.data_dir)
+
     def start(self, timeout: float = 60) -> None:
-        """Starts a Dask scheduler and workers, then every service; waits until each serves."""
+        """Starts a Dask scheduler and workers, then every service in order; waits until each
+        serves (a sidecar: until it is past start-up). Stops what started when one fails."""
         (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "modelserver").mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "modelserver" / "empty.config").write_text(EMPTY_MODEL_CONFIG)
+        serving_base(self.data_dir).mkdir(parents=True, exist_ok=True)
         scheduler = self.dask.start(self.data_dir / "logs", timeout)
-        names = ("registry", "ingest", "preprocess", "trainer")
-        ports = {name: self.ports.get(name) or free_port() for name in names}
+        ports = {name: self.ports.get(name) or free_port() for name in SERVICE_NAMES}
         for spec in implemented_services(self.data_dir, scheduler, ports):
-            port = ports[spec.name]
-            metrics_port = free_port()
+            port = ports[spec.name] if spec.serves_grpc else 0
+            metrics_port = free_port() if spec.serves_grpc else 0
             env = {
                 **os.environ,
                 **{spec.prefix + k: v for k, v in spec.local_settings.items()},
-                spec.prefix + "HOST": "127.0.0.1",
-                spec.prefix + "PORT": str(port),
-                spec.prefix + "METRICS_PORT": str(metrics_port),
                 spec.prefix + "LOG_LEVEL": self.log_level,
             }
+            if spec.serves_grpc:
+                env[spec.prefix + "HOST"] = "127.0.0.1"
+                env[spec.prefix + "PORT"] = str(port)
+                env[spec.prefix + "METRICS_PORT"] = str(metrics_port)
             log_path = self.data_dir / "logs" / f"{spec.name}.log"
             with log_path.open("ab") as log:
                 process = subprocess.Popen(
@@ -161,20 +239,25 @@ class LocalSuite:
             running = RunningService(spec, process, port, metrics_port, log_path)
             self.services[spec.name] = running
             try:
-                wait_serving(running.address, process, timeout)
+                if spec.serves_grpc:
+                    wait_serving(running.address, process, max(timeout, spec.start_timeout))
+                else:
+                    wait_alive(process)
             except (RuntimeError, TimeoutError) as exc:
                 self.stop()
                 tail = log_path.read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"{spec.name} failed to start: {exc}\n{tail}") from None
 
     def stop(self, grace: float = 20) -> dict[str, int]:
-        """SIGTERM to every service, then SIGKILL past the grace; returns exit codes."""
-        for running in self.services.values():
+        """SIGTERM to every service (the last started first), then SIGKILL past the grace;
+        returns exit codes."""
+        started = list(self.services.items())[::-1]
+        for _, running in started:
             if running.process.poll() is None:
                 running.process.send_signal(signal.SIGTERM)
         codes = {}
         deadline = time.monotonic() + grace
-        for name, running in self.services.items():
+        for name, running in started:
             try:
                 codes[name] = running.process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
@@ -296,11 +379,11 @@ def run_up(data_dir: Path, ports: dict[str, int]) -> int:
         print(f"weatherctl: {exc}", file=sys.stderr)
         return 1
     for name, running in suite.services.items():
-        print(
-            f"{name:<10} {running.address}  metrics http://127.0.0.1:{running.metrics_port}/metrics"
-            f"  log {running.log_path}",
-            flush=True,
-        )
+        if running.spec.serves_grpc:
+            where = f"{running.address}  metrics http://127.0.0.1:{running.metrics_port}/metrics"
+        else:
+            where = f"(sidecar, serving base {serving_base(data_dir)})"
+        print(f"{name:<12} {where}  log {running.log_path}", flush=True)
     print("suite is up; Ctrl-C or SIGTERM stops it", flush=True)
     while not stopping and not suite.dead():
         time.sleep(0.2)
