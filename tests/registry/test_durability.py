@@ -31,6 +31,8 @@ def _free_port() -> int:
 
 
 def _start(database_url: str, root: Path, port: int) -> subprocess.Popen[bytes]:
+    """A registry process on port, once it accepts connections (its log in root/../registry.log;
+    a process that exits during start-up fails the test with that log)."""
     env = {
         **os.environ,
         "REGISTRY_HOST": "127.0.0.1",
@@ -40,13 +42,28 @@ def _start(database_url: str, root: Path, port: int) -> subprocess.Popen[bytes]:
         "REGISTRY_LOG_LEVEL": "WARNING",
         "REGISTRY_METRICS_PORT": "0",
     }
-    process = subprocess.Popen([sys.executable, "-m", "weather_registry"], env=env)
+    log = root.parent / "registry.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "weather_registry"], env=env, stdout=out, stderr=out
+        )
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    ready = grpc.channel_ready_future(channel)
     try:
-        grpc.channel_ready_future(channel).result(timeout=30)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise AssertionError(f"registry exited during start-up:\n{log.read_text()[-3000:]}")
+            try:
+                ready.result(timeout=0.5)
+                return process
+            except grpc.FutureTimeoutError:
+                continue
+        process.kill()
+        raise AssertionError(f"registry not serving after 30 s:\n{log.read_text()[-3000:]}")
     finally:
+        ready.cancel()
         channel.close()
-    return process
 
 
 @pytest.mark.slow
@@ -65,7 +82,7 @@ def test_kill_9_mid_write_loses_no_acknowledged_version(database_url: str, tmp_p
         for trial in range(TRIALS):
             stop = threading.Event()
 
-            def writer(stop: threading.Event = stop) -> None:
+            def writer(stop: threading.Event = stop, port: int = port) -> None:
                 with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
                     stub = pb_grpc.RegistryServiceStub(channel)
                     while not stop.is_set():
@@ -88,6 +105,9 @@ def test_kill_9_mid_write_loses_no_acknowledged_version(database_url: str, tmp_p
             stop.set()
             for thread in threads:
                 thread.join()
+            # a fresh port: a dying server's port can be taken meanwhile (a client socket of
+            # the killed connections, or another test), which is not what this test is about
+            port = _free_port()
             process = _start(database_url, root, port)
             with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
                 stub = pb_grpc.RegistryServiceStub(channel)
