@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
-import threading
-import time
 from pathlib import Path
-
-import pytest
 
 from tests.trainer.conftest import tiny_spec
 from weather_data.archive import Archive
-from weather_data.cluster import DaskRuntime, running_keys
-from weather_runtime.operations import Cancelled
+from weather_data.cluster import DaskRuntime
 from weather_trainer import search
-from weather_trainer.fitting import CHECKPOINTS, HISTORY
 from weather_trainer.models import FAMILIES
 from weather_trainer.spec import Hooks, ParameterRange, SearchSpec, TrialResult
 from weather_trainer.training import train
@@ -72,35 +65,3 @@ def test_trials_run_on_dask_workers_and_the_best_is_the_final_model(
         tiny_spec(epochs=1, search=space), archive, tmp_path / "job", Hooks(on_trial=again.append)
     )
     assert [t.seconds for t in rerun.trials] == [t.seconds for t in outcome.trials]  # not rerun
-
-
-def test_a_cancelled_search_leaves_no_trial_running_on_the_workers(
-    archive: Archive, dask_runtime: DaskRuntime, tmp_path: Path
-) -> None:
-    space = SearchSpec("grid", (ParameterRange("learning_rate", (1e-4, 1e-3)),), parallel_trials=2)
-    client = dask_runtime.client()
-    cancel = threading.Event()
-    histories = [tmp_path / "job" / "search" / f"trial-{n}" / CHECKPOINTS / HISTORY for n in (1, 2)]
-
-    def cancel_once_both_train() -> None:
-        deadline = time.monotonic() + 240
-        while not all(h.exists() for h in histories) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        cancel.set()
-
-    threading.Thread(target=cancel_once_both_train, daemon=True).start()
-    with pytest.raises(Cancelled):
-        train(
-            tiny_spec(epochs=500, search=space),
-            archive,
-            tmp_path / "job",
-            Hooks(cancel=cancel),
-            dask_client=client,
-        )
-    assert all(h.exists() for h in histories)  # both trials were training on the workers
-    # when train() returns, no trial runs on any worker, and none goes on writing epochs
-    assert not any(client.run(running_keys).values())
-    trained = [len(json.loads(h.read_text())) for h in histories]
-    assert all(0 < n < 500 for n in trained)
-    time.sleep(3)
-    assert [len(json.loads(h.read_text())) for h in histories] == trained

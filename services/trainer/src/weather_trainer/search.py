@@ -8,16 +8,13 @@ loss is the final model: its weights are loaded, not retrained.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
-import logging
 import os
 import pathlib
 import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -26,14 +23,11 @@ import distributed
 import numpy as np
 
 from weather_data.archive import Archive
-from weather_data.cluster import wait_until_idle
 from weather_runtime.errors import FieldViolation
 from weather_runtime.operations import Cancelled
 from weather_trainer.data import TrainingData
 from weather_trainer.model import FitJob, Fitted, ForecastContext, Hyperparameter, ModelFamily
 from weather_trainer.spec import Epoch, Hooks, SearchSpec, TrainSpec, TrialResult
-
-log = logging.getLogger(__name__)
 
 METHODS = ("grid", "random")
 DEFAULT_RANDOM_TRIALS = 8
@@ -132,21 +126,16 @@ def run_trial(
     hyperparameters: dict[str, float],
     folder: str,
     context: ForecastContext | None = None,
-    stop_event: str = "",
 ) -> dict[str, Any]:
     """Fits one trial (in whatever process runs it: a Dask worker or this one) and saves its
-    weights in folder; returns the TrialResult fields and its epochs. On a Dask worker, the
-    trial stops at its next batch once the distributed.Event named stop_event is set."""
+    weights in folder; returns the TrialResult fields and its epochs."""
     from weather_trainer.data import open_training_data
     from weather_trainer.models import FAMILIES
     from weather_trainer.training import build_context, check
 
     started = time.monotonic()
     trial_spec = _trial_spec(spec, hyperparameters)
-    with (
-        dask.config.set(scheduler="synchronous"),  # a Dask task reads its data itself
-        _stop_signal(stop_event) as stop,
-    ):
+    with dask.config.set(scheduler="synchronous"):  # a Dask task reads its data itself
         data = open_training_data(Archive(archive_url), spec.dataset_id, spec.content_hash)
         plan = check(trial_spec, data)
         context = context or build_context(trial_spec, data, plan)
@@ -159,7 +148,7 @@ def run_trial(
             trial_spec,
             trial_spec.hyperparameters,
             workdir,
-            Hooks(cancel=stop),
+            Hooks(),
             report_epochs=False,
         )
         fitted = family.fit(job)
@@ -174,34 +163,6 @@ def run_trial(
         "worker": worker,
         "epoch_log": [asdict(e) for e in fitted.epochs],
     }
-
-
-@contextlib.contextmanager
-def _stop_signal(name: str) -> Iterator[threading.Event]:
-    """A local event that follows the cluster-wide distributed.Event name (none: never set)
-    while the block runs; a daemon thread long-polls the scheduler, so checking it costs a
-    training step nothing."""
-    local = threading.Event()
-    if not name:
-        yield local
-        return
-    client = distributed.get_client()  # resolved here, in the task's thread
-    ended = threading.Event()
-
-    def follow() -> None:
-        shared = distributed.Event(name, client=client)
-        while not (local.is_set() or ended.is_set()):
-            try:
-                if shared.wait(timeout=1.0):
-                    local.set()
-            except Exception:  # noqa: BLE001 - the cluster went away: the task is gone too
-                return
-
-    threading.Thread(target=follow, name=f"stop-{name}", daemon=True).start()
-    try:
-        yield local
-    finally:
-        ended.set()
 
 
 def _load(record: pathlib.Path) -> dict[int, dict[str, Any]]:
@@ -297,7 +258,6 @@ def _run_on_cluster(
     limit = spec.search.parallel_trials or workers
     queue = list(pending)
     active: list[distributed.Future] = []
-    stop = distributed.Event(f"search-stop-{os.getpid()}-{time.time_ns()}", client=client)
 
     def submit() -> None:
         number, hp = queue.pop(0)
@@ -310,7 +270,6 @@ def _run_on_cluster(
                 hp,
                 str(folder / f"trial-{number}"),
                 context,
-                stop.name,
                 key=f"trial-{number}-{os.getpid()}-{time.time_ns()}",
                 pure=False,
             )
@@ -320,7 +279,7 @@ def _run_on_cluster(
         submit()
     while active:
         if hooks.cancel.is_set():
-            _stop_trials(client, stop, active)
+            client.cancel(active)
             raise Cancelled()
         ready = [future for future in active if future.done()]
         if not ready:
@@ -331,15 +290,3 @@ def _run_on_cluster(
             finished(future.result())
             if queue:
                 submit()
-
-
-def _stop_trials(
-    client: distributed.Client, stop: distributed.Event, active: list[distributed.Future]
-) -> None:
-    """Tells running trials to stop, drops queued ones, and waits (a bounded time) until none
-    runs: a cancelled search leaves no trial training on the workers."""
-    stop.set()
-    client.cancel(active)
-    if not wait_until_idle(client, [str(f.key) for f in active], timeout=60.0):
-        log.warning("search trials still run on the workers 60 s after the cancel")
-    stop.clear()
