@@ -176,11 +176,17 @@ class Archive:
     def delete(self, store_path: str) -> None:
         """Removes data that no manifest references (a failed or cancelled write)."""
         url = self._path(store_path)
-        try:
-            if self.fs.exists(url):
-                self.fs.rm(url, recursive=True)
-        except OSError:
-            log.warning("could not remove %s; the orphan sweep will", url, exc_info=True)
+        for attempt in range(3):
+            try:
+                if self.fs.exists(url):
+                    self.fs.rm(url, recursive=True)
+                return
+            except OSError:
+                # a straggling writer may add a file while the tree is removed: try again
+                if attempt == 2:
+                    log.warning("could not remove %s; the orphan sweep will", url, exc_info=True)
+                else:
+                    time.sleep(0.5)
 
     def sweep_orphans(self, older_than_seconds: float = 3600) -> list[str]:
         """Deletes data stores no manifest references, older than a limit (crashed writers)."""

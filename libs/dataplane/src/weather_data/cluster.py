@@ -70,28 +70,44 @@ class DaskRuntime:
             self._cluster = None
 
 
+#: Worker task states in which a task runs now or may still start (queued, waiting for its
+#: inputs, or cancelled while its thread runs on).
+_BUSY_STATES = frozenset(
+    {"waiting", "ready", "constrained", "executing", "long-running", "cancelled", "resumed"}
+)
+
+
 def running_keys(dask_worker: Any) -> list[str]:
-    """On a worker (through Client.run): keys of the tasks its threads run now, cancelled
-    ones included."""
-    state = dask_worker.state
-    return [str(task.key) for task in (*state.executing, *state.long_running)]
+    """On a worker (through Client.run): keys of the tasks it runs now or may still start,
+    cancelled ones included."""
+    return [str(ts.key) for ts in dask_worker.state.tasks.values() if ts.state in _BUSY_STATES]
 
 
 def wait_until_idle(
-    client: Client, keys: Collection[str] | None = None, timeout: float = 30.0
+    client: Client,
+    keys: Collection[str] | None = None,
+    timeout: float = 30.0,
+    quiet_for: float = 0.2,
 ) -> bool:
-    """Waits (bounded) until no worker thread runs one of keys (None: any task); True when
-    that happened in time. The scheduler forgets a cancelled task at once, but a worker thread
-    that started it runs it on (writing its chunk, training its model), so the workers
-    themselves are asked."""
+    """Waits (bounded) until no worker runs or holds queued one of keys (None: any task), seen
+    on polls spanning quiet_for seconds; True when that happened in time. The scheduler forgets
+    a cancelled task at once, but a worker thread that started it runs it on (writing its
+    chunk, training its model), and a task already on its way to a worker may still start, so
+    the workers themselves are asked, more than once."""
     wanted = None if keys is None else {str(key) for key in keys}
     deadline = time.monotonic() + timeout
+    quiet_since: float | None = None
     while time.monotonic() < deadline:
         try:
             running = {key for found in client.run(running_keys).values() for key in found}
         except Exception:  # noqa: BLE001 - a lost cluster has nothing running for us
             return True
-        if not (running if wanted is None else running & wanted):
+        now = time.monotonic()
+        if running if wanted is None else running & wanted:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = now
+        elif now - quiet_since >= quiet_for:
             return True
         time.sleep(0.05)
     return False
