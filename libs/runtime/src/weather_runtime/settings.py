@@ -49,6 +49,12 @@ class ServiceSettings(BaseSettings):
     grace_seconds: float = Field(
         10.0, ge=0, le=600, description="Time in-flight calls get to finish on SIGTERM."
     )
+    reuse_large_buffers: bool = Field(
+        False,
+        description="Keep freed buffers up to 32 MiB in the allocator for the next message "
+        "(glibc): less system time on page faults per large message, resident memory near the "
+        "peak instead of falling back between messages.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
 

@@ -25,6 +25,9 @@ class ModelServerSettings(ServiceSettings):
     metrics_port: int = Field(
         DEFAULT_METRICS_PORT, ge=-1, le=65535, description="/metrics port; -1 off, 0 any free."
     )
+    reuse_large_buffers: bool = Field(
+        True, description="Keep freed buffers up to 32 MiB for the next message (glibc)."
+    )
     model_name: str = Field(
         "default", min_length=1, description="Name of the one model under model_base_path."
     )

@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 
 import grpc
-from weather.predictor.v1 import predictor_service_pb2, predictor_service_pb2_grpc
+from weather.predictor.v1 import predictor_service_pb2
 
 from weather_data.archive import Archive
 from weather_predictor.limits import InFlight
@@ -51,7 +51,7 @@ def build_predictor_server(
         [
             ServiceRegistration(
                 servicer,
-                predictor_service_pb2_grpc.add_PredictorServiceServicer_to_server,
+                add_predictor_service,
                 SERVICE_NAME,
             )
         ],
@@ -63,6 +63,30 @@ def build_predictor_server(
             functools.partial(_serves_all, catalog, tuple(settings.required_models)), 1.0
         )
     return server, port
+
+
+def add_predictor_service(servicer: PredictorServicer, server: grpc.Server) -> None:
+    """Registers the PredictorService like the generated function, except that Predict takes
+    and returns serialised messages (the servicer splices the fields' bytes)."""
+    pb = predictor_service_pb2
+    handlers = {
+        "Predict": grpc.unary_unary_rpc_method_handler(servicer.Predict),
+        "Forecast": grpc.unary_stream_rpc_method_handler(
+            servicer.Forecast,
+            request_deserializer=pb.ForecastRequest.FromString,
+            response_serializer=pb.ForecastResponse.SerializeToString,
+        ),
+        "GetModelInfo": grpc.unary_unary_rpc_method_handler(
+            servicer.GetModelInfo,
+            request_deserializer=pb.GetModelInfoRequest.FromString,
+            response_serializer=pb.GetModelInfoResponse.SerializeToString,
+        ),
+    }
+    declared = {m.name for m in pb.DESCRIPTOR.services_by_name["PredictorService"].methods}
+    if set(handlers) != declared:
+        raise RuntimeError(f"handlers {sorted(handlers)} differ from the RPCs {sorted(declared)}")
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
+    server.add_registered_method_handlers(SERVICE_NAME, handlers)  # type: ignore[attr-defined]
 
 
 def _serves_all(catalog: ModelCatalog, names: tuple[str, ...]) -> bool:

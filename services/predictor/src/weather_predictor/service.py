@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from tensorflow_serving.apis import predict_pb2
 
 from weather_data.archive import Archive
 from weather_predictor import forecast
@@ -20,7 +19,7 @@ from weather_predictor.models import (
     ModelInfo,
 )
 from weather_predictor.modelserver_client import ModelServerClient, Target
-from weather_predictor.tensors import from_tensor_proto, to_tensor_proto
+from weather_predictor.tensors import predict_request_bytes, predict_response_arrays
 from weather_runtime.errors import FailedPrecondition, InvalidArgument
 
 NO_DEADLINE = 365 * 86400.0  # a remaining time above this means the client set none
@@ -99,22 +98,20 @@ class Predictor:
         deadline: float,
     ) -> StepResult:
         """One model call: the forecast at init_time + lead_seconds."""
-        request = predict_pb2.PredictRequest(model_spec=choice.target.spec(SIGNATURE))
-        for name, values in window.items():
-            request.inputs[name].CopyFrom(to_tensor_proto(values[np.newaxis]))
-        request.inputs[INIT_TIME].CopyFrom(to_tensor_proto(np.array([init_time], np.int64)))
-        request.inputs[LEAD_HOURS].CopyFrom(
-            to_tensor_proto(np.array([lead_seconds / 3600.0], np.float32))
-        )
-        response = self.client.predict(request, deadline)
+        spec = choice.target.spec(SIGNATURE)
+        inputs = {name: values[np.newaxis] for name, values in window.items()}
+        inputs[INIT_TIME] = np.array([init_time], np.int64)
+        inputs[LEAD_HOURS] = np.array([lead_seconds / 3600.0], np.float32)
+        raw = self.client.predict_bytes(predict_request_bytes(spec, inputs), spec, deadline)
+        response, arrays = predict_response_arrays(raw)
         answered = int(response.model_spec.version.value) or info.version
         if answered != info.version:  # the alias moved between resolving and asking
             info = self.catalog.info(info.name, answered, deadline)
         outputs = {}
         for name in info.variables:
-            if name not in response.outputs:
+            if name not in arrays:
                 raise FailedPrecondition(f"{info.name}:{answered} gave no output {name!r}")
-            outputs[name] = from_tensor_proto(response.outputs[name])[0]
+            outputs[name] = arrays[name][0]
         return StepResult(lead_seconds, outputs, info, choice.alias)
 
     def dataset_window(

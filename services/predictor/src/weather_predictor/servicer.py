@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 import grpc
+import numpy as np
 from google.protobuf import duration_pb2, timestamp_pb2
+from google.protobuf.message import DecodeError
 from weather.common.v1 import dataset_pb2, field_pb2
 from weather.predictor.v1 import predictor_service_pb2 as pb
 from weather.predictor.v1 import predictor_service_pb2_grpc as pb_grpc
 
+from weather_predictor import wire
 from weather_predictor.limits import InFlight, check_size
 from weather_predictor.models import SIGNATURE, ModelInfo
 from weather_predictor.service import Predictor, StepResult, Window
@@ -33,22 +36,23 @@ class PredictorServicer(pb_grpc.PredictorServiceServicer):
         self.in_flight = in_flight
         self.max_message_bytes = max_message_bytes
 
-    def Predict(
-        self, request: pb.PredictRequest, context: grpc.ServicerContext
-    ) -> pb.PredictResponse:
+    def Predict(self, raw: bytes, context: grpc.ServicerContext) -> bytes:  # type: ignore[override]
+        """PredictRequest -> PredictResponse, both serialised: the fields' bytes are views of
+        the received buffer on their way to the model server and back (no parse, no copy)."""
         with self.in_flight.slot():
+            request, data = _split_request(raw)
             deadline = self.predictor.deadline(context.time_remaining())
             choice, info = self.predictor.choose(*_selector(request.model), deadline)
             init_time = _init_time(request.init_time, request.HasField("init_time"))
             lead = _lead(request.lead_time, "lead_time", request.HasField("lead_time"))
-            window = _window(request.inputs, info, "inputs")
+            window = _window(request.inputs, info, "inputs", data)
             result = self.predictor.predict(choice, info, window, init_time, lead, deadline)
             self._check(result, "PredictResponse.outputs")
-            return pb.PredictResponse(
-                outputs=_fields(result),
+            head = pb.PredictResponse(
                 valid_time=timestamp_pb2.Timestamp(seconds=init_time + lead),
                 provenance=_provenance(result.info, result.alias),
-            )
+            ).SerializeToString()
+            return b"".join([head, *_output_parts(result)])
 
     def Forecast(
         self, request: pb.ForecastRequest, context: grpc.ServicerContext
@@ -138,13 +142,57 @@ def _lead(value: duration_pb2.Duration, where: str, present: bool) -> int:
     return int(value.seconds)
 
 
-def _window(fields: Sequence[field_pb2.GriddedField], info: ModelInfo, where: str) -> Window:
+def _window(
+    fields: Sequence[field_pb2.GriddedField],
+    info: ModelInfo,
+    where: str,
+    data: Sequence[memoryview | None] | None = None,
+) -> Window:
+    """The window of the request's fields (data: their bytes, when detached from them)."""
     names = [f.variable for f in fields]
     problems = violations_for_variables(names, info.variables, where)
     if problems:
         raise InvalidArgument(problems)
     shape = info.window_shape
-    return {f.variable: field_to_array(f, f"{where}[{i}]", shape) for i, f in enumerate(fields)}
+    return {
+        f.variable: field_to_array(
+            f, f"{where}[{i}]", shape, None if data is None else (data[i] or b"")
+        )
+        for i, f in enumerate(fields)
+    }
+
+
+_REQUEST_INPUTS = pb.PredictRequest.DESCRIPTOR.fields_by_name["inputs"].number
+_RESPONSE_OUTPUTS = pb.PredictResponse.DESCRIPTOR.fields_by_name["outputs"].number
+_FIELD_DATA = field_pb2.GriddedField.DESCRIPTOR.fields_by_name["data"].number
+
+
+def _split_request(raw: bytes) -> tuple[pb.PredictRequest, list[memoryview | None]]:
+    """A serialised PredictRequest: the message without its fields' bytes, and those bytes."""
+    try:
+        light, data = wire.split_repeated(raw, _REQUEST_INPUTS, _FIELD_DATA)
+        return pb.PredictRequest.FromString(light), data
+    except (wire.WireError, DecodeError) as exc:
+        raise InvalidArgument.field("request", f"is not a valid PredictRequest: {exc}") from None
+
+
+def _output_parts(result: StepResult) -> list[wire.Part]:
+    """The PredictResponse.outputs fields, serialised, with the arrays' bytes spliced in."""
+    parts: list[wire.Part] = []
+    units = result.info.units
+    axes = _axes(result.info)
+    for name, values in result.outputs.items():
+        array = np.ascontiguousarray(values, dtype="<f4")
+        head = field_pb2.GriddedField(
+            variable=name,
+            units=units.get(name, ""),
+            shape=list(array.shape),
+            dtype=field_pb2.DATA_TYPE_FLOAT32,
+            axes=axes,
+        ).SerializeToString()
+        body = [head, *wire.length_delimited(_FIELD_DATA, [array.data.cast("B")])]
+        parts += wire.length_delimited(_RESPONSE_OUTPUTS, body)
+    return parts
 
 
 def _axes(info: ModelInfo) -> list[field_pb2.CoordinateAxis]:

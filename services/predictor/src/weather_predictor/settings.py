@@ -17,6 +17,9 @@ class PredictorSettings(ServiceSettings):
 
     port: int = Field(50055, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
     metrics_port: int = Field(9106, ge=-1, le=65535, description="/metrics port; -1 off.")
+    reuse_large_buffers: bool = Field(
+        True, description="Keep freed buffers up to 32 MiB for the next message (glibc)."
+    )
     modelserver_address: str = Field(
         "127.0.0.1:8500", min_length=1, description="host:port of the TF Serving gRPC API."
     )

@@ -1,4 +1,5 @@
-"""GriddedField <-> numpy <-> TensorProto with whole-buffer copies (never per element)."""
+"""GriddedField <-> numpy <-> TensorProto with whole-buffer copies (never per element); the
+Predict hot path splices the tensor bytes into and out of TF Serving messages (see wire)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
+from tensorflow_serving.apis import model_pb2, predict_pb2
 from weather.common.v1 import field_pb2
 
+from weather_predictor import wire
 from weather_runtime.errors import FieldViolation, InvalidArgument
 
 _TF_DTYPES: dict[int, tuple[np.dtype, str, int]] = {
@@ -49,10 +52,14 @@ def field_dtype(name: str) -> int:
 
 
 def field_to_array(
-    proto: field_pb2.GriddedField, where: str, expected_shape: Sequence[int]
+    proto: field_pb2.GriddedField,
+    where: str,
+    expected_shape: Sequence[int],
+    data: bytes | memoryview | None = None,
 ) -> np.ndarray:
-    """The float32 array of a GriddedField (one buffer view); InvalidArgument names the field.
-    NaN is rejected: the models were never trained on missing values."""
+    """The float32 array of a GriddedField (a view of its bytes, or of data when the bytes were
+    detached from the message); InvalidArgument names the field. NaN is rejected: the models
+    were never trained on missing values."""
     if proto.dtype != field_pb2.DATA_TYPE_FLOAT32:
         got = _FIELD_NAMES.get(proto.dtype, field_pb2.DataType.Name(proto.dtype))
         raise InvalidArgument.field(f"{where}.dtype", f"expected float32, got {got}")
@@ -62,13 +69,16 @@ def field_to_array(
             f"{where}.shape",
             f"expected {list(expected_shape)} (input_steps, lat, lon), got {list(shape)}",
         )
+    buffer = proto.data if data is None else data
     need = int(np.prod(shape, dtype=np.int64)) * 4
-    if len(proto.data) != need:
+    if len(buffer) != need:
         raise InvalidArgument.field(
-            f"{where}.data", f"holds {len(proto.data)} bytes; shape {list(shape)} needs {need}"
+            f"{where}.data", f"holds {len(buffer)} bytes; shape {list(shape)} needs {need}"
         )
-    array = np.frombuffer(proto.data, dtype="<f4").reshape(shape)
-    if np.isnan(array).any():
+    array = np.frombuffer(buffer, dtype="<f4").reshape(shape)
+    # a finite sum proves there is no NaN without a mask as large as the field; only a
+    # non-finite one (NaN, infinity or overflow) needs the exact look
+    if not np.isfinite(array.sum()) and np.isnan(array).any():
         raise InvalidArgument.field(
             f"{where}.data", f"contains {int(np.isnan(array).sum())} NaN values; fill them first"
         )
@@ -129,6 +139,70 @@ def from_tensor_proto(proto: tensor_pb2.TensorProto) -> np.ndarray:
             flat[len(values) :] = flat[len(values) - 1]
     result: np.ndarray = flat.reshape(shape)
     return result
+
+
+_PREDICT_INPUTS = predict_pb2.PredictRequest.DESCRIPTOR.fields_by_name["inputs"].number
+_PREDICT_OUTPUTS = predict_pb2.PredictResponse.DESCRIPTOR.fields_by_name["outputs"].number
+_CONTENT = tensor_pb2.TensorProto.DESCRIPTOR.fields_by_name["tensor_content"].number
+_MAP_KEY, _MAP_VALUE = 1, 2  # protobuf's map entry fields
+
+
+def tensor_header(array: np.ndarray) -> bytes:
+    """A serialised TensorProto with the array's dtype and shape and no values."""
+    for enum, (np_dtype, _name, _field) in _TF_DTYPES.items():
+        if array.dtype == np_dtype.newbyteorder("="):
+            header: bytes = tensor_pb2.TensorProto(
+                dtype=enum,
+                tensor_shape=tensor_shape_pb2.TensorShapeProto(
+                    dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=int(n)) for n in array.shape]
+                ),
+            ).SerializeToString()
+            return header
+    raise TypeError(f"unsupported dtype {array.dtype}")
+
+
+def _buffer(array: np.ndarray) -> memoryview:
+    """The array's bytes, little-endian and C-ordered, without a copy when they already are."""
+    for np_dtype, _name, _field in _TF_DTYPES.values():
+        if array.dtype == np_dtype.newbyteorder("="):
+            return np.ascontiguousarray(array, dtype=np_dtype).data.cast("B")
+    raise TypeError(f"unsupported dtype {array.dtype}")
+
+
+def predict_request_bytes(spec: model_pb2.ModelSpec, inputs: dict[str, np.ndarray]) -> bytes:
+    """A serialised TF Serving PredictRequest: the arrays' bytes joined in once, as each
+    tensor's tensor_content (what PredictRequest(...).SerializeToString() gives, without
+    copying every array into a message first)."""
+    parts: list[wire.Part] = [predict_pb2.PredictRequest(model_spec=spec).SerializeToString()]
+    for name, array in inputs.items():
+        tensor = [tensor_header(array), *wire.length_delimited(_CONTENT, [_buffer(array)])]
+        entry = [
+            *wire.length_delimited(_MAP_KEY, [name.encode("utf-8")]),
+            *wire.length_delimited(_MAP_VALUE, tensor),
+        ]
+        parts += wire.length_delimited(_PREDICT_INPUTS, entry)
+    return b"".join(parts)
+
+
+def predict_response_arrays(
+    raw: bytes,
+) -> tuple[predict_pb2.PredictResponse, dict[str, np.ndarray]]:
+    """A serialised TF Serving PredictResponse: the message without the tensors' bytes, and each
+    output as an array viewing raw (typed-value tensors are decoded as usual)."""
+    light, contents = wire.split_map(raw, _PREDICT_OUTPUTS, _CONTENT)
+    response = predict_pb2.PredictResponse.FromString(light)
+    arrays = {}
+    for name, tensor in response.outputs.items():
+        content = contents.get(name)
+        if content is None:
+            arrays[name] = from_tensor_proto(tensor)
+            continue
+        known = _TF_DTYPES.get(tensor.dtype)
+        if known is None:
+            raise TypeError(f"unsupported dtype {dtype_name(tensor.dtype)}")
+        shape = tuple(int(d.size) for d in tensor.tensor_shape.dim)
+        arrays[name] = np.frombuffer(content, dtype=known[0]).reshape(shape)
+    return response, arrays
 
 
 def violations_for_variables(

@@ -1,0 +1,113 @@
+"""The Predict hot path's wire splicing gives exactly what protobuf itself gives."""
+
+from __future__ import annotations
+
+import grpc
+import numpy as np
+import pytest
+from google.protobuf import duration_pb2
+from tensorflow.core.framework import types_pb2
+from tensorflow_serving.apis import model_pb2, predict_pb2
+from weather.common.v1 import field_pb2
+from weather.predictor.v1 import predictor_service_pb2 as pb
+
+from tests.predictor.support import RunningPredictor, gridded, predict_request, violations, window
+from weather_predictor import wire
+from weather_predictor.tensors import (
+    from_tensor_proto,
+    predict_request_bytes,
+    predict_response_arrays,
+    to_tensor_proto,
+)
+
+DATA = field_pb2.GriddedField.DESCRIPTOR.fields_by_name["data"].number
+INPUTS = pb.PredictRequest.DESCRIPTOR.fields_by_name["inputs"].number
+
+
+def test_varints_match_protobuf_and_scan_finds_the_field() -> None:
+    for value in (1, 127, 128, 300, 2**31, 2**63 - 1):
+        encoded = duration_pb2.Duration(seconds=value).SerializeToString()
+        assert encoded == b"\x08" + wire.encode_varint(value)
+        (field,) = wire.scan(memoryview(encoded), 0, len(encoded))
+        assert (field.number, field.wire, field.end) == (1, wire.VARINT, len(encoded))
+
+
+def test_split_request_detaches_each_fields_bytes_and_keeps_the_rest() -> None:
+    a, b = window(), window() + 1
+    request = predict_request(fields=[gridded(a), gridded(b, "u10")])
+    raw = request.SerializeToString()
+    light, data = wire.split_repeated(raw, INPUTS, DATA)
+    parsed = pb.PredictRequest.FromString(light)
+    assert [f.variable for f in parsed.inputs] == ["t2m", "u10"]
+    assert all(not f.data for f in parsed.inputs)
+    expected = pb.PredictRequest()
+    expected.CopyFrom(request)
+    for field in expected.inputs:
+        field.ClearField("data")
+    assert parsed == expected
+    assert [bytes(v) for v in data if v is not None] == [a.tobytes(), b.tobytes()]
+    # the views point into the received buffer: nothing was copied
+    assert all(v is not None and v.obj is raw for v in data)
+
+
+def test_a_field_without_data_gives_none() -> None:
+    request = pb.PredictRequest(inputs=[field_pb2.GriddedField(variable="t2m")])
+    _, data = wire.split_repeated(request.SerializeToString(), INPUTS, DATA)
+    assert data == [None]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"\x12\x05ab", b"\x0f", b"\x12\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", b"\x00\x01"],
+    ids=["runs-past-end", "group-wire-type", "varint-too-long", "field-zero"],
+)
+def test_malformed_buffers_raise_wire_error(raw: bytes) -> None:
+    with pytest.raises(wire.WireError):
+        wire.split_repeated(raw, INPUTS, DATA)
+
+
+def test_request_bytes_equal_protobufs_own_serialisation() -> None:
+    spec = model_pb2.ModelSpec(name="m", signature_name="serving_default", version_label="prod")
+    inputs = {
+        "t2m": window()[np.newaxis],
+        "init_time": np.array([1_553_472_000], np.int64),
+        "lead_hours": np.array([6.0], np.float32),
+    }
+    spliced = predict_pb2.PredictRequest.FromString(predict_request_bytes(spec, inputs))
+    expected = predict_pb2.PredictRequest(model_spec=spec)
+    for name, array in inputs.items():
+        expected.inputs[name].CopyFrom(to_tensor_proto(array))
+    assert spliced == expected
+
+
+def test_response_arrays_view_tensor_content_and_decode_typed_values() -> None:
+    out = np.random.default_rng(1).normal(size=(1, 3, 4)).astype(np.float32)
+    response = predict_pb2.PredictResponse()
+    response.model_spec.name = "m"
+    response.model_spec.version.value = 7
+    response.outputs["t2m"].CopyFrom(to_tensor_proto(out))
+    response.outputs["count"].dtype = types_pb2.DT_INT64
+    response.outputs["count"].tensor_shape.dim.add(size=2)
+    response.outputs["count"].int64_val.extend([4, 5])
+    raw = response.SerializeToString()
+    light, arrays = predict_response_arrays(raw)
+    assert light.model_spec.version.value == 7
+    np.testing.assert_array_equal(arrays["t2m"], out)
+    np.testing.assert_array_equal(arrays["count"], from_tensor_proto(response.outputs["count"]))
+    assert arrays["t2m"].base is not None  # a view, not a copy
+
+
+def test_a_body_that_is_no_predict_request_is_invalid_argument(
+    predictor: RunningPredictor,
+) -> None:
+    raw_predict = predictor.channel.unary_unary(
+        "/weather.predictor.v1.PredictorService/Predict",
+        request_serializer=None,
+        response_deserializer=None,
+    )
+    with pytest.raises(grpc.RpcError) as caught:
+        raw_predict(b"\x0a\xff\x7f garbage", timeout=30)
+    error = caught.value
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
+    assert "request" in violations(error)
+    assert "Traceback" not in (error.details() or "")
