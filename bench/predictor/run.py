@@ -48,7 +48,8 @@ LABEL = "production"
 INIT = 1_553_472_000  # 2019-03-25T00:00Z
 LEAD_HOURS = 1.0
 MESSAGE_BYTES = 256 * 1024 * 1024
-PATHS = ("direct", "predictor")
+PATHS = ("direct", "passthrough", "predictor")
+PROCESSES = ("modelserver", "passthrough", "predictor", "client")
 
 # Targets of issue 5.
 SMALL_ADDED_MS = 1.0  # the proxy adds at most 1 ms at p50 on the small field
@@ -175,12 +176,16 @@ class Service:
                 self.process.wait(5)
 
 
-def start(name: str, module: str, env: dict[str, str], folder: Path) -> Service:
+def start(
+    name: str, module: str, env: dict[str, str], folder: Path, argv: list[str] | None = None
+) -> Service:
+    """A service as its own process: `python -m module`, or `python *argv` when argv is given
+    (its port then in env as <NAME>_PORT all the same)."""
     port = int(env[f"{name.upper()}_PORT"])
     log = folder / f"{name}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", module],
+            [sys.executable, *(argv or ["-m", module])],
             env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -370,46 +375,39 @@ def throughput(
 
 
 def conversions(grid: Grid, values: np.ndarray, rounds: int) -> dict[str, float]:
-    """Milliseconds of the predictor's per-request steps, in this process, one thread: parsing
-    and serialising the messages, and weather_predictor.tensors' conversions."""
-    from weather_predictor import tensors
+    """Milliseconds of the predictor's per-request steps on its Predict path, in this process,
+    one thread (weather_predictor's own functions, on the benchmark's messages)."""
+    from weather_predictor import servicer, tensors
 
-    request = predictor_request(grid, values)
-    request_bytes = request.SerializeToString()
-    direct = direct_request(grid, values)
-    direct_bytes = direct.SerializeToString()
+    request_bytes = predictor_request(grid, values).SerializeToString()
+    light, data = servicer._split_request(request_bytes)
+    field = light.inputs[0]
+    spec = model_pb2.ModelSpec(name=grid.model, signature_name=SIGNATURE, version_label=LABEL)
+    inputs = {
+        VARIABLE: values[np.newaxis],
+        "init_time": np.array([INIT], np.int64),
+        "lead_hours": np.array([LEAD_HOURS], np.float32),
+    }
     out = values.mean(axis=0)[np.newaxis]
     reply = predict_pb2.PredictResponse()
     reply.outputs[VARIABLE].CopyFrom(tensor(out, types_pb2.DT_FLOAT))
     reply_bytes = reply.SerializeToString()
-    field = request.inputs[0]
-    array = np.frombuffer(field.data, "<f4").reshape(values.shape)
-    grid_axes = [
-        field_pb2.CoordinateAxis(name="latitude", values=grid.latitudes),
-        field_pb2.CoordinateAxis(name="longitude", values=grid.longitudes),
-    ]
+    direct_bytes = direct_request(grid, values).SerializeToString()
     steps: dict[str, Callable[[], object]] = {
-        "parse predictor request": lambda: pb.PredictRequest.FromString(request_bytes),
+        "split the request (fields' bytes as views)": lambda: servicer._split_request(
+            request_bytes
+        ),
         "field_to_array (incl. NaN check)": lambda: tensors.field_to_array(
-            field, "inputs[0]", values.shape
+            field, "inputs[0]", values.shape, data[0]
         ),
-        "NaN check alone": lambda: np.isnan(array).any(),
-        "to_tensor_proto": lambda: tensors.to_tensor_proto(array[np.newaxis]),
-        "PredictRequest.inputs[].CopyFrom": lambda: (
-            predict_pb2.PredictRequest().inputs[VARIABLE].CopyFrom(direct.inputs[VARIABLE])
+        "model-server request bytes": lambda: tensors.predict_request_bytes(spec, inputs),
+        "model-server response to arrays": lambda: tensors.predict_response_arrays(reply_bytes),
+        "for scale: parse the predictor request with protobuf": lambda: (
+            pb.PredictRequest.FromString(request_bytes)
         ),
-        "serialise model-server request": direct.SerializeToString,
-        "parse model-server request (what the model server does)": lambda: (
+        "for scale: parse the model-server request (what the model server does)": lambda: (
             predict_pb2.PredictRequest.FromString(direct_bytes)
         ),
-        "parse model-server response": lambda: predict_pb2.PredictResponse.FromString(reply_bytes),
-        "from_tensor_proto": lambda: tensors.from_tensor_proto(reply.outputs[VARIABLE]),
-        "array_to_field (with lat/lon axes)": lambda: tensors.array_to_field(
-            out[0], VARIABLE, "K", grid_axes
-        ),
-        "serialise predictor response": lambda: pb.PredictResponse(
-            outputs=[tensors.array_to_field(out[0], VARIABLE, "K", grid_axes)]
-        ).SerializeToString(),
     }
     result = {}
     for name, step in steps.items():
@@ -469,13 +467,16 @@ def summarise(field: dict[str, Any]) -> dict[str, Any]:
             "p99_ms": best_of(field["latency"][path], "p99_ms", False),
             "rps": best_of(field["throughput"][path], "rps", True),
         }
-    d, p = best["direct"], best["predictor"]
+    d, p, f = best["direct"], best["predictor"], best["passthrough"]
     return {
         "best": best,
         "added_p50_ms": p["p50_ms"] - d["p50_ms"],
         "p50_ratio": p["p50_ms"] / d["p50_ms"],
         "p99_ratio": p["p99_ms"] / d["p99_ms"],
         "throughput_ratio": p["rps"] / d["rps"] if d["rps"] else 0.0,
+        "floor_added_p50_ms": f["p50_ms"] - d["p50_ms"],
+        "floor_p50_ratio": f["p50_ms"] / d["p50_ms"],
+        "floor_throughput_ratio": f["rps"] / d["rps"] if d["rps"] else 0.0,
     }
 
 
@@ -558,7 +559,7 @@ def markdown(stamp: str, result: dict[str, Any]) -> str:
     ]
     for name, field in result["fields"].items():
         s = field["summary"]
-        d, p = s["best"]["direct"], s["best"]["predictor"]
+        best = s["best"]
         mb = field["request_bytes"]
         lines += [
             f"## {GRIDS[name].title}",
@@ -569,26 +570,36 @@ def markdown(stamp: str, result: dict[str, Any]) -> str:
             "",
             "| path | p50 ms | p99 ms | req/s |",
             "|---|---:|---:|---:|",
-            f"| direct | {d['p50_ms']:.2f} | {d['p99_ms']:.2f} | {d['rps']:.1f} |",
-            f"| predictor | {p['p50_ms']:.2f} | {p['p99_ms']:.2f} | {p['rps']:.1f} |",
+            *[
+                f"| {path} | {best[path]['p50_ms']:.2f} | {best[path]['p99_ms']:.2f} "
+                f"| {best[path]['rps']:.1f} |"
+                for path in PATHS
+            ],
             "",
-            f"Added at p50: **{s['added_p50_ms']:+.2f} ms**; p50 ratio **{s['p50_ratio']:.2f}x**; "
-            f"p99 ratio {s['p99_ratio']:.2f}x; throughput ratio **{s['throughput_ratio']:.2f}x**.",
+            f"Predictor: added at p50 **{s['added_p50_ms']:+.2f} ms**; p50 ratio "
+            f"**{s['p50_ratio']:.2f}x**; p99 ratio {s['p99_ratio']:.2f}x; throughput ratio "
+            f"**{s['throughput_ratio']:.2f}x**.",
+            "",
+            "Byte-forwarding proxy (`passthrough.py`: the direct request forwarded as opaque "
+            "bytes, no parsing, checks, interceptors or tracing; the floor of any extra Python "
+            f"gRPC hop here): added at p50 {s['floor_added_p50_ms']:+.2f} ms; p50 ratio "
+            f"{s['floor_p50_ratio']:.2f}x; throughput ratio {s['floor_throughput_ratio']:.2f}x.",
             "",
             "CPU during the throughput phase (best run of each path), ms of CPU per completed "
             "request:",
             "",
-            "| path | model server | predictor | client | total | other processes (share of "
-            "machine) |",
-            "|---|---:|---:|---:|---:|---:|",
+            "| path | model server | passthrough | predictor | client | total | other processes "
+            "(share of machine) |",
+            "|---|---:|---:|---:|---:|---:|---:|",
         ]
         totals: dict[str, float] = {}
         for path in PATHS:
             run = max(field["throughput"][path], key=lambda r: float(r["rps"]))
             c = run["cpu_ms_per_request"]
             lines.append(
-                f"| {path} | {c['modelserver']:.2f} | {c['predictor']:.2f} | {c['client']:.2f} "
-                f"| {sum(c.values()):.2f} | {run['other_processes_cpu_share']:.0%} |"
+                f"| {path} | "
+                + " | ".join(f"{c.get(name, 0.0):.2f}" for name in PROCESSES)
+                + f" | {sum(c.values()):.2f} | {run['other_processes_cpu_share']:.0%} |"
             )
             totals[path] = sum(c.values())
         if totals.get("predictor"):
@@ -635,19 +646,29 @@ def run_field(
     values = window(steps, grid)
     direct = direct_request(grid, values)
     proxied = predictor_request(grid, values)
-    with channel(ports["modelserver"]) as c_direct, channel(ports["predictor"]) as c_pred:
+    with (
+        channel(ports["modelserver"]) as c_direct,
+        channel(ports["passthrough"]) as c_pass,
+        channel(ports["predictor"]) as c_pred,
+    ):
         d_stub = prediction_service_pb2_grpc.PredictionServiceStub(c_direct)
+        f_stub = prediction_service_pb2_grpc.PredictionServiceStub(c_pass)
         p_stub = pb_grpc.PredictorServiceStub(c_pred)
         d_reply = d_stub.Predict(direct, timeout=60)
+        f_reply = f_stub.Predict(direct, timeout=60)
         p_reply = p_stub.Predict(proxied, timeout=60)
         if not np.allclose(direct_output(d_reply, grid), predictor_output(p_reply, grid)):
-            raise AssertionError(f"{grid.model}: the two paths answer differently")
+            raise AssertionError(f"{grid.model}: the predictor answers differently")
+        if not np.array_equal(direct_output(d_reply, grid), direct_output(f_reply, grid)):
+            raise AssertionError(f"{grid.model}: the byte-forwarding proxy answers differently")
         calls: dict[str, Callable[[], object]] = {
             "direct": lambda: d_stub.Predict(direct, timeout=60),
+            "passthrough": lambda: f_stub.Predict(direct, timeout=60),
             "predictor": lambda: p_stub.Predict(proxied, timeout=60),
         }
         futures: dict[str, Callable[[], grpc.Future]] = {
             "direct": lambda: d_stub.Predict.future(direct, timeout=60),
+            "passthrough": lambda: f_stub.Predict.future(direct, timeout=60),
             "predictor": lambda: p_stub.Predict.future(proxied, timeout=60),
         }
         out: dict[str, Any] = {
@@ -665,7 +686,7 @@ def run_field(
             "load_average": [os.getloadavg()[0]],
         }
         for r in range(args.repeat):
-            order = PATHS if r % 2 == 0 else PATHS[::-1]
+            order = PATHS[r % len(PATHS) :] + PATHS[: r % len(PATHS)]  # each leads in turn
             out["order"].append(list(order))
             for path in order:
                 out["latency"][path].append(latency(calls[path], args.calls, args.warmup))
@@ -754,7 +775,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-predictor-") as temp:
         folder = Path(temp)
         config = write_models(folder / "models", args.input_steps, grids)
-        ports = {"modelserver": free_port(), "predictor": free_port()}
+        ports = {"modelserver": free_port(), "passthrough": free_port(), "predictor": free_port()}
         modelserver = start(
             "modelserver",
             "weather_modelserver",
@@ -785,6 +806,18 @@ def main(argv: list[str] | None = None) -> int:
                 folder,
             )
             services.append(predictor)
+            passthrough = start(
+                "passthrough",
+                "",
+                {"PASSTHROUGH_PORT": str(ports["passthrough"])},
+                folder,
+                [
+                    str(Path(__file__).resolve().parent / "passthrough.py"),
+                    str(ports["passthrough"]),
+                    f"127.0.0.1:{ports['modelserver']}",
+                ],
+            )
+            services.append(passthrough)
             probe = grids[0]
             values = window(args.input_steps, probe)
             with channel(ports["modelserver"]) as c:
@@ -795,6 +828,9 @@ def main(argv: list[str] | None = None) -> int:
                 p_stub = pb_grpc.PredictorServiceStub(c)
                 p_request = predictor_request(probe, values)
                 wait_until(predictor, lambda: p_stub.Predict(p_request, timeout=10))
+            with channel(ports["passthrough"]) as c:
+                f_stub = prediction_service_pb2_grpc.PredictionServiceStub(c)
+                wait_until(passthrough, lambda: f_stub.Predict(request, timeout=10))
             machine = Machine(services)
             result["settings"] = {
                 "calls": args.calls,
