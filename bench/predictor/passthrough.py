@@ -2,8 +2,9 @@
 
 `python bench/predictor/passthrough.py PORT UPSTREAM` forwards
 /tensorflow.serving.PredictionService/Predict to UPSTREAM as opaque bytes: no parsing, no
-validation, no interceptors, no tracing. The benchmark runs it beside the predictor so that the
-report shows how much of the predictor's cost is the extra hop itself.
+validation, no interceptors, no tracing (the services' allocator setting, though). The benchmark
+runs it beside the predictor so that the report shows how much of the predictor's cost is the
+extra hop itself.
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ from concurrent import futures
 
 import grpc
 
+from weather_runtime.memory import reuse_large_buffers
+
 METHOD = "/tensorflow.serving.PredictionService/Predict"
 MESSAGE_BYTES = 256 * 1024 * 1024
 
 
 def main(port: int, upstream: str) -> int:
+    reuse_large_buffers()  # the same allocator setting as the predictor and the model server
     options = [
         ("grpc.max_send_message_length", MESSAGE_BYTES),
         ("grpc.max_receive_message_length", MESSAGE_BYTES),
