@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -249,3 +250,53 @@ def wait_for(condition: Callable[[], bool], timeout: float = 20.0, what: str = "
 def output(response: predict_pb2.PredictResponse, name: str = VARIABLE) -> np.ndarray:
     array: np.ndarray = tf.make_ndarray(response.outputs[name])
     return array
+
+
+class LoadLoop(threading.Thread):
+    """Asks in a loop (seeds 1, 2, ...) until finished: `ask(seed)` returns the version that
+    answered and whether its numbers were that version's, or raises grpc.RpcError. Records the
+    answering versions, the versions that answered wrongly, and the errors."""
+
+    def __init__(self, ask: Callable[[int], tuple[int, bool]], close: Callable[[], None]) -> None:
+        super().__init__(daemon=True)
+        self._ask = ask
+        self._close = close
+        self.halt = threading.Event()
+        self.answers: list[int] = []
+        self.wrong: list[int] = []
+        self.errors: list[str] = []
+
+    def run(self) -> None:
+        seed = 0
+        while not self.halt.is_set():
+            seed += 1
+            try:
+                version, right = self._ask(seed)
+            except grpc.RpcError as exc:
+                self.errors.append(f"{exc.code().name}: {exc.details()}")
+                continue
+            if not right:
+                self.wrong.append(version)
+            self.answers.append(version)
+
+    def finish(self) -> None:
+        """Stops asking (the request in flight completes) and closes the channel."""
+        self.halt.set()
+        self.join(10)
+        self._close()
+
+
+def label_load(port: int, model: str, label: str | None = None) -> LoadLoop:
+    """A LoadLoop predicting on the model server by version label (None: the latest version)
+    on its own channel; an answer is right when it is the answering version's scale."""
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+
+    def ask(seed: int) -> tuple[int, bool]:
+        arrays = inputs(seed=seed)
+        response = stub.Predict(predict_request(model, arrays, label=label), timeout=10)
+        version = int(response.model_spec.version.value)
+        want = expected(arrays[VARIABLE], arrays["init_time"], arrays["lead_hours"], version)
+        return version, bool(np.allclose(output(response), want, rtol=1e-6))
+
+    return LoadLoop(ask, channel.close)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import grpc
 import numpy as np
 from google.protobuf import text_format
-from tensorflow_serving.apis import prediction_service_pb2_grpc
 from tensorflow_serving.config import model_server_config_pb2
 
 from tests.modelserver.support import (
@@ -18,47 +15,13 @@ from tests.modelserver.support import (
     RunningModelServer,
     expected,
     inputs,
+    label_load,
     model_config,
     output,
     predict_request,
     server_config,
     wait_for,
 )
-
-
-class Client(threading.Thread):
-    """Predicts in a loop on its own channel; records (version, answer correct) or the error."""
-
-    def __init__(self, port: int, label: str | None = None) -> None:
-        super().__init__(daemon=True)
-        self.port = port
-        self.label = label
-        self.stop = threading.Event()
-        self.answers: list[int] = []
-        self.wrong: list[int] = []
-        self.errors: list[str] = []
-
-    def run(self) -> None:
-        with grpc.insecure_channel(f"127.0.0.1:{self.port}") as channel:
-            stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
-            seed = 0
-            while not self.stop.is_set():
-                seed += 1
-                arrays = inputs(seed=seed)
-                try:
-                    response = stub.Predict(
-                        predict_request("swap", arrays, label=self.label), timeout=10
-                    )
-                except grpc.RpcError as exc:
-                    self.errors.append(f"{exc.code().name}: {exc.details()}")
-                    continue
-                version = response.model_spec.version.value
-                want = expected(
-                    arrays[VARIABLE], arrays["init_time"], arrays["lead_hours"], version
-                )
-                if not np.allclose(output(response), want, rtol=1e-6):
-                    self.wrong.append(version)
-                self.answers.append(version)
 
 
 def test_swap_under_load_fails_no_request(
@@ -81,8 +44,8 @@ def test_swap_under_load_fails_no_request(
         file_system_poll_wait_seconds=0.05,
         batch_timeout_micros=500,
     )
-    by_label = Client(running.port, label="stable")
-    latest = Client(running.port)
+    by_label = label_load(running.port, "swap", "stable")
+    latest = label_load(running.port, "swap")
     for client in (by_label, latest):
         client.start()
     try:
@@ -103,9 +66,9 @@ def test_swap_under_load_fails_no_request(
         time.sleep(0.1)
     finally:
         for client in (by_label, latest):
-            client.stop.set()
+            client.halt.set()
         for client in (by_label, latest):
-            client.join(10)
+            client.finish()
 
     assert by_label.errors == [] and latest.errors == []
     assert by_label.wrong == [] and latest.wrong == []
@@ -154,7 +117,7 @@ def test_latest_one_swaps_without_a_gap(
     running = modelservers(
         model_name="swap", model_base_path=str(base), file_system_poll_wait_seconds=0.05
     )
-    client = Client(running.port)
+    client = label_load(running.port, "swap")
     client.start()
     try:
         install(base, 2)
@@ -163,7 +126,6 @@ def test_latest_one_swaps_without_a_gap(
         wait_for(lambda: client.answers[-1:] == [3], what="version 3")
         wait_for(lambda: running.states("swap") == {3: "AVAILABLE", 2: "END", 1: "END"})
     finally:
-        client.stop.set()
-        client.join(10)
+        client.finish()
     assert client.errors == [] and client.wrong == []
     assert client.answers == sorted(client.answers) and {1, 2, 3} <= set(client.answers)

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import grpc
 import numpy as np
-from tensorflow_serving.apis import prediction_service_pb2_grpc
 from weather.registry.v1 import registry_service_pb2 as rpb
 
 from tests.conftest import RunningRegistry, start_registry
@@ -117,42 +114,3 @@ def start_stack(
     empty.write_text("model_config_list {}\n")
     modelserver = start_modelserver(model_config_file=str(empty), **(modelserver_settings or {}))
     return Stack(registry, modelserver, tmp_path / "serving")
-
-
-class Client(threading.Thread):
-    """Predicts by label in a loop on its own channel; records versions, wrong answers, errors."""
-
-    def __init__(self, port: int, label: str) -> None:
-        super().__init__(daemon=True)
-        self.port = port
-        self.label = label
-        self.halt = threading.Event()
-        self.answers: list[int] = []
-        self.wrong: list[int] = []
-        self.errors: list[str] = []
-
-    def run(self) -> None:
-        with grpc.insecure_channel(f"127.0.0.1:{self.port}") as channel:
-            stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
-            seed = 0
-            while not self.halt.is_set():
-                seed += 1
-                arrays = inputs(seed=seed)
-                try:
-                    response = stub.Predict(
-                        predict_request(MODEL, arrays, label=self.label), timeout=10
-                    )
-                except grpc.RpcError as exc:
-                    self.errors.append(f"{exc.code().name}: {exc.details()}")
-                    continue
-                version = response.model_spec.version.value
-                want = expected(
-                    arrays[VARIABLE], arrays["init_time"], arrays["lead_hours"], version
-                )
-                if not np.allclose(output(response), want, rtol=1e-6):
-                    self.wrong.append(version)
-                self.answers.append(version)
-
-    def finish(self) -> None:
-        self.halt.set()
-        self.join(10)

@@ -10,12 +10,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import grpc
 import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.modelserver.support import build_saved_model
+from tests.modelserver.support import LoadLoop, build_saved_model
 from tests.predictor.support import (
     INIT,
     RunningPredictor,
@@ -45,34 +44,19 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
     return built
 
 
-class Forecaster(threading.Thread):
-    """Asks the predictor for `production` in a loop; checks every answer against the version
+def _forecaster(predictor: RunningPredictor) -> LoadLoop:
+    """Asks the predictor for `production` in a loop; an answer is right when it is the version
     its provenance names."""
 
-    def __init__(self, predictor: RunningPredictor) -> None:
-        super().__init__(daemon=True)
-        self.predictor = predictor
-        self.halt = threading.Event()
-        self.versions: list[int] = []
-        self.wrong: list[int] = []
-        self.errors: list[str] = []
+    def ask(seed: int) -> tuple[int, bool]:
+        values = window(seed)
+        request = predict_request(MODEL, alias="production", fields=[gridded(values)])
+        response = predictor.stub.Predict(request, timeout=10)
+        version = int(response.provenance.model_version)
+        want = model_output(values, INIT, 1.0, float(version))
+        return version, bool(np.allclose(to_array(response.outputs[0]), want, rtol=1e-6))
 
-    def run(self) -> None:
-        seed = 0
-        while not self.halt.is_set():
-            seed += 1
-            values = window(seed)
-            request = predict_request(MODEL, alias="production", fields=[gridded(values)])
-            try:
-                response = self.predictor.stub.Predict(request, timeout=10)
-            except grpc.RpcError as exc:
-                self.errors.append(f"{exc.code().name}: {exc.details()}")
-                continue
-            version = int(response.provenance.model_version)
-            want = model_output(values, INIT, 1.0, float(version))
-            if not np.allclose(to_array(response.outputs[0]), want, rtol=1e-6):
-                self.wrong.append(version)
-            self.versions.append(version)
+    return LoadLoop(ask, lambda: None)
 
 
 def _wait(test: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
@@ -101,24 +85,23 @@ def test_a_promotion_reaches_forecasting_clients_with_no_failed_request(
             modelserver_address=f"127.0.0.1:{stack.modelserver.port}",
             model_root=str(stack.base),
         )
-        client = Forecaster(predictor)
+        client = _forecaster(predictor)
         client.start()
-        _wait(lambda: len(client.versions) > 20, "traffic on version 1")
+        _wait(lambda: len(client.answers) > 20, "traffic on version 1")
         stack.set_alias("production", 2)  # the promotion, in the registry only
-        _wait(lambda: client.versions[-1:] == [2], "answers from version 2", timeout=10)
-        switched = len(client.versions)
-        _wait(lambda: len(client.versions) > switched + 20, "traffic on version 2")
+        _wait(lambda: client.answers[-1:] == [2], "answers from version 2", timeout=10)
+        switched = len(client.answers)
+        _wait(lambda: len(client.answers) > switched + 20, "traffic on version 2")
     finally:
         if client is not None:
-            client.halt.set()
-            client.join(10)
+            client.finish()
         if predictor is not None:
             predictor.stop()
         stack.stop()
     assert client.errors == []
     assert client.wrong == []
-    assert client.versions[0] == 1 and client.versions[-1] == 2
-    assert client.versions == sorted(client.versions)  # 1 ... 1 2 ... 2, never back
+    assert client.answers[0] == 1 and client.answers[-1] == 2
+    assert client.answers == sorted(client.answers)  # 1 ... 1 2 ... 2, never back
 
 
 def test_a_replica_reports_serving_only_once_its_models_are_loaded(

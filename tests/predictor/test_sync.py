@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,11 +20,12 @@ from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
 from tests.conftest import start_registry
-from tests.modelserver.support import build_saved_model, predict_request, wait_for
+from tests.modelserver.support import build_saved_model, label_load, predict_request, wait_for
 from tests.object_store import s3_endpoint
-from tests.predictor.sync_support import MODEL, Client, Stack, start_stack
+from tests.predictor.sync_support import MODEL, Stack, start_stack
 from tests.registry.helpers import rpc_error, version_request
 from weather_predictor.sync.config import ModelState
+from weather_predictor.sync.service import ServingSync
 from weather_runtime.artifacts import directory_digest
 
 pytestmark = pytest.mark.timeout(120)
@@ -87,7 +89,7 @@ def test_promotion_under_load_fails_no_request(stack: Stack, artifacts: dict[int
         stack.register(artifacts[scale])
     stack.set_alias("production", 1)
     stack.start_sync()
-    client = Client(stack.modelserver.port, "production")
+    client = label_load(stack.modelserver.port, MODEL, "production")
     client.start()
     try:
         wait_for(lambda: len(client.answers) > 20, what="traffic on version 1")
@@ -171,7 +173,7 @@ def test_a_restarted_sync_reconciles_without_disturbing_serving(
     stack.set_alias("production", 1)
     stack.set_alias("staging", 2)
     first = stack.start_sync()
-    client = Client(stack.modelserver.port, "production")
+    client = label_load(stack.modelserver.port, MODEL, "production")
     client.start()
     try:
         wait_for(lambda: len(client.answers) > 20, what="traffic")
@@ -363,3 +365,68 @@ def test_a_rollback_during_a_slow_load_is_applied_at_once(
         wait_for(lambda: not (stack.base / MODEL / "2").exists(), what="v2 folder removed")
     finally:
         stack.stop()
+
+
+def test_an_alias_moved_before_the_event_stream_opens_is_followed(
+    stack: Stack, artifacts: dict[int, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first stream replays stored events: a move between the first reconciliation and the
+    stream opening is not left to the periodic resync (an hour here)."""
+    stack.register(artifacts[1])
+    stack.register(artifacts[2])
+    stack.set_alias("production", 1)
+    release = threading.Event()
+    watch = ServingSync._watch
+
+    def late_watch(self: ServingSync) -> None:
+        release.wait(30)
+        watch(self)
+
+    monkeypatch.setattr(ServingSync, "_watch", late_watch)
+    sync = stack.start_sync(resync_seconds=3600)
+    assert stack.answer("production") == 1
+    stack.set_alias("production", 2)  # the stream is not open yet
+    release.set()
+    wait_for(
+        lambda: sync.served.get(MODEL, ModelState()).labels.get("production") == 2,
+        timeout=60,
+        what="production moved to version 2",
+    )
+    assert stack.answer("production") == 2
+
+
+def test_a_version_that_failed_to_load_is_tried_again_after_the_retry_interval(
+    stack: Stack, artifacts: dict[int, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = artifacts[1].parent / "broken-again"
+    broken.mkdir(exist_ok=True)
+    (broken / "saved_model.pb").write_bytes(b"not a SavedModel either")
+    stack.register(artifacts[1])
+    assert stack.register(broken) == 2
+    stack.set_alias("production", 1)
+    caplog.set_level(logging.INFO, logger="weather_predictor.sync.service")
+    sync = stack.start_sync(failed_load_retry_seconds=0.5)
+
+    def messages() -> list[str]:
+        return [r.getMessage() for r in caplog.records]
+
+    stack.set_alias("production", 2)
+    wait_for(
+        lambda: any("version 2 did not become available" in m for m in messages()),
+        timeout=60,
+        what="the failed load",
+    )
+    time.sleep(0.6)
+    stack.set_alias("canary", 1)  # any relevant event reconciles again
+    wait_for(
+        lambda: any("version 2 failed to load before; trying it again" in m for m in messages()),
+        timeout=60,
+        what="the second try",
+    )
+    wait_for(
+        lambda: sum("version 2 did not become available" in m for m in messages()) >= 2,
+        timeout=60,
+        what="the second failure",
+    )
+    assert stack.answer("production") == 1
+    assert sync.served[MODEL].labels["production"] == 1

@@ -15,13 +15,14 @@ from weather.preprocess.v1 import preprocess_service_pb2_grpc as ppb_grpc
 
 from weather_runtime.identity import with_actor
 from weather_runtime.telemetry import instrumented_channel
-from weatherctl import data_commands, registry_commands, train_commands
+from weatherctl import data_commands, forecast_commands, registry_commands, train_commands
 from weatherctl.output import error
 
 DEFAULT_REGISTRY = os.environ.get("WEATHER_REGISTRY", "127.0.0.1:50051")
 DEFAULT_INGEST = os.environ.get("WEATHER_INGEST", "127.0.0.1:50052")
 DEFAULT_PREPROCESS = os.environ.get("WEATHER_PREPROCESS", "127.0.0.1:50053")
 DEFAULT_TRAINER = os.environ.get("WEATHER_TRAINER", "127.0.0.1:50054")
+DEFAULT_PREDICTOR = os.environ.get("WEATHER_PREDICTOR", "127.0.0.1:50055")
 
 
 def _actor() -> str:
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ingest", default=DEFAULT_INGEST, help="ingest address host:port")
     parser.add_argument("--preprocess", default=DEFAULT_PREPROCESS, help="preprocess address")
     parser.add_argument("--trainer", default=DEFAULT_TRAINER, help="trainer address host:port")
+    parser.add_argument("--predictor", default=DEFAULT_PREDICTOR, help="predictor address")
     parser.add_argument("--actor", default=_actor(), help="who you are, recorded in the registry")
     parser.add_argument("--timeout", type=float, default=30.0, help="deadline per call, seconds")
     parser.add_argument("--json", action="store_true", help="print protobuf JSON")
@@ -47,11 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--ingest-port", type=int, default=50052)
     up.add_argument("--preprocess-port", type=int, default=50053)
     up.add_argument("--trainer-port", type=int, default=50054)
+    up.add_argument("--modelserver-port", type=int, default=8500)
+    up.add_argument("--predictor-port", type=int, default=50055)
     demo = commands.add_parser("demo", help="the main job: the pipeline on the bundled data")
     demo.add_argument("--data-dir", type=Path, default=Path("var/demo"))
     registry_commands.add_parser(commands)
     data_commands.add_parsers(commands)
     train_commands.add_parser(commands)
+    forecast_commands.add_parser(commands)
     return parser
 
 
@@ -65,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
             "ingest": args.ingest_port,
             "preprocess": args.preprocess_port,
             "trainer": args.trainer_port,
+            "modelserver": args.modelserver_port,
+            "predictor": args.predictor_port,
         }
         return run_up(args.data_dir.resolve(), ports)
     if args.command == "demo":
@@ -72,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_demo(args.data_dir.resolve())
     service = getattr(args, "service", "")
+    if service == "predictor":
+        return _on_channel(args.predictor, args, lambda c: forecast_commands.run(c, args))
     if service in ("ingest", "preprocess", "trainer"):
         return _run_data(args)
     return _on_channel(

@@ -102,7 +102,7 @@ class ServingSync:
         self._snapshot: State = {}  # a copy of _current readable while a reconciliation runs
         self._sent_once = False  # the first config is sent even when it equals the file's
         self._verified: set[tuple[str, int, str]] = set()
-        self._failed_loads: set[tuple[str, int]] = set()
+        self._failed_loads: dict[tuple[str, int], float] = {}  # -> when it failed (monotonic)
         self._retired: set[tuple[str, int]] = set()
         self._call: grpc.Future | None = None
         self._threads: list[threading.Thread] = []
@@ -224,11 +224,13 @@ class ServingSync:
     def _watch(self) -> None:
         backoff = Backoff(self.settings.backoff_initial_seconds, self.settings.backoff_max_seconds)
         names = self.settings.model_names
-        last_sequence: int | None = None
+        # The first stream replays the stored events before following new ones: an alias moved
+        # after the first reconciliation read the registry but before the stream was open
+        # still reaches the sync (a full replay costs one reconciliation, events coalesce).
+        last_sequence = 0
         while not self._stop.is_set():
             request = rpb.WatchEventsRequest(model_name=names[0] if len(names) == 1 else "")
-            if last_sequence is not None:
-                request.start_after_sequence = last_sequence
+            request.start_after_sequence = last_sequence
             opened = time.monotonic()
             call = self._registry.WatchEvents(request)
             with self._cond:
@@ -308,7 +310,7 @@ class ServingSync:
                             alias,
                             state.labels.get(alias, "nothing"),
                         )
-                        self._failed_loads.add((model, version))
+                        self._failed_loads[(model, version)] = time.monotonic()
                         dropped.add(version)
                 keep = set(labels.values())
                 phase_b[model] = ModelState(
@@ -383,7 +385,7 @@ class ServingSync:
             labels: dict[str, int] = {}
             current = self._current.get(model, ModelState())
             for alias, want in aliases.items():
-                if (model, want.version) in self._failed_loads:
+                if self._failed_recently(model, want.version):
                     ready = False
                 else:
                     ready = self._ensure_copy(model, want, current)
@@ -403,6 +405,18 @@ class ServingSync:
         for model in set(self._current) - set(target):
             target[model] = {}  # no longer followed
         return target
+
+    def _failed_recently(self, model: str, version: int) -> bool:
+        """Whether the version failed to load less than failed_load_retry_seconds ago (an older
+        failure is forgotten: the version is tried again)."""
+        failed_at = self._failed_loads.get((model, version))
+        if failed_at is None:
+            return False
+        if time.monotonic() - failed_at < self.settings.failed_load_retry_seconds:
+            return True
+        del self._failed_loads[(model, version)]
+        log.info("%s version %d failed to load before; trying it again", model, version)
+        return False
 
     def _ensure_copy(self, model: str, want: Wanted, current: ModelState) -> bool:
         base = self.settings.serving_base_path

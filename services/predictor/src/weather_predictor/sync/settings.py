@@ -77,6 +77,13 @@ class SyncSettings(BaseSettings):
         le=86400,
         description="Full reconciliation at least this often, even when no event arrives.",
     )
+    failed_load_retry_seconds: float = Field(
+        900.0,
+        ge=0,
+        le=7 * 86400,
+        description="A version that failed to load is tried again at the first reconciliation "
+        "this long after the failure (a passing fault: memory, storage); 0 tries at every one.",
+    )
     backoff_initial_seconds: float = Field(
         0.5, gt=0, le=600, description="First wait after a failed watch or reconciliation."
     )
