@@ -1500,6 +1500,7 @@ def test_predictor_defaults_three_containers(helm: str) -> None:
         "SERVING_SYNC_RELOAD_TIMEOUT_SECONDS": "120",
         "SERVING_SYNC_LOAD_TIMEOUT_SECONDS": "600",
         "SERVING_SYNC_RESYNC_SECONDS": "300",
+        "SERVING_SYNC_FAILED_LOAD_RETRY_SECONDS": "900",
         "SERVING_SYNC_LOG_LEVEL": "INFO",
         "SERVING_SYNC_LOG_FORMAT": "json",
         "HOME": "/tmp",
