@@ -173,7 +173,7 @@ def write_netcdf(
         "trace_id": p.trace_id,
         "methods": ",".join(METHODS.get(r.method, "?") for r in responses),
     }
-    xr.Dataset(data_vars, coords=coords, attrs=attrs).to_netcdf(path)
+    xr.Dataset(data_vars, coords=coords, attrs=attrs).to_netcdf(path, engine="netcdf4")
     return path
 
 

@@ -87,6 +87,10 @@ def build_modelserver_server(
             ],
             interceptors=interceptors,
         )
+        if settings.grpc_socket_path and not server.server.add_insecure_port(
+            f"unix:{settings.grpc_socket_path}"
+        ):
+            raise OSError(f"could not bind the Unix socket {settings.grpc_socket_path}")
     except BaseException:
         model_server.close()
         raise

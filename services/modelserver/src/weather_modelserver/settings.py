@@ -28,6 +28,11 @@ class ModelServerSettings(ServiceSettings):
     reuse_large_buffers: bool = Field(
         True, description="Keep freed buffers up to 32 MiB for the next message (glibc)."
     )
+    grpc_socket_path: str = Field(
+        "",
+        description="Also serve gRPC on this Unix socket (like --grpc_socket_path): a predictor "
+        "in the same pod or host skips the TCP stack.",
+    )
     model_name: str = Field(
         "default", min_length=1, description="Name of the one model under model_base_path."
     )
