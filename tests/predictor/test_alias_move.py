@@ -24,15 +24,20 @@ from tests.predictor.support import (
 )
 
 
+def _labelled(model_root: Path, production: int) -> model_server_config_pb2.ModelServerConfig:
+    """FORECAST with every version loaded and production on the given one."""
+    return server_config(
+        model_config(
+            FORECAST, model_root / FORECAST, policy="all {}", labels={"production": production}
+        )
+    )
+
+
 def test_provenance_follows_the_model_servers_answer_after_a_move(
     model_root: Path, tmp_path: Path, predictors: Callable[..., RunningPredictor]
 ) -> None:
     def config(production: int) -> model_server_config_pb2.ModelServerConfig:
-        return server_config(
-            model_config(
-                FORECAST, model_root / FORECAST, policy="all {}", labels={"production": production}
-            )
-        )
+        return _labelled(model_root, production)
 
     config_file = tmp_path / "models.config"
     config_file.write_text(text_format.MessageToString(config(1)))
@@ -61,11 +66,7 @@ def test_a_forecast_stream_keeps_the_version_of_its_first_answer_when_the_alias_
     first, so a forecast never mixes versions."""
 
     def config(production: int) -> model_server_config_pb2.ModelServerConfig:
-        return server_config(
-            model_config(
-                FORECAST, model_root / FORECAST, policy="all {}", labels={"production": production}
-            )
-        )
+        return _labelled(model_root, production)
 
     config_file = tmp_path / "models.config"
     config_file.write_text(text_format.MessageToString(config(1)))
