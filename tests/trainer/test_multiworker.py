@@ -4,6 +4,7 @@ TF_CONFIG): the chief records the job, the follower joins it; both end with the 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import grpc
@@ -76,13 +77,18 @@ def test_a_chief_and_a_follower_train_one_job_in_sync(demo_archive: Path, tmp_pa
         # scratch folder, and synchronous training leaves it with exactly the chief's weights
         scratch = list((tmp_path / "work" / "jobs" / job.job_id / "followers").glob("*"))
         assert len(scratch) == 1, logs
+        # the chief may report success while the follower still exports its copy
+        finished = f"worker part of job {job.job_id} finished"
+        deadline = time.monotonic() + 120
+        while finished not in follower.log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
         chief_out = saved_model_forecast(
             Path(final.artifact_uri.removeprefix("file://")), 1_553_472_000, 2.0
         )
         follower_out = saved_model_forecast(scratch[0] / "saved_model", 1_553_472_000, 2.0)
         np.testing.assert_array_equal(chief_out, follower_out)
         assert np.all(np.isfinite(chief_out))
-        assert f"worker part of job {job.job_id} finished" in follower.log.read_text()
+        assert finished in follower.log.read_text()
     finally:
         for process in processes:
             process.terminate()
