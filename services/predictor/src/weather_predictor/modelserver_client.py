@@ -20,7 +20,6 @@ import grpc
 from tensorflow_serving.apis import (
     get_model_metadata_pb2,
     model_pb2,
-    predict_pb2,
     prediction_service_pb2_grpc,
 )
 
@@ -142,18 +141,9 @@ class ModelServerClient:
         """Closes the channel."""
         self._channel.close()
 
-    def predict(
-        self, request: predict_pb2.PredictRequest, deadline: float
-    ) -> predict_pb2.PredictResponse:
-        """Predict before the monotonic deadline."""
-        response: predict_pb2.PredictResponse = self._call(
-            self._stub.Predict, request, deadline, _describe(request.model_spec)
-        )
-        return response
-
     def predict_bytes(self, request: bytes, spec: model_pb2.ModelSpec, deadline: float) -> bytes:
-        """Predict with a serialised PredictRequest (spec is its model spec, for messages);
-        the serialised PredictResponse."""
+        """Predict before the monotonic deadline, with a serialised PredictRequest (spec is its
+        model spec, for messages); the serialised PredictResponse."""
         response: bytes = self._call(self._predict_bytes, request, deadline, _describe(spec))
         return response
 
