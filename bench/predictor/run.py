@@ -394,11 +394,11 @@ def conversions(grid: Grid, values: np.ndarray, rounds: int) -> dict[str, float]
     reply_bytes = reply.SerializeToString()
     direct_bytes = direct_request(grid, values).SerializeToString()
     steps: dict[str, Callable[[], object]] = {
-        "split the request (fields' bytes as views)": lambda: servicer._split_request(
-            request_bytes
+        "split the request (large: fields' bytes as views; small: parsed whole)": lambda: (
+            servicer._split_request(request_bytes)
         ),
         "field_to_array (incl. NaN check)": lambda: tensors.field_to_array(
-            field, "inputs[0]", values.shape, data[0]
+            field, "inputs[0]", values.shape, None if data is None else data[0]
         ),
         "model-server request bytes": lambda: tensors.predict_request_bytes(spec, inputs),
         "model-server response to arrays": lambda: tensors.predict_response_arrays(reply_bytes),

@@ -1,4 +1,5 @@
-"""The Predict hot path's wire splicing gives exactly what protobuf itself gives."""
+"""The Predict hot path's wire splicing gives exactly what protobuf itself gives, and the
+predictor answers the same whether a message is spliced (large) or parsed whole (small)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ from tensorflow_serving.apis import model_pb2, predict_pb2
 from weather.common.v1 import field_pb2
 from weather.predictor.v1 import predictor_service_pb2 as pb
 
-from tests.predictor.support import RunningPredictor, gridded, predict_request, violations, window
+from tests.predictor.support import (
+    RunningPredictor,
+    gridded,
+    predict_request,
+    rpc_error,
+    violations,
+    window,
+)
 from weather_predictor import wire
 from weather_predictor.tensors import (
     from_tensor_proto,
@@ -22,6 +30,14 @@ from weather_predictor.tensors import (
 
 DATA = field_pb2.GriddedField.DESCRIPTOR.fields_by_name["data"].number
 INPUTS = pb.PredictRequest.DESCRIPTOR.fields_by_name["inputs"].number
+
+
+@pytest.fixture(params=["spliced", "whole"])
+def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Runs a test with every message spliced, then with every message parsed whole (the test
+    fields are small, so by default they would all be parsed whole)."""
+    monkeypatch.setattr(wire, "SPLICE_ABOVE_BYTES", 0 if request.param == "spliced" else 2**40)
+    return str(request.param)
 
 
 def test_varints_match_protobuf_and_scan_finds_the_field() -> None:
@@ -66,7 +82,7 @@ def test_malformed_buffers_raise_wire_error(raw: bytes) -> None:
         wire.split_repeated(raw, INPUTS, DATA)
 
 
-def test_request_bytes_equal_protobufs_own_serialisation() -> None:
+def test_request_bytes_equal_protobufs_own_serialisation(path: str) -> None:
     spec = model_pb2.ModelSpec(name="m", signature_name="serving_default", version_label="prod")
     inputs = {
         "t2m": window()[np.newaxis],
@@ -80,7 +96,7 @@ def test_request_bytes_equal_protobufs_own_serialisation() -> None:
     assert spliced == expected
 
 
-def test_response_arrays_view_tensor_content_and_decode_typed_values() -> None:
+def test_response_arrays_view_tensor_content_and_decode_typed_values(path: str) -> None:
     out = np.random.default_rng(1).normal(size=(1, 3, 4)).astype(np.float32)
     response = predict_pb2.PredictResponse()
     response.model_spec.name = "m"
@@ -111,3 +127,31 @@ def test_a_body_that_is_no_predict_request_is_invalid_argument(
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
     assert "request" in violations(error)
     assert "Traceback" not in (error.details() or "")
+
+
+def test_the_predictor_answers_alike_spliced_or_whole(
+    predictor: RunningPredictor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request = predict_request(fields=[gridded(window(3))])
+    answers = {}
+    for name, threshold in (("spliced", 0), ("whole", 2**40)):
+        monkeypatch.setattr(wire, "SPLICE_ABOVE_BYTES", threshold)
+        answers[name] = predictor.stub.Predict(request, timeout=30)
+    spliced, whole = answers["spliced"], answers["whole"]
+    assert spliced.outputs[0].data and spliced.outputs[0].axes
+    assert spliced.provenance.trace_id and whole.provenance.trace_id
+    spliced.provenance.ClearField("trace_id")  # one per call
+    whole.provenance.ClearField("trace_id")
+    assert spliced == whole
+
+
+def test_bad_fields_are_named_on_both_paths(predictor: RunningPredictor, path: str) -> None:
+    values = window()
+    values[0, 1, 2] = np.nan
+    error = rpc_error(predictor.stub.Predict, predict_request(fields=[gridded(values)]), timeout=30)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "1 NaN" in violations(error)["inputs[0].data"]
+    field = gridded(window())
+    field.data = field.data[:-4]
+    error = rpc_error(predictor.stub.Predict, predict_request(fields=[field]), timeout=30)
+    assert "inputs[0].data" in violations(error)

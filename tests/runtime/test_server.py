@@ -174,3 +174,23 @@ def test_bad_settings_fail_at_start_with_a_clear_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "REGISTRY_PORT='not-a-port'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_each_call_has_a_server_span_with_its_final_status(
+    probe_server: tuple[ManagedServer, int, Probe],
+) -> None:
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from weather_runtime.telemetry import init_tracing
+
+    exporter = InMemorySpanExporter()
+    init_tracing("weather-tests").add_span_processor(SimpleSpanProcessor(exporter))
+    _, port, _ = probe_server
+    for payload in (b"boom", b"abort", b"missing", b"boom"):
+        rpc_error(_call, port, "Fail", payload)
+    spans = [s for s in exporter.get_finished_spans() if s.name == f"/{SERVICE}/Fail"]
+    codes = [(s.attributes or {}).get("rpc.grpc.status_code") for s in spans]
+    assert codes == [13, 7, 5, 13]  # INTERNAL, PERMISSION_DENIED, NOT_FOUND, INTERNAL
+    # the server's own failures are errors; statuses that answer the caller's request are not
+    assert [s.status.status_code.name for s in spans] == ["ERROR", "UNSET", "UNSET", "ERROR"]

@@ -61,6 +61,15 @@ def test_one_trace_crosses_client_and_server_and_reaches_the_logs(tmp_path: Path
     clients = {s.context.span_id for s in spans if s.kind == SpanKind.CLIENT}
     assert servers and all(s.parent is not None and s.parent.span_id in clients for s in servers)
     assert all(s.resource.attributes["service.name"] for s in spans)
+    by_method = {str((s.attributes or {}).get("rpc.method")): s for s in servers}
+    created = dict(by_method["CreateRegisteredModel"].attributes or {})
+    missing = by_method["GetRegisteredModel"]
+    assert created["rpc.service"] == "weather.registry.v1.RegistryService"
+    assert created["rpc.system"] == "grpc"
+    assert created["rpc.grpc.status_code"] == grpc.StatusCode.OK.value[0]
+    assert (missing.attributes or {})["rpc.grpc.status_code"] == 5  # NOT_FOUND
+    # NOT_FOUND is the caller's doing: the server span is not marked failed
+    assert missing.status.status_code.name == "UNSET"
     not_found = [line for line in capture.lines if "NOT_FOUND" in str(line["message"])]
     assert not_found and not_found[0]["trace_id"] == format(trace_id, "032x")
 

@@ -17,15 +17,23 @@ from weather_runtime.metrics import CallMetrics
 log = logging.getLogger(__name__)
 
 
-class CallInterceptor(grpc.ServerInterceptor):
-    """Wraps every handler: maps DomainError, hides other exceptions as INTERNAL, counts calls.
+Behavior = Callable[[Any, grpc.ServicerContext], Any]
 
-    A client never sees a Python traceback: unexpected exceptions are logged with their traceback
-    and a reference (the trace id when tracing is on) that the client gets in the message.
-    """
 
-    def __init__(self, metrics: CallMetrics) -> None:
-        self._metrics = metrics
+class WrappingInterceptor(grpc.ServerInterceptor):
+    """A server interceptor that wraps each method's behaviour once, not once per call: the
+    wrapped handler is kept per method and reused while the server hands out the same one."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+
+    def wrap_unary(self, method: str, behavior: Behavior) -> Behavior:
+        """The behaviour of a unary-response method, wrapped."""
+        raise NotImplementedError
+
+    def wrap_streaming(self, method: str, behavior: Behavior) -> Behavior:
+        """The behaviour of a streaming-response method (a generator function), wrapped."""
+        raise NotImplementedError
 
     def intercept_service(
         self,
@@ -35,34 +43,50 @@ class CallInterceptor(grpc.ServerInterceptor):
         handler = continuation(handler_call_details)
         if handler is None:
             return None
-        method = handler_call_details.method  # type: ignore[attr-defined]
+        method: str = handler_call_details.method  # type: ignore[attr-defined]
+        known = self._handlers.get(method)
+        if known is not None and known[0] is handler:
+            return known[1]
+        wrapped = self._rewrap(method, handler)
+        self._handlers[method] = (handler, wrapped)
+        return wrapped
+
+    def _rewrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         if handler.response_streaming:
-            behavior = handler.unary_stream or handler.stream_stream
-            wrapped_stream = self._wrap_streaming(method, behavior)  # type: ignore[arg-type]
+            streaming = handler.unary_stream or handler.stream_stream
             factory = (
                 grpc.unary_stream_rpc_method_handler
                 if handler.unary_stream
                 else grpc.stream_stream_rpc_method_handler
             )
-            return factory(
-                wrapped_stream,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
+            behavior = self.wrap_streaming(method, streaming)  # type: ignore[arg-type]
+        else:
+            unary = handler.unary_unary or handler.stream_unary
+            factory = (
+                grpc.unary_unary_rpc_method_handler
+                if handler.unary_unary
+                else grpc.stream_unary_rpc_method_handler
             )
-        behavior = handler.unary_unary or handler.stream_unary
-        wrapped = self._wrap_unary(method, behavior)  # type: ignore[arg-type]
-        factory = (
-            grpc.unary_unary_rpc_method_handler
-            if handler.unary_unary
-            else grpc.stream_unary_rpc_method_handler
-        )
-        return factory(
-            wrapped,
+            behavior = self.wrap_unary(method, unary)  # type: ignore[arg-type]
+        return factory(  # type: ignore[no-any-return]
+            behavior,
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
 
-    def _wrap_unary(self, method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
+
+class CallInterceptor(WrappingInterceptor):
+    """Wraps every handler: maps DomainError, hides other exceptions as INTERNAL, counts calls.
+
+    A client never sees a Python traceback: unexpected exceptions are logged with their traceback
+    and a reference (the trace id when tracing is on) that the client gets in the message.
+    """
+
+    def __init__(self, metrics: CallMetrics) -> None:
+        super().__init__()
+        self._metrics = metrics
+
+    def wrap_unary(self, method: str, behavior: Behavior) -> Behavior:
         def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
             start = time.perf_counter()
             self._metrics.start(method)
@@ -71,11 +95,11 @@ class CallInterceptor(grpc.ServerInterceptor):
             except Exception as exc:  # noqa: BLE001 - every failure is mapped to a status
                 _abort_for(method, exc, context)
             finally:
-                self._metrics.record(method, _code_name(context), time.perf_counter() - start)
+                self._metrics.record(method, code_name(context), time.perf_counter() - start)
 
         return wrapped
 
-    def _wrap_streaming(self, method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
+    def wrap_streaming(self, method: str, behavior: Behavior) -> Behavior:
         def wrapped(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
             start = time.perf_counter()
             self._metrics.start(method)
@@ -84,14 +108,14 @@ class CallInterceptor(grpc.ServerInterceptor):
             except Exception as exc:  # noqa: BLE001
                 _abort_for(method, exc, context)
             finally:
-                self._metrics.record(method, _code_name(context), time.perf_counter() - start)
+                self._metrics.record(method, code_name(context), time.perf_counter() - start)
 
         return wrapped
 
 
 def _abort_for(method: str, exc: Exception, context: grpc.ServicerContext) -> None:
     """Aborts the call with the status exc stands for; re-raises an abort already made."""
-    if _code(context) not in (None, grpc.StatusCode.OK):
+    if status_code(context) not in (None, grpc.StatusCode.OK):
         raise exc  # the handler called context.abort itself
     if isinstance(exc, DomainError):
         log.info("%s -> %s: %s", method, exc.code.name, exc.message)
@@ -102,15 +126,18 @@ def _abort_for(method: str, exc: Exception, context: grpc.ServicerContext) -> No
     context.abort_with_status(internal_status(reference))
 
 
-def _code(context: grpc.ServicerContext) -> grpc.StatusCode | None:
+def status_code(context: grpc.ServicerContext) -> grpc.StatusCode | None:
+    """The status the handler set or aborted with (None when it set none)."""
     code = context.code()  # type: ignore[attr-defined]
     if isinstance(code, int):
         return next((c for c in grpc.StatusCode if c.value[0] == code), None)
     return code  # type: ignore[no-any-return]
 
 
-def _code_name(context: grpc.ServicerContext) -> str:
-    code = _code(context)
+def code_name(context: grpc.ServicerContext) -> str:
+    """The call's status name as it ends: OK, CANCELLED when the client went away, else the
+    status set."""
+    code = status_code(context)
     if code is None:
         return "CANCELLED" if not context.is_active() else "OK"
     return code.name

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from weather_runtime.errors import ResourceExhausted
 
@@ -14,19 +12,24 @@ class InFlight:
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self._slots = threading.BoundedSemaphore(limit)
+        self._lock = threading.Lock()
+        self._count = 0
 
-    @contextmanager
-    def slot(self) -> Iterator[None]:
-        """Holds one slot for the block."""
-        if not self._slots.acquire(blocking=False):
-            raise ResourceExhausted(
-                f"more than {self.limit} requests in flight; retry with backoff", "in_flight"
-            )
-        try:
-            yield
-        finally:
-            self._slots.release()
+    def slot(self) -> InFlight:
+        """Holds one slot for a `with` block."""
+        return self
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._count >= self.limit:
+                raise ResourceExhausted(
+                    f"more than {self.limit} requests in flight; retry with backoff", "in_flight"
+                )
+            self._count += 1
+
+    def __exit__(self, *_exc: object) -> None:
+        with self._lock:
+            self._count -= 1
 
 
 def check_size(size: int, limit: int, what: str) -> None:

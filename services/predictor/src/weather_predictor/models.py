@@ -7,6 +7,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import fsspec
@@ -25,7 +26,8 @@ LEAD_HOURS = "lead_hours"
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """A served version: its serving signature and its assets/metadata.json (may be empty)."""
+    """A served version: its serving signature and its assets/metadata.json (may be empty).
+    Derived values are computed once per version (every request asks for them)."""
 
     name: str
     version: int
@@ -34,7 +36,7 @@ class ModelInfo:
     metadata: dict[str, Any] = field(default_factory=dict)
     raw_metadata: str = ""
 
-    @property
+    @cached_property
     def variables(self) -> tuple[str, ...]:
         """Forecast variables: the signature's inputs other than init_time and lead_hours."""
         return tuple(t.name for t in self.inputs if t.name not in (INIT_TIME, LEAD_HOURS))
@@ -43,12 +45,12 @@ class ModelInfo:
         """The input tensor called name."""
         return next(t for t in self.inputs if t.name == name)
 
-    @property
+    @cached_property
     def window_shape(self) -> tuple[int, ...]:
         """[input_steps, lat, lon] of every variable input."""
         return self.input(self.variables[0]).shape[1:]
 
-    @property
+    @cached_property
     def units(self) -> dict[str, str]:
         """Units by variable, from the metadata."""
         return {
@@ -57,12 +59,12 @@ class ModelInfo:
             if isinstance(v, dict)
         }
 
-    @property
+    @cached_property
     def lead_hours(self) -> tuple[float, ...]:
         """Leads the model was trained on, in hours (empty when unknown)."""
         return tuple(float(h) for h in self.metadata.get("lead_hours", []))
 
-    @property
+    @cached_property
     def step_seconds(self) -> float:
         """The model time step in seconds (0 when unknown)."""
         return float(self.metadata.get("time_step_seconds", 0) or 0)

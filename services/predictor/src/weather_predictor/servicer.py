@@ -47,12 +47,15 @@ class PredictorServicer(pb_grpc.PredictorServiceServicer):
             lead = _lead(request.lead_time, "lead_time", request.HasField("lead_time"))
             window = _window(request.inputs, info, "inputs", data)
             result = self.predictor.predict(choice, info, window, init_time, lead, deadline)
-            self._check(result, "PredictResponse.outputs")
-            head = pb.PredictResponse(
+            size = self._check(result, "PredictResponse.outputs")
+            response = pb.PredictResponse(
                 valid_time=timestamp_pb2.Timestamp(seconds=init_time + lead),
                 provenance=_provenance(result.info, result.alias),
-            ).SerializeToString()
-            return b"".join([head, *_output_parts(result)])
+            )
+            if not wire.worth_splicing(size):
+                response.outputs.extend(_fields(result))
+                return response.SerializeToString()  # type: ignore[no-any-return]
+            return b"".join([response.SerializeToString(), *_output_parts(result)])
 
     def Forecast(
         self, request: pb.ForecastRequest, context: grpc.ServicerContext
@@ -117,9 +120,11 @@ class PredictorServicer(pb_grpc.PredictorServiceServicer):
                 provenance=_provenance(info, choice.alias),
             )
 
-    def _check(self, result: StepResult, what: str) -> None:
-        size = sum(a.nbytes for a in result.outputs.values()) + _ENVELOPE
-        check_size(size, self.max_message_bytes, what)
+    def _check(self, result: StepResult, what: str) -> int:
+        """The outputs' bytes; RESOURCE_EXHAUSTED when the message would be too large."""
+        size = sum(a.nbytes for a in result.outputs.values())
+        check_size(size + _ENVELOPE, self.max_message_bytes, what)
+        return size
 
 
 def _selector(model: pb.ModelSelector) -> tuple[str, int, str]:
@@ -167,9 +172,12 @@ _RESPONSE_OUTPUTS = pb.PredictResponse.DESCRIPTOR.fields_by_name["outputs"].numb
 _FIELD_DATA = field_pb2.GriddedField.DESCRIPTOR.fields_by_name["data"].number
 
 
-def _split_request(raw: bytes) -> tuple[pb.PredictRequest, list[memoryview | None]]:
-    """A serialised PredictRequest: the message without its fields' bytes, and those bytes."""
+def _split_request(raw: bytes) -> tuple[pb.PredictRequest, list[memoryview | None] | None]:
+    """A serialised PredictRequest: the message without its fields' bytes, and those bytes
+    (a small request is parsed whole, by protobuf: no separate bytes then)."""
     try:
+        if not wire.worth_splicing(len(raw)):
+            return pb.PredictRequest.FromString(raw), None
         light, data = wire.split_repeated(raw, _REQUEST_INPUTS, _FIELD_DATA)
         return pb.PredictRequest.FromString(light), data
     except (wire.WireError, DecodeError) as exc:

@@ -3,6 +3,7 @@ Predict hot path splices the tensor bytes into and out of TF Serving messages (s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,6 +20,10 @@ _TF_DTYPES: dict[int, tuple[np.dtype, str, int]] = {
     types_pb2.DT_DOUBLE: (np.dtype("<f8"), "float64", field_pb2.DATA_TYPE_FLOAT64),
     types_pb2.DT_INT32: (np.dtype("<i4"), "int32", field_pb2.DATA_TYPE_INT32),
     types_pb2.DT_INT64: (np.dtype("<i8"), "int64", field_pb2.DATA_TYPE_INT64),
+}
+# the TF DataType and little-endian dtype of an array's (native-order) dtype
+_BY_NUMPY: dict[np.dtype, tuple[int, np.dtype]] = {
+    np_dtype.newbyteorder("="): (enum, np_dtype) for enum, (np_dtype, _n, _f) in _TF_DTYPES.items()
 }
 _FIELD_NAMES: dict[int, str] = {
     field_pb2.DATA_TYPE_FLOAT32: "float32",
@@ -70,7 +75,7 @@ def field_to_array(
             f"expected {list(expected_shape)} (input_steps, lat, lon), got {list(shape)}",
         )
     buffer = proto.data if data is None else data
-    need = int(np.prod(shape, dtype=np.int64)) * 4
+    need = math.prod(shape) * 4
     if len(buffer) != need:
         raise InvalidArgument.field(
             f"{where}.data", f"holds {len(buffer)} bytes; shape {list(shape)} needs {need}"
@@ -101,17 +106,33 @@ def array_to_field(
 
 def to_tensor_proto(array: np.ndarray) -> tensor_pb2.TensorProto:
     """A TensorProto with the array as one tensor_content buffer."""
-    for enum, (np_dtype, _name, _field) in _TF_DTYPES.items():
-        if array.dtype == np_dtype.newbyteorder("="):
-            data = np.ascontiguousarray(array, dtype=np_dtype)
-            return tensor_pb2.TensorProto(
-                dtype=enum,
-                tensor_shape=tensor_shape_pb2.TensorShapeProto(
-                    dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=int(n)) for n in data.shape]
-                ),
-                tensor_content=data.tobytes(),
-            )
-    raise TypeError(f"unsupported dtype {array.dtype}")
+    proto = tensor_pb2.TensorProto()
+    _fill(proto, array)
+    return proto
+
+
+def _fill(proto: tensor_pb2.TensorProto, array: np.ndarray) -> None:
+    """Sets an empty TensorProto to the array (dtype, shape, one tensor_content copy)."""
+    enum, np_dtype = _tf_dtype(array)
+    proto.dtype = enum
+    dims = proto.tensor_shape.dim
+    for n in array.shape:
+        dims.add(size=n)
+    proto.tensor_content = np.ascontiguousarray(array, dtype=np_dtype).tobytes()
+
+
+def _tf_dtype(array: np.ndarray) -> tuple[int, np.dtype]:
+    """The TF DataType and the little-endian numpy dtype of an array; TypeError if neither."""
+    known = _BY_NUMPY.get(array.dtype)
+    if known is None:
+        raise TypeError(f"unsupported dtype {array.dtype}")
+    return known
+
+
+def _shape(shape: Sequence[int]) -> tensor_shape_pb2.TensorShapeProto:
+    return tensor_shape_pb2.TensorShapeProto(
+        dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=int(n)) for n in shape]
+    )
 
 
 def from_tensor_proto(proto: tensor_pb2.TensorProto) -> np.ndarray:
@@ -148,30 +169,28 @@ _MAP_KEY, _MAP_VALUE = 1, 2  # protobuf's map entry fields
 
 def tensor_header(array: np.ndarray) -> bytes:
     """A serialised TensorProto with the array's dtype and shape and no values."""
-    for enum, (np_dtype, _name, _field) in _TF_DTYPES.items():
-        if array.dtype == np_dtype.newbyteorder("="):
-            header: bytes = tensor_pb2.TensorProto(
-                dtype=enum,
-                tensor_shape=tensor_shape_pb2.TensorShapeProto(
-                    dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=int(n)) for n in array.shape]
-                ),
-            ).SerializeToString()
-            return header
-    raise TypeError(f"unsupported dtype {array.dtype}")
+    enum, _ = _tf_dtype(array)
+    header: bytes = tensor_pb2.TensorProto(
+        dtype=enum, tensor_shape=_shape(array.shape)
+    ).SerializeToString()
+    return header
 
 
 def _buffer(array: np.ndarray) -> memoryview:
     """The array's bytes, little-endian and C-ordered, without a copy when they already are."""
-    for np_dtype, _name, _field in _TF_DTYPES.values():
-        if array.dtype == np_dtype.newbyteorder("="):
-            return np.ascontiguousarray(array, dtype=np_dtype).data.cast("B")
-    raise TypeError(f"unsupported dtype {array.dtype}")
+    _, np_dtype = _tf_dtype(array)
+    return np.ascontiguousarray(array, dtype=np_dtype).data.cast("B")
 
 
 def predict_request_bytes(spec: model_pb2.ModelSpec, inputs: dict[str, np.ndarray]) -> bytes:
     """A serialised TF Serving PredictRequest: the arrays' bytes joined in once, as each
     tensor's tensor_content (what PredictRequest(...).SerializeToString() gives, without
-    copying every array into a message first)."""
+    copying every array into a message first; small arrays go through protobuf)."""
+    if not wire.worth_splicing(sum(a.nbytes for a in inputs.values())):
+        request = predict_pb2.PredictRequest(model_spec=spec)
+        for name, array in inputs.items():
+            _fill(request.inputs[name], array)
+        return request.SerializeToString()  # type: ignore[no-any-return]
     parts: list[wire.Part] = [predict_pb2.PredictRequest(model_spec=spec).SerializeToString()]
     for name, array in inputs.items():
         tensor = [tensor_header(array), *wire.length_delimited(_CONTENT, [_buffer(array)])]
@@ -187,7 +206,11 @@ def predict_response_arrays(
     raw: bytes,
 ) -> tuple[predict_pb2.PredictResponse, dict[str, np.ndarray]]:
     """A serialised TF Serving PredictResponse: the message without the tensors' bytes, and each
-    output as an array viewing raw (typed-value tensors are decoded as usual)."""
+    output as an array viewing raw (typed-value tensors are decoded as usual). A small answer is
+    parsed whole, by protobuf."""
+    if not wire.worth_splicing(len(raw)):
+        response = predict_pb2.PredictResponse.FromString(raw)
+        return response, {k: from_tensor_proto(t) for k, t in response.outputs.items()}
     light, contents = wire.split_map(raw, _PREDICT_OUTPUTS, _CONTENT)
     response = predict_pb2.PredictResponse.FromString(light)
     arrays = {}

@@ -8,6 +8,16 @@ from dataclasses import dataclass
 VARINT, I64, LEN, I32 = 0, 1, 2, 5
 Part = bytes | memoryview
 
+# Messages whose bulk is at most this many bytes go through protobuf's own (C) parser and
+# serialiser instead: splicing walks the fields in Python (tens of microseconds a message),
+# which only pays off once the copies it saves cost more than that.
+SPLICE_ABOVE_BYTES = 64 * 1024
+
+
+def worth_splicing(size: int) -> bool:
+    """Whether a message (or the arrays in it) of size bytes should be spliced."""
+    return size > SPLICE_ABOVE_BYTES
+
 
 class WireError(ValueError):
     """The buffer is not a well-formed protobuf message."""
