@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from google.protobuf import duration_pb2, timestamp_pb2
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from weather.common.v1 import field_pb2
 from weather.predictor.v1 import predictor_service_pb2 as pb
 
@@ -22,6 +26,7 @@ from tests.predictor.support import (
     to_array,
     window,
 )
+from weather_runtime.telemetry import ListenedTracerProvider
 
 
 def test_predict_default_alias_is_production_with_provenance(predictor: RunningPredictor) -> None:
@@ -106,3 +111,37 @@ def test_forecast_inline_direct_leads_then_rollout(predictor: RunningPredictor) 
     assert all(r.provenance.dataset_hash == DATASET_HASH for r in responses)
     trace_ids = {r.provenance.trace_id for r in responses}
     assert len(trace_ids) == 1 and len(trace_ids.pop()) == 32  # one stream, one trace
+
+
+@pytest.mark.parametrize("listened", [False, True], ids=["nobody-listens", "exporter"])
+def test_the_callers_trace_id_comes_back_whether_or_not_spans_are_recorded(
+    predictor: RunningPredictor, monkeypatch: pytest.MonkeyPatch, listened: bool
+) -> None:
+    provider = ListenedTracerProvider()
+    exporter = InMemorySpanExporter()
+    if listened:
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
+    caller_trace, caller_span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    traceparent = f"00-{caller_trace}-{caller_span}-01"
+    response = predictor.stub.Predict(
+        predict_request(fields=[gridded(window())]),
+        timeout=30,
+        metadata=[("traceparent", traceparent)],
+    )
+    assert response.provenance.trace_id == caller_trace
+    alone = predictor.stub.Predict(predict_request(fields=[gridded(window())]), timeout=30)
+    assert len(alone.provenance.trace_id) == 32 and alone.provenance.trace_id != caller_trace
+    assert int(alone.provenance.trace_id, 16) != 0
+    finished = exporter.get_finished_spans()
+    spans = [s for s in finished if s.name == "/weather.predictor.v1.PredictorService/Predict"]
+    if listened:  # the server span is the caller's child, the model server's span its own
+        assert len(spans) == 2 and format(spans[0].context.trace_id, "032x") == caller_trace
+        assert spans[0].parent is not None
+        assert format(spans[0].parent.span_id, "016x") == caller_span
+        served = [s for s in finished if s.name.endswith("PredictionService/Predict")]
+        assert [s.parent.span_id if s.parent else None for s in served] == [
+            s.context.span_id for s in spans
+        ]
+    else:
+        assert spans == []

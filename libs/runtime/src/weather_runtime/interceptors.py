@@ -87,28 +87,32 @@ class CallInterceptor(WrappingInterceptor):
         self._metrics = metrics
 
     def wrap_unary(self, method: str, behavior: Behavior) -> Behavior:
+        metrics = self._metrics.method(method)
+
         def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
             start = time.perf_counter()
-            self._metrics.start(method)
+            metrics.start()
             try:
                 return behavior(request, context)
             except Exception as exc:  # noqa: BLE001 - every failure is mapped to a status
                 _abort_for(method, exc, context)
             finally:
-                self._metrics.record(method, code_name(context), time.perf_counter() - start)
+                metrics.record(code_name(context), time.perf_counter() - start)
 
         return wrapped
 
     def wrap_streaming(self, method: str, behavior: Behavior) -> Behavior:
+        metrics = self._metrics.method(method)
+
         def wrapped(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
             start = time.perf_counter()
-            self._metrics.start(method)
+            metrics.start()
             try:
                 yield from behavior(request, context)
             except Exception as exc:  # noqa: BLE001
                 _abort_for(method, exc, context)
             finally:
-                self._metrics.record(method, code_name(context), time.perf_counter() - start)
+                metrics.record(code_name(context), time.perf_counter() - start)
 
         return wrapped
 

@@ -45,14 +45,40 @@ class CallMetrics:
 
     def record(self, full_method: str, code: str, seconds: float) -> None:
         """Counts one finished call of /package.Service/Method with its status code name."""
-        service, method = split_method(full_method)
-        self.handled.labels(service, method, code).inc()
-        self.latency.labels(service, method, code).observe(seconds)
+        self.method(full_method).record(code, seconds)
 
     def start(self, full_method: str) -> None:
         """Counts one started call."""
-        service, method = split_method(full_method)
-        self.started.labels(service, method).inc()
+        self.method(full_method).start()
+
+    def method(self, full_method: str) -> MethodMetrics:
+        """The metrics of one /package.Service/Method, their labels resolved once."""
+        return MethodMetrics(self, *split_method(full_method))
+
+
+class MethodMetrics:
+    """One method's started counter, and its handled counter and latency histogram per code."""
+
+    def __init__(self, metrics: CallMetrics, service: str, method: str) -> None:
+        self._metrics = metrics
+        self._labels = (service, method)
+        self._started = metrics.started.labels(service, method)
+        self._by_code: dict[str, tuple[Counter, Histogram]] = {}
+
+    def start(self) -> None:
+        """Counts one started call."""
+        self._started.inc()
+
+    def record(self, code: str, seconds: float) -> None:
+        """Counts one finished call with its status code name and duration."""
+        children = self._by_code.get(code)
+        if children is None:
+            children = self._by_code[code] = (
+                self._metrics.handled.labels(*self._labels, code),
+                self._metrics.latency.labels(*self._labels, code),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 def split_method(full_method: str) -> tuple[str, str]:

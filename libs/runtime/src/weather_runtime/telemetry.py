@@ -13,9 +13,17 @@ from opentelemetry import propagate, trace
 from opentelemetry.instrumentation.grpc import client_interceptor, grpcext
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.trace import (
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+)
 
 from weather_runtime.interceptors import Behavior, WrappingInterceptor, status_code
 
@@ -33,6 +41,18 @@ def _otlp_wanted() -> bool:
     )
 
 
+class ListenedTracerProvider(TracerProvider):
+    """A TracerProvider that knows whether any span processor listens: the server interceptor
+    records spans only then (a span nobody receives still carries the trace id to the logs,
+    responses and downstream calls, at a third of the cost of recording it)."""
+
+    listened = False
+
+    def add_span_processor(self, span_processor: SpanProcessor) -> None:
+        super().add_span_processor(span_processor)
+        self.listened = True
+
+
 def init_tracing(service_name: str) -> TracerProvider:
     """Installs the global tracer provider once (service.name set), exporting OTLP when asked.
 
@@ -44,7 +64,7 @@ def init_tracing(service_name: str) -> TracerProvider:
     if _provider is not None:
         return _provider
     name = os.environ.get("OTEL_SERVICE_NAME") or service_name
-    provider = TracerProvider(resource=Resource.create({"service.name": name}))
+    provider = ListenedTracerProvider(resource=Resource.create({"service.name": name}))
     if _otlp_wanted() and os.environ.get("OTEL_SDK_DISABLED", "").lower() != "true":
         protocol = os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
         if protocol.startswith("http"):
@@ -62,7 +82,7 @@ def init_tracing(service_name: str) -> TracerProvider:
 
 def tracing_server_interceptor() -> grpc.ServerInterceptor:
     """Server interceptor that continues the caller's trace and records a span per RPC."""
-    return TracingInterceptor(trace.get_tracer_provider())
+    return TracingInterceptor()
 
 
 class _MetadataGetter(Getter[Sequence[Any]]):
@@ -89,36 +109,65 @@ _SERVER_ERRORS = {
 }
 
 
+_IDS = RandomIdGenerator()
+
+
+def _unrecorded_child(parent: otel_context.Context) -> trace.Span:
+    """A span that is not recorded: the caller's trace id (a new one without a caller), its own
+    span id, the caller's sampling decision (sampled without a caller, like the SDK's default
+    sampler), so that services downstream that do record still join the trace."""
+    caller = trace.get_current_span(parent).get_span_context()
+    if caller.is_valid:
+        trace_id, flags = caller.trace_id, caller.trace_flags
+    else:
+        trace_id, flags = _IDS.generate_trace_id(), TraceFlags(TraceFlags.SAMPLED)
+    return NonRecordingSpan(
+        SpanContext(trace_id, _IDS.generate_span_id(), is_remote=False, trace_flags=flags)
+    )
+
+
 class TracingInterceptor(WrappingInterceptor):
     """A SERVER span per call named after the method, child of the caller's trace context
     (W3C headers in the metadata) and current while the handler runs, with the rpc.*
     attributes and the final status code. Leaner per call than the instrumentation package's
     server interceptor, which re-wraps every handler and the servicer context on each call."""
 
-    def __init__(self, provider: trace.TracerProvider) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self._tracer = trace.get_tracer("weather_runtime.telemetry", tracer_provider=provider)
+        self._tracers: tuple[trace.TracerProvider, trace.Tracer] | None = None
+
+    def _tracer(self, provider: trace.TracerProvider) -> trace.Tracer:
+        """The tracer of the global provider (which may be installed after the server is built)."""
+        known = self._tracers
+        if known is None or known[0] is not provider:
+            known = self._tracers = (provider, provider.get_tracer("weather_runtime.telemetry"))
+        return known[1]
 
     def _start(self, method: str, context: grpc.ServicerContext) -> tuple[trace.Span, object]:
-        service, _, name = method.lstrip("/").partition("/")
         parent = propagate.extract(context.invocation_metadata(), getter=_GETTER)
-        span = self._tracer.start_span(
-            method,
-            context=parent,
-            kind=SpanKind.SERVER,
-            attributes={"rpc.system": "grpc", "rpc.service": service, "rpc.method": name},
-        )
+        provider = trace.get_tracer_provider()
+        if getattr(provider, "listened", True):
+            service, _, name = method.lstrip("/").partition("/")
+            span = self._tracer(provider).start_span(
+                method,
+                context=parent,
+                kind=SpanKind.SERVER,
+                attributes={"rpc.system": "grpc", "rpc.service": service, "rpc.method": name},
+            )
+        else:
+            span = _unrecorded_child(parent)
         return span, otel_context.attach(trace.set_span_in_context(span, parent))
 
     @staticmethod
     def _end(span: trace.Span, token: object, context: grpc.ServicerContext) -> None:
-        code = status_code(context)
-        if code is None:
-            code = grpc.StatusCode.OK if context.is_active() else grpc.StatusCode.CANCELLED
-        span.set_attribute("rpc.grpc.status_code", code.value[0])
-        if code in _SERVER_ERRORS:
-            span.set_status(Status(StatusCode.ERROR, code.name))
-        span.end()
+        if span.is_recording():
+            code = status_code(context)
+            if code is None:
+                code = grpc.StatusCode.OK if context.is_active() else grpc.StatusCode.CANCELLED
+            span.set_attribute("rpc.grpc.status_code", code.value[0])
+            if code in _SERVER_ERRORS:
+                span.set_status(Status(StatusCode.ERROR, code.name))
+            span.end()
         otel_context.detach(token)  # type: ignore[arg-type]
 
     def wrap_unary(self, method: str, behavior: Behavior) -> Behavior:

@@ -25,7 +25,7 @@ def plan(info: ModelInfo, leads: list[int], where: str = "lead_times") -> list[L
     """A plan per lead (seconds). Trained leads (or any lead when the metadata gives none) are
     direct; leads beyond the longest trained lead that are multiples of the time step are rolled
     out one time step at a time (the time step must be a trained lead)."""
-    trained = {round(h * 3600) for h in info.lead_hours}
+    trained = info.trained_seconds
     step = round(info.step_seconds)
     plans = []
     for i, lead in enumerate(leads):

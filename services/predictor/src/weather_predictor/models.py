@@ -65,6 +65,11 @@ class ModelInfo:
         return tuple(float(h) for h in self.metadata.get("lead_hours", []))
 
     @cached_property
+    def trained_seconds(self) -> frozenset[int]:
+        """The trained leads in whole seconds."""
+        return frozenset(round(h * 3600) for h in self.lead_hours)
+
+    @cached_property
     def step_seconds(self) -> float:
         """The model time step in seconds (0 when unknown)."""
         return float(self.metadata.get("time_step_seconds", 0) or 0)

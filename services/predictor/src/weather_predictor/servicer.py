@@ -203,7 +203,19 @@ def _output_parts(result: StepResult) -> list[wire.Part]:
     return parts
 
 
+_AXES: dict[tuple[str, int], list[field_pb2.CoordinateAxis]] = {}  # per served version
+
+
 def _axes(info: ModelInfo) -> list[field_pb2.CoordinateAxis]:
+    """The latitude and longitude axes of a version's grid (built once per version)."""
+    key = (info.name, info.version)
+    axes = _AXES.get(key)
+    if axes is None:
+        axes = _AXES[key] = _build_axes(info)
+    return axes
+
+
+def _build_axes(info: ModelInfo) -> list[field_pb2.CoordinateAxis]:
     lat = info.metadata.get("latitude", [])
     lon = info.metadata.get("longitude", [])
     if not lat or not lon:
