@@ -43,14 +43,6 @@ class CallMetrics:
             ),
         )
 
-    def record(self, full_method: str, code: str, seconds: float) -> None:
-        """Counts one finished call of /package.Service/Method with its status code name."""
-        self.method(full_method).record(code, seconds)
-
-    def start(self, full_method: str) -> None:
-        """Counts one started call."""
-        self.method(full_method).start()
-
     def method(self, full_method: str) -> MethodMetrics:
         """The metrics of one /package.Service/Method, their labels resolved once."""
         return MethodMetrics(self, *split_method(full_method))

@@ -81,7 +81,8 @@ def init_tracing(service_name: str) -> TracerProvider:
 
 
 def tracing_server_interceptor() -> grpc.ServerInterceptor:
-    """Server interceptor that continues the caller's trace and records a span per RPC."""
+    """Server interceptor that continues the caller's trace with a span per RPC (recorded when
+    a span processor listens)."""
     return TracingInterceptor()
 
 

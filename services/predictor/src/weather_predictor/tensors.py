@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
+from tensorflow.core.framework import tensor_pb2, types_pb2
 from tensorflow_serving.apis import model_pb2, predict_pb2
 from weather.common.v1 import field_pb2
 
@@ -113,12 +113,18 @@ def to_tensor_proto(array: np.ndarray) -> tensor_pb2.TensorProto:
 
 def _fill(proto: tensor_pb2.TensorProto, array: np.ndarray) -> None:
     """Sets an empty TensorProto to the array (dtype, shape, one tensor_content copy)."""
+    np_dtype = _describe(proto, array)
+    proto.tensor_content = np.ascontiguousarray(array, dtype=np_dtype).tobytes()
+
+
+def _describe(proto: tensor_pb2.TensorProto, array: np.ndarray) -> np.dtype:
+    """Sets an empty TensorProto's dtype and shape to the array's; its little-endian dtype."""
     enum, np_dtype = _tf_dtype(array)
     proto.dtype = enum
     dims = proto.tensor_shape.dim
     for n in array.shape:
         dims.add(size=n)
-    proto.tensor_content = np.ascontiguousarray(array, dtype=np_dtype).tobytes()
+    return np_dtype
 
 
 def _tf_dtype(array: np.ndarray) -> tuple[int, np.dtype]:
@@ -127,12 +133,6 @@ def _tf_dtype(array: np.ndarray) -> tuple[int, np.dtype]:
     if known is None:
         raise TypeError(f"unsupported dtype {array.dtype}")
     return known
-
-
-def _shape(shape: Sequence[int]) -> tensor_shape_pb2.TensorShapeProto:
-    return tensor_shape_pb2.TensorShapeProto(
-        dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=int(n)) for n in shape]
-    )
 
 
 def from_tensor_proto(proto: tensor_pb2.TensorProto) -> np.ndarray:
@@ -169,10 +169,9 @@ _MAP_KEY, _MAP_VALUE = 1, 2  # protobuf's map entry fields
 
 def tensor_header(array: np.ndarray) -> bytes:
     """A serialised TensorProto with the array's dtype and shape and no values."""
-    enum, _ = _tf_dtype(array)
-    header: bytes = tensor_pb2.TensorProto(
-        dtype=enum, tensor_shape=_shape(array.shape)
-    ).SerializeToString()
+    proto = tensor_pb2.TensorProto()
+    _describe(proto, array)
+    header: bytes = proto.SerializeToString()
     return header
 
 
