@@ -3,6 +3,8 @@ predictor answers the same whether a message is spliced (large) or parsed whole 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import grpc
 import numpy as np
 import pytest
@@ -111,6 +113,9 @@ def test_response_arrays_view_tensor_content_and_decode_typed_values(path: str) 
     np.testing.assert_array_equal(arrays["t2m"], out)
     np.testing.assert_array_equal(arrays["count"], from_tensor_proto(response.outputs["count"]))
     assert arrays["t2m"].base is not None  # a view, not a copy
+    # spliced: a view of the received buffer itself; whole: of protobuf's copy of the field
+    received = np.frombuffer(raw, np.uint8)
+    assert np.shares_memory(arrays["t2m"], received) == (path == "spliced")
 
 
 def test_a_body_that_is_no_predict_request_is_invalid_argument(
@@ -133,10 +138,26 @@ def test_the_predictor_answers_alike_spliced_or_whole(
     predictor: RunningPredictor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     request = predict_request(fields=[gridded(window(3))])
-    answers = {}
-    for name, threshold in (("spliced", 0), ("whole", 2**40)):
+    splits: list[str] = []  # messages walked by the splicer (the real one, counted)
+
+    def counted(name: str) -> Callable[..., object]:
+        real = getattr(wire, name)
+
+        def call(*args: object) -> object:
+            splits.append(name)
+            return real(*args)
+
+        return call
+
+    for name in ("split_repeated", "split_map"):
+        monkeypatch.setattr(wire, name, counted(name))
+    answers, walked = {}, {}
+    for path, threshold in (("spliced", 0), ("whole", 2**40)):
         monkeypatch.setattr(wire, "SPLICE_ABOVE_BYTES", threshold)
-        answers[name] = predictor.stub.Predict(request, timeout=30)
+        before = len(splits)
+        answers[path] = predictor.stub.Predict(request, timeout=30)
+        walked[path] = len(splits) - before
+    assert walked == {"spliced": 2, "whole": 0}  # our request and the model server's answer
     spliced, whole = answers["spliced"], answers["whole"]
     assert spliced.outputs[0].data and spliced.outputs[0].axes
     assert spliced.provenance.trace_id and whole.provenance.trace_id
