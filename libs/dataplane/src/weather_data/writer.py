@@ -15,11 +15,13 @@ import pandas as pd
 import xarray as xr
 import zarr
 from distributed import Client, Future
+from opentelemetry.trace import Span
 
 from weather_data import hashing
 from weather_data.canonical import LAT, LEVEL, LON, STATION, TIME
 from weather_data.chunks import choose_chunks
 from weather_data.manifest import DimensionMeta, VariableMeta
+from weather_runtime import spans
 from weather_runtime.operations import Cancelled
 
 BATCH_BYTES = 128 * 1024 * 1024
@@ -153,7 +155,8 @@ def _write_steps(
     # BATCHES_AHEAD batches are in flight, so the cluster never idles between batches; results
     # are taken in time order to extend the hash chain and report progress.
     starts = list(range(0, total, per_batch))
-    in_flight: deque[tuple[int, int, list[Future]]] = deque()
+    # one span per batch, from its submission to its results (batches overlap in time)
+    in_flight: deque[tuple[int, int, list[Future], Span]] = deque()
     try:
         for index in range(len(starts)):
             while len(in_flight) < BATCHES_AHEAD and index + len(in_flight) < len(starts):
@@ -161,15 +164,31 @@ def _write_steps(
                     raise Cancelled()
                 begin = starts[index + len(in_flight)]
                 end = min(total, begin + per_batch)
-                in_flight.append((begin, end, submit(ds, url, client, names, begin, end)))
-            begin, end, futures = in_flight.popleft()
-            digests, counts = _batch_results(_wait(client, futures, cancel), names, fused)
+                span = spans.tracer().start_span(
+                    "write batch",
+                    attributes={
+                        "batch.index": index + len(in_flight),
+                        "batch.batches": len(starts),
+                        "batch.time_steps": end - begin,
+                        "batch.bytes": (end - begin) * step_bytes,
+                    },
+                )
+                futures = submit(ds, url, client, names, begin, end)
+                span.set_attribute("dask.tasks", len(futures))
+                in_flight.append((begin, end, futures, span))
+            begin, end, futures, span = in_flight.popleft()
+            try:
+                digests, counts = _batch_results(_wait(client, futures, cancel), names, fused)
+            finally:
+                span.end()
             state = hashing.fold(state, times[begin:end], digests)
             for name, count in counts.items():
                 missing[name] += count
             on_progress(end / total)
     except BaseException:
-        client.cancel([f for _, _, futures in in_flight for f in futures])
+        client.cancel([f for _, _, futures, _ in in_flight for f in futures])
+        for *_, span in in_flight:
+            span.end()
         raise
     return state, missing
 
@@ -211,7 +230,9 @@ def _write_static(
     names = sorted(str(n) for n in ds.data_vars)
     write = ds.to_zarr(url, mode="w-", compute=False, consolidated=False)
     nans = [ds[n].isnull().sum().data for n in names]
-    results = _gather(client, [write, *[ds[n].data for n in names], *nans], cancel)
+    tasks = [write, *[ds[n].data for n in names], *nans]
+    with spans.dask_compute("dask compute: write static", tasks, variables=len(names)):
+        results = _gather(client, tasks, cancel)
     arrays = results[1 : 1 + len(names)]
     hasher = hashlib.sha256(hashing.structure_digest(ds))
     for array in arrays:

@@ -12,6 +12,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
+from opentelemetry import context as otel_context
+from opentelemetry.trace import Status, StatusCode
+
+from weather_runtime import spans
 from weather_runtime.errors import (
     DomainError,
     FieldViolation,
@@ -60,6 +64,10 @@ class Snapshot(Generic[T]):
 class _Entry(Generic[T]):
     snapshot: Snapshot[T]
     cancel: threading.Event = field(default_factory=threading.Event)
+    # the trace context of the call that started it, and the name of its span
+    context: otel_context.Context | None = None
+    name: str = "operation"
+    attributes: dict[str, str] = field(default_factory=dict)
 
 
 class Operations(Generic[T]):
@@ -73,12 +81,17 @@ class Operations(Generic[T]):
         self._closed = False
 
     def submit(
-        self, work: Callable[[Callable[[str, float], None], threading.Event], T]
+        self,
+        work: Callable[[Callable[[str, float], None], threading.Event], T],
+        name: str = "operation",
+        **attributes: str,
     ) -> Snapshot[T]:
-        """Queues work(progress, cancel); returns the PENDING snapshot at once."""
+        """Queues work(progress, cancel); returns the PENDING snapshot at once. The work runs
+        in a span called name (with the attributes and operation.id), a child of the trace
+        current at submission: the operation stays in the trace of the call that started it."""
         now = datetime.now(tz=UTC)
         snapshot: Snapshot[T] = Snapshot(uuid.uuid4().hex, "PENDING", 0.0, "queued", now, now)
-        entry = _Entry(snapshot)
+        entry = _Entry(snapshot, context=spans.capture(), name=name, attributes=attributes)
         with self._cond:
             if self._closed:
                 raise Unavailable("the service is shutting down")
@@ -99,6 +112,16 @@ class Operations(Generic[T]):
             self._cond.notify_all()
 
     def _run(
+        self, entry: _Entry[T], work: Callable[[Callable[[str, float], None], threading.Event], T]
+    ) -> None:
+        attributes = {"operation.id": entry.snapshot.operation_id, **entry.attributes}
+        with spans.attached(entry.context), spans.step(entry.name, **attributes) as span:
+            self._run_traced(entry, work)
+            span.set_attribute("operation.state", entry.snapshot.state)
+            if entry.snapshot.error is not None:
+                span.set_status(Status(StatusCode.ERROR, entry.snapshot.error.code))
+
+    def _run_traced(
         self, entry: _Entry[T], work: Callable[[Callable[[str, float], None], threading.Event], T]
     ) -> None:
         if entry.cancel.is_set():

@@ -1,16 +1,16 @@
-"""OpenTelemetry tracing: a tracer provider per process, OTLP export, gRPC instrumentation."""
+"""OpenTelemetry tracing: a tracer provider per process, OTLP and file export, the server span."""
 
 from __future__ import annotations
 
 import logging
 import os
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import grpc
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
-from opentelemetry.instrumentation.grpc import client_interceptor, grpcext
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
@@ -26,6 +26,8 @@ from opentelemetry.trace import (
 )
 
 from weather_runtime.interceptors import Behavior, WrappingInterceptor, status_code
+from weather_runtime.trace_client import instrumented_channel
+from weather_runtime.trace_files import TRACES_DIR_VARIABLE, JsonLinesSpanExporter
 
 log = logging.getLogger(__name__)
 _provider: TracerProvider | None = None
@@ -58,14 +60,22 @@ def init_tracing(service_name: str) -> TracerProvider:
 
     The standard variables apply: OTEL_SDK_DISABLED, OTEL_SERVICE_NAME (wins over the
     argument), OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER, OTEL_TRACES_EXPORTER,
-    OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_EXPORTER_OTLP_PROTOCOL (grpc or http/protobuf).
+    OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_EXPORTER_OTLP_PROTOCOL (grpc or http/protobuf), the
+    OTEL_BSP_* batch settings. WEATHER_TRACES_DIR (set by `weatherctl up` and `demo`) also
+    writes every span as OTLP JSON lines to a file of this process in that folder, which
+    `weatherctl trace show` reads.
     """
     global _provider
     if _provider is not None:
         return _provider
     name = os.environ.get("OTEL_SERVICE_NAME") or service_name
     provider = ListenedTracerProvider(resource=Resource.create({"service.name": name}))
-    if _otlp_wanted() and os.environ.get("OTEL_SDK_DISABLED", "").lower() != "true":
+    disabled = os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true"
+    folder = os.environ.get(TRACES_DIR_VARIABLE, "")
+    if folder and not disabled:
+        provider.add_span_processor(BatchSpanProcessor(JsonLinesSpanExporter(Path(folder), name)))
+        log.info("writing traces to %s", folder)
+    if _otlp_wanted() and not disabled:
         protocol = os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
         if protocol.startswith("http"):
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -78,6 +88,27 @@ def init_tracing(service_name: str) -> TracerProvider:
     trace.set_tracer_provider(provider)
     _provider = provider
     return provider
+
+
+def shutdown_tracing() -> None:
+    """Flushes and stops this process's exporters (a process leaving with os._exit, such as a
+    training child, would lose its last spans without it)."""
+    if _provider is not None:
+        _provider.shutdown()
+
+
+def current_traceparent() -> str:
+    """The W3C traceparent of the current span ("" outside any trace)."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get("traceparent", "")
+
+
+def context_from_traceparent(traceparent: str) -> otel_context.Context:
+    """A context whose (remote) parent is the span a traceparent names; empty for ""."""
+    if not traceparent:
+        return otel_context.Context()
+    return propagate.extract({"traceparent": traceparent})
 
 
 def tracing_server_interceptor() -> grpc.ServerInterceptor:
@@ -192,20 +223,13 @@ class TracingInterceptor(WrappingInterceptor):
         return traced
 
 
-def instrumented_channel(
-    target: str,
-    *,
-    max_message_bytes: int = 64 * 1024 * 1024,
-    options: Sequence[tuple[str, object]] = (),
-) -> grpc.Channel:
-    """An insecure channel whose calls carry the current trace context to the server."""
-    channel = grpc.insecure_channel(
-        target,
-        options=[
-            ("grpc.max_receive_message_length", max_message_bytes),
-            ("grpc.max_send_message_length", max_message_bytes),
-            *options,
-        ],
-    )
-    interceptor = client_interceptor(tracer_provider=trace.get_tracer_provider())
-    return grpcext.intercept_channel(channel, interceptor)  # type: ignore[no-any-return]
+__all__ = [
+    "ListenedTracerProvider",
+    "TracingInterceptor",
+    "context_from_traceparent",
+    "current_traceparent",
+    "init_tracing",
+    "instrumented_channel",
+    "shutdown_tracing",
+    "tracing_server_interceptor",
+]

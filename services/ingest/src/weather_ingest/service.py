@@ -39,7 +39,9 @@ class IngestService:
         def work(progress: Callable[[str, float], None], cancel: threading.Event) -> Manifest:
             return self.ingester.run(request, actor, progress, cancel)
 
-        return self.operations.submit(work)
+        return self.operations.submit(
+            work, "ingest", **{"dataset.id": request.dataset_id, "source.uri": request.source_uri}
+        )
 
     def dataset(self, dataset_id: str, version: int) -> Manifest:
         if version < 0:

@@ -19,6 +19,7 @@ from weather_data.publish import publish
 from weather_preprocess import transform
 from weather_preprocess.recipe import check_recipe, recipe_hash, time_or_none
 from weather_preprocess.statistics import Statistics, compute_statistics
+from weather_runtime import spans
 from weather_runtime.errors import (
     FailedPrecondition,
     InvalidArgument,
@@ -115,7 +116,8 @@ class Builder:
     def run(
         self, recipe: pb.Recipe, actor: str, progress: Progress, cancel: threading.Event
     ) -> BuildOutcome:
-        source, hashed, ds, splits = self.plan(recipe)
+        with spans.step("build: plan"):
+            source, hashed, ds, splits = self.plan(recipe)
         record_path = "builds/{}-{}.json".format(
             hashed.removeprefix("sha256:"), source.content_hash.removeprefix("sha256:")
         )
@@ -127,30 +129,34 @@ class Builder:
             raise Cancelled()
         progress("statistics", 0.05)
         client = self.runtime.client()
-        statistics = compute_statistics(
-            ds.isel({TIME: splits["train"]}),
-            client,
-            hashed,
-            source.dataset_id,
-            source.content_hash,
-            cancel,
-        )
+        with spans.step(
+            "build: statistics", **{"split.steps": splits["train"].stop - splits["train"].start}
+        ):
+            statistics = compute_statistics(
+                ds.isel({TIME: splits["train"]}),
+                client,
+                hashed,
+                source.dataset_id,
+                source.content_hash,
+                cancel,
+            )
         progress("writing", 0.15)
         extra = {f"{name}_steps": f"{s.start}:{s.stop}" for name, s in splits.items()}
         extra.update({"recipe_hash": hashed, "stats_hash": statistics.stats_hash})
-        manifest = publish(
-            self.archive,
-            client,
-            ds,
-            dataset_id=recipe.output_dataset_id,
-            source_uri=f"{source.dataset_id}@{source.content_hash}",
-            source_format="preprocess",
-            source_size=0,
-            actor=actor,
-            progress=lambda done: progress("writing", 0.15 + 0.8 * done),
-            cancel=cancel,
-            extra=extra,
-        )
+        with spans.step("build: write"):
+            manifest = publish(
+                self.archive,
+                client,
+                ds,
+                dataset_id=recipe.output_dataset_id,
+                source_uri=f"{source.dataset_id}@{source.content_hash}",
+                source_format="preprocess",
+                source_size=0,
+                actor=actor,
+                progress=lambda done: progress("writing", 0.15 + 0.8 * done),
+                cancel=cancel,
+                extra=extra,
+            )
         self.archive.put_json(_stats_path(statistics.stats_hash), statistics.to_json())
         steps = {name: s.stop - s.start for name, s in splits.items()}
         record = {

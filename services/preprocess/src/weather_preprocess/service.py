@@ -34,7 +34,7 @@ class PreprocessService:
         def work(progress: Callable[[str, float], None], cancel: threading.Event) -> Outcome:
             return self.builder.run(recipe, actor, progress, cancel)
 
-        return self.operations.submit(work)
+        return self.operations.submit(work, "build", **{"dataset.id": recipe.output_dataset_id})
 
     def start_analysis(self, request: pb.StartAnalysisRequest, actor: str) -> Snapshot[Outcome]:
         """Checks the request and its input now, then queues the analysis."""
@@ -43,7 +43,9 @@ class PreprocessService:
         def work(progress: Callable[[str, float], None], cancel: threading.Event) -> Outcome:
             return self.analyst.run(request, actor, progress, cancel)
 
-        return self.operations.submit(work)
+        return self.operations.submit(
+            work, "analysis", **{"analysis.kind": pb.AnalysisKind.Name(request.kind)}
+        )
 
     def statistics(self, stats_hash: str) -> Statistics:
         return load_statistics(self.archive, stats_hash)

@@ -11,6 +11,7 @@ import xarray as xr
 from distributed import Client
 
 from weather_data.canonical import LEVEL, TIME
+from weather_runtime import spans
 from weather_runtime.operations import Cancelled
 
 
@@ -78,11 +79,13 @@ def compute_statistics(
         for name in sorted(str(n) for n in train.data_vars)
         for level, lazy in _reductions(train[name])
     ]
-    futures = client.compute([item for _, _, lazy in plan for item in lazy])
-    if cancel.is_set():
-        client.cancel(futures)
-        raise Cancelled()
-    values = client.gather(futures)
+    lazies = [item for _, _, lazy in plan for item in lazy]
+    with spans.dask_compute("dask compute: statistics", lazies, variables=len(plan)):
+        futures = client.compute(lazies)
+        if cancel.is_set():
+            client.cancel(futures)
+            raise Cancelled()
+        values = client.gather(futures)
     entries = []
     for index, (name, level, _) in enumerate(plan):
         mean, std, diff_mean, diff_std, count = (

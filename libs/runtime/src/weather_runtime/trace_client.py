@@ -1,0 +1,128 @@
+"""The client side of tracing: one interceptor for every channel, carrying W3C trace context."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import grpc
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from weather_runtime.identity import ActorInterceptor
+
+DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+
+def _listened(provider: trace.TracerProvider) -> bool:
+    """Whether spans are recorded by anyone (a span processor on our provider)."""
+    return bool(getattr(provider, "listened", False))
+
+
+class TraceContextClientInterceptor(
+    grpc.UnaryUnaryClientInterceptor,  # type: ignore[misc]
+    grpc.UnaryStreamClientInterceptor,  # type: ignore[misc]
+    grpc.StreamUnaryClientInterceptor,  # type: ignore[misc]
+    grpc.StreamStreamClientInterceptor,  # type: ignore[misc]
+):
+    """Puts the current trace context (W3C traceparent/tracestate) into every call's metadata,
+    so the server's span is a child of the caller's. When spans are recorded (a span
+    processor listens) each call also gets a CLIENT span, ended when the call completes (a
+    stream: when it ends or is cancelled; the call object is returned as is, so cancel()
+    and the call's other methods keep working)."""
+
+    def __init__(self) -> None:
+        self._tracers: tuple[trace.TracerProvider, trace.Tracer] | None = None
+
+    def _tracer(self, provider: trace.TracerProvider) -> trace.Tracer:
+        known = self._tracers
+        if known is None or known[0] is not provider:
+            known = self._tracers = (provider, provider.get_tracer("weather_runtime.trace_client"))
+        return known[1]
+
+    def _begin(self, details: Any) -> tuple[Any, trace.Span | None]:
+        provider = trace.get_tracer_provider()
+        context = otel_context.get_current()
+        span = None
+        if _listened(provider):
+            method = str(details.method)
+            service, _, name = method.lstrip("/").partition("/")
+            span = self._tracer(provider).start_span(
+                method,
+                context=context,
+                kind=SpanKind.CLIENT,
+                attributes={"rpc.system": "grpc", "rpc.service": service, "rpc.method": name},
+            )
+            context = trace.set_span_in_context(span, context)
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier, context=context)
+        if carrier:
+            details = details._replace(metadata=[*(details.metadata or ()), *carrier.items()])
+        return details, span
+
+    @staticmethod
+    def _watch(span: trace.Span | None, call: Any) -> Any:
+        if span is not None:
+            call.add_done_callback(lambda done: _end(span, done))
+        return call
+
+    def intercept_unary_unary(self, continuation, details, request):  # type: ignore[no-untyped-def]
+        details, span = self._begin(details)
+        return self._watch(span, continuation(details, request))
+
+    def intercept_unary_stream(self, continuation, details, request):  # type: ignore[no-untyped-def]
+        details, span = self._begin(details)
+        return self._watch(span, continuation(details, request))
+
+    def intercept_stream_unary(self, continuation, details, requests):  # type: ignore[no-untyped-def]
+        details, span = self._begin(details)
+        return self._watch(span, continuation(details, requests))
+
+    def intercept_stream_stream(self, continuation, details, requests):  # type: ignore[no-untyped-def]
+        details, span = self._begin(details)
+        return self._watch(span, continuation(details, requests))
+
+
+def _end(span: trace.Span, call: Any) -> None:
+    """Ends a CLIENT span with the call's status code (any code but OK marks it failed)."""
+    try:
+        code = call.code()
+    except Exception:  # noqa: BLE001 - a call without a code still ends its span
+        code = None
+    if code is not None:
+        span.set_attribute("rpc.grpc.status_code", code.value[0])
+        if code != grpc.StatusCode.OK:
+            span.set_status(Status(StatusCode.ERROR, code.name))
+    span.end()
+
+
+_INTERCEPTOR = TraceContextClientInterceptor()
+
+
+def traced(channel: grpc.Channel, actor: str = "") -> grpc.Channel:
+    """channel with trace context on every call (and the caller's declared actor, if given)."""
+    interceptors: list[Any] = [_INTERCEPTOR]
+    if actor:
+        interceptors.append(ActorInterceptor(actor))
+    return grpc.intercept_channel(channel, *interceptors)
+
+
+def instrumented_channel(
+    target: str,
+    *,
+    actor: str = "",
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    options: Sequence[tuple[str, object]] = (),
+) -> grpc.Channel:
+    """A channel to target whose calls carry the current trace context: what every service,
+    the serving sync and weatherctl use to call a service (`unix:PATH` targets work too)."""
+    channel = grpc.insecure_channel(
+        target,
+        options=[
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+            *options,
+        ],
+    )
+    return traced(channel, actor)

@@ -1,0 +1,168 @@
+"""Traces on local disk: an exporter writing OTLP JSON lines, and a reader that rebuilds spans.
+
+Every process writes its own file `<folder>/<service>-<pid>.jsonl`; each line is one export
+batch as an OTLP/JSON `ExportTraceServiceRequest` (ids in hex, enums as numbers, as the OTLP
+file exporter specification has it), so the files can also be replayed into any collector.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from google.protobuf import json_format
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+TRACES_DIR_VARIABLE = "WEATHER_TRACES_DIR"
+_ID_KEYS = ("traceId", "spanId", "parentSpanId")
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def _hex_ids(value: Any) -> Any:
+    """OTLP/JSON ids are hex strings where protobuf's JSON mapping writes base64."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if key in _ID_KEYS and isinstance(item, str):
+                out[key] = base64.b64decode(item).hex()
+            else:
+                out[key] = _hex_ids(item)
+        return out
+    if isinstance(value, list):
+        return [_hex_ids(item) for item in value]
+    return value
+
+
+def to_otlp_json(spans: Sequence[ReadableSpan]) -> dict[str, Any]:
+    """spans as one OTLP/JSON ExportTraceServiceRequest."""
+    message = encode_spans(spans)
+    as_dict = json_format.MessageToDict(message, use_integers_for_enums=True)
+    return _hex_ids(as_dict)  # type: ignore[no-any-return]
+
+
+class JsonLinesSpanExporter(SpanExporter):
+    """Appends each batch of finished spans to this process's file under folder."""
+
+    def __init__(self, folder: Path, service: str) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / f"{_UNSAFE.sub('_', service)}-{os.getpid()}.jsonl"
+        self._lock = threading.Lock()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        line = json.dumps(to_otlp_json(spans), separators=(",", ":")) + "\n"
+        try:
+            with self._lock, self.path.open("a", encoding="utf-8") as out:
+                out.write(line)
+        except OSError:
+            return SpanExportResult.FAILURE
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        """Nothing is held open between batches."""
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+@dataclass
+class Span:
+    """One span as read back: ids in hex, times in Unix nanoseconds."""
+
+    trace_id: str
+    span_id: str
+    parent_id: str
+    name: str
+    service: str
+    kind: int
+    start: int
+    end: int
+    attributes: dict[str, object]
+    status: int = 0
+    links: tuple[str, ...] = ()
+    children: list[Span] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        return max(0, self.end - self.start) / 1e9
+
+
+def _value(any_value: dict[str, Any]) -> object:
+    for key in ("stringValue", "boolValue", "doubleValue"):
+        if key in any_value:
+            return any_value[key]
+    if "intValue" in any_value:
+        return int(any_value["intValue"])
+    if "arrayValue" in any_value:
+        return [_value(v) for v in any_value["arrayValue"].get("values", [])]
+    return None
+
+
+def _attributes(items: Iterable[dict[str, Any]]) -> dict[str, object]:
+    return {item["key"]: _value(item.get("value", {})) for item in items}
+
+
+def spans_of_request(request: dict[str, Any]) -> Iterator[Span]:
+    """The spans of one OTLP/JSON ExportTraceServiceRequest."""
+    for resource_spans in request.get("resourceSpans", []):
+        resource = _attributes(resource_spans.get("resource", {}).get("attributes", []))
+        service = str(resource.get("service.name", "?"))
+        for scope_spans in resource_spans.get("scopeSpans", []):
+            for raw in scope_spans.get("spans", []):
+                yield Span(
+                    trace_id=raw["traceId"],
+                    span_id=raw["spanId"],
+                    parent_id=raw.get("parentSpanId", ""),
+                    name=raw.get("name", ""),
+                    service=service,
+                    kind=int(raw.get("kind", 0)),
+                    start=int(raw.get("startTimeUnixNano", 0)),
+                    end=int(raw.get("endTimeUnixNano", 0)),
+                    attributes=_attributes(raw.get("attributes", [])),
+                    status=int(raw.get("status", {}).get("code", 0)),
+                    links=tuple(link.get("spanId", "") for link in raw.get("links", [])),
+                )
+
+
+def read_spans(folder: Path, trace_id: str = "") -> list[Span]:
+    """Every span in the folder's files (of one trace when trace_id is given)."""
+    found: list[Span] = []
+    for path in sorted(folder.glob("*.jsonl")):
+        with path.open(encoding="utf-8") as lines:
+            for line in lines:
+                if not line.strip():
+                    continue
+                try:
+                    request = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut short by a killed process
+                found.extend(
+                    span
+                    for span in spans_of_request(request)
+                    if not trace_id or span.trace_id == trace_id
+                )
+    return found
+
+
+def build_tree(spans: Sequence[Span]) -> list[Span]:
+    """Links spans to their parents; returns the roots (spans whose parent is not among them),
+    children in start order."""
+    by_id = {span.span_id: span for span in spans}
+    roots = []
+    for span in spans:
+        span.children = []
+    for span in sorted(spans, key=lambda s: s.start):
+        parent = by_id.get(span.parent_id)
+        if parent is None or parent is span:
+            roots.append(span)
+        else:
+            parent.children.append(span)
+    return roots
