@@ -14,6 +14,7 @@ from weather.preprocess.v1 import preprocess_service_pb2 as ppb
 from weather.preprocess.v1 import preprocess_service_pb2_grpc as ppb_grpc
 
 from weatherctl.output import emit_json, table
+from weatherctl.progress import ProgressBar
 from weatherctl.recipes import recipe_from_yaml
 
 _KINDS = {
@@ -38,23 +39,16 @@ def describe_manifest(m: manifest_pb2.DatasetManifest) -> str:
     return f"{m.ref.dataset_id} v{m.version} {m.ref.content_hash[:19]}... {dims}: {names}"
 
 
-def follow(stub: Any, operation_id: str, quiet: bool = False) -> Any:
-    """Watches an operation to its end, drawing progress on stderr; returns the last message."""
-    request_type = (
-        ipb.WatchOperationRequest
-        if isinstance(stub, ipb_grpc.IngestServiceStub)
-        else ppb.WatchOperationRequest
-    )
+def follow(stub: Any, operation_id: str, quiet: bool = False, label: str = "") -> Any:
+    """Watches an operation to its end, showing its stage and progress on stderr (a bar on a
+    terminal, plain lines elsewhere; nothing when quiet); returns the last message."""
+    ingest = isinstance(stub, ipb_grpc.IngestServiceStub)
+    request_type = ipb.WatchOperationRequest if ingest else ppb.WatchOperationRequest
     last = None
-    for message in stub.WatchOperation(request_type(operation_id=operation_id)):
-        last = message
-        if not quiet:
-            op = message.operation
-            print(
-                f"\r  {op.stage:<12} {op.progress * 100:5.1f}%", end="", file=sys.stderr, flush=True
-            )
-    if not quiet:
-        print(file=sys.stderr)
+    with ProgressBar(label or ("ingest" if ingest else "preprocess"), 1.0, quiet=quiet) as bar:
+        for message in stub.WatchOperation(request_type(operation_id=operation_id)):
+            last = message
+            bar.update(message.operation.progress, stage=message.operation.stage)
     return last
 
 
@@ -75,7 +69,7 @@ def ingest_run(stub: ipb_grpc.IngestServiceStub, args: argparse.Namespace) -> in
         units=dict(pair.split("=", 1) for pair in args.units or []),
     )
     started = stub.StartIngest(request)
-    last = follow(stub, started.operation.operation_id, args.quiet)
+    last = follow(stub, started.operation.operation_id, args.quiet, f"ingest {args.dataset}")
     if last.operation.state != SUCCEEDED:
         print(f"weatherctl: ingest failed: {failure(last.operation)}", file=sys.stderr)
         return 1
@@ -98,6 +92,7 @@ def preprocess_build(stub: ppb_grpc.PreprocessServiceStub, args: argparse.Namesp
         stub,
         stub.StartBuild(ppb.StartBuildRequest(recipe=recipe)).operation.operation_id,
         args.quiet,
+        f"build {recipe.output_dataset_id}".strip(),
     )
     if last.operation.state != SUCCEEDED:
         print(f"weatherctl: build failed: {failure(last.operation)}", file=sys.stderr)
@@ -139,7 +134,8 @@ def preprocess_analyse(stub: ppb_grpc.PreprocessServiceStub, args: argparse.Name
         of_anomalies=args.anomalies,
         output_dataset_id=args.output or "",
     )
-    last = follow(stub, stub.StartAnalysis(request).operation.operation_id, args.quiet)
+    label = f"{args.kind} of {args.dataset}"
+    last = follow(stub, stub.StartAnalysis(request).operation.operation_id, args.quiet, label)
     if last.operation.state != SUCCEEDED:
         print(f"weatherctl: analysis failed: {failure(last.operation)}", file=sys.stderr)
         return 1

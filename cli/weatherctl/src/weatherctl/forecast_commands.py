@@ -15,6 +15,7 @@ from weather.predictor.v1 import predictor_service_pb2 as pb
 from weather.predictor.v1 import predictor_service_pb2_grpc as pb_grpc
 
 from weatherctl.output import emit_json, table
+from weatherctl.progress import ProgressBar
 
 HOUR = 3600
 METHODS = {pb.FORECAST_METHOD_DIRECT: "direct", pb.FORECAST_METHOD_ROLLOUT: "rollout"}
@@ -94,7 +95,11 @@ def predict_forecast(stub: pb_grpc.PredictorServiceStub, args: argparse.Namespac
         lead_times=leads,
         dataset=dataset_pb2.DatasetRef(dataset_id=args.dataset, content_hash=args.hash or ""),
     )
-    responses = list(stub.Forecast(request, timeout=args.timeout))
+    responses = []
+    with ProgressBar(f"forecast {args.model}", len(leads), unit="leads", quiet=args.quiet) as bar:
+        for response in stub.Forecast(request, timeout=args.timeout):
+            responses.append(response)
+            bar.advance()
     if args.json:
         for response in responses:
             emit_json(response)
@@ -203,4 +208,5 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--init", required=True, help="init time, UTC (2019-03-25T00:00)")
     p.add_argument("--leads", default="1-24", help="lead hours: 1,6,24 or 1-24 (default)")
     p.add_argument("--out", help="write the forecast to this NetCDF file")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(handler=predict_forecast, service="predictor")

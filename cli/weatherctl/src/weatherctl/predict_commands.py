@@ -21,6 +21,7 @@ from weather.registry.v1 import registry_service_pb2 as rpb
 from weather_data.archive import Archive
 from weather_data.manifest import Manifest
 from weatherctl.output import table
+from weatherctl.progress import ProgressBar
 
 HOUR = 3600
 # Relative difference from the trainer's registered RMSE above which a lead is reported.
@@ -93,10 +94,12 @@ def forecast_test_split(
     input_steps: int,
     leads: range,
     init_every: int = 1,
+    quiet: bool = False,
 ) -> ForecastScores:
     """Forecasts every init_every-th init time of the test split (those with a full input window
     and at least one target inside the split) for the leads whose target lies in the split, and
-    accumulates the latitude-weighted squared error against the archive's truth."""
+    accumulates the latitude-weighted squared error against the archive's truth. Shows the
+    init times done on stderr unless quiet."""
     manifest = resolve(archive, ref)
     test = split_steps(manifest, "test")
     ds = archive.open(manifest)
@@ -108,28 +111,34 @@ def forecast_test_split(
     scores = ForecastScores()
     first = max(test.start, input_steps - 1)
     started = time.monotonic()
-    for init in range(first, test.stop - 1, init_every):
-        wanted = [lead for lead in leads if init + lead * HOUR // step < test.stop]
-        request = pb.ForecastRequest(
-            model=pb.ModelSelector(name=model, alias=alias),
-            init_time=timestamp_pb2.Timestamp(seconds=int(seconds[init])),
-            lead_times=[duration_pb2.Duration(seconds=lead * HOUR) for lead in wanted],
-            dataset=ref,
-        )
-        scores.inits.append(times[init])
-        for response in stub.Forecast(request, timeout=120):
-            lead = response.lead_time.seconds // HOUR
-            target = init + response.lead_time.seconds // step
-            if int(seconds[target]) != response.valid_time.seconds:
-                raise RuntimeError(f"valid time of +{lead} h from {times[init]} is not the truth's")
-            [output] = [f for f in response.outputs if f.variable == variable]
-            forecast = np.frombuffer(output.data, dtype="<f4").reshape(tuple(output.shape))
-            error = forecast.astype(np.float64) - truth[target]
-            scores.sums[lead] = scores.sums.get(lead, 0.0) + float((weights * error**2).mean())
-            scores.counts[lead] = scores.counts.get(lead, 0) + 1
-            p = response.provenance
-            scores.provenance.add((p.model_name, p.model_version, p.alias))
-            scores.responses += 1
+    inits = range(first, test.stop - 1, init_every)
+    label = f"forecast {model}@{alias}"
+    with ProgressBar(label, len(inits), unit="inits", quiet=quiet) as bar:
+        for init in inits:
+            wanted = [lead for lead in leads if init + lead * HOUR // step < test.stop]
+            request = pb.ForecastRequest(
+                model=pb.ModelSelector(name=model, alias=alias),
+                init_time=timestamp_pb2.Timestamp(seconds=int(seconds[init])),
+                lead_times=[duration_pb2.Duration(seconds=lead * HOUR) for lead in wanted],
+                dataset=ref,
+            )
+            scores.inits.append(times[init])
+            for response in stub.Forecast(request, timeout=120):
+                lead = response.lead_time.seconds // HOUR
+                target = init + response.lead_time.seconds // step
+                if int(seconds[target]) != response.valid_time.seconds:
+                    raise RuntimeError(
+                        f"valid time of +{lead} h from {times[init]} is not the truth's"
+                    )
+                [output] = [f for f in response.outputs if f.variable == variable]
+                forecast = np.frombuffer(output.data, dtype="<f4").reshape(tuple(output.shape))
+                error = forecast.astype(np.float64) - truth[target]
+                scores.sums[lead] = scores.sums.get(lead, 0.0) + float((weights * error**2).mean())
+                scores.counts[lead] = scores.counts.get(lead, 0) + 1
+                p = response.provenance
+                scores.provenance.add((p.model_name, p.model_version, p.alias))
+                scores.responses += 1
+            bar.advance(detail=f"{scores.responses} forecasts")
     scores.seconds = time.monotonic() - started
     return scores
 

@@ -14,6 +14,7 @@ from weather.trainer.v1 import trainer_service_pb2 as pb
 from weather.trainer.v1 import trainer_service_pb2_grpc as pb_grpc
 
 from weatherctl.output import emit_json, table
+from weatherctl.progress import ProgressBar
 
 STATES = {
     pb.JOB_STATE_SUCCEEDED: "SUCCEEDED",
@@ -81,17 +82,34 @@ def describe(job: pb.Job) -> str:
     return text
 
 
+def losses(job: pb.Job) -> str:
+    """The last epoch's training and validation loss (normalised units), or nothing."""
+    if not job.epochs:
+        return ""
+    epoch = job.epochs[-1]
+    return f"loss {epoch.train_loss:.4f}  val loss {epoch.validation_loss:.4f}"
+
+
 def follow(stub: pb_grpc.TrainerServiceStub, job_id: str, quiet: bool = False) -> pb.Job:
-    """Watches a job until it ends, printing each epoch and stage change; returns the job."""
+    """Watches a job until it ends: on stderr a bar of epochs with the stage, the last epoch's
+    losses and the trainer's estimate of the time left (plain lines, one per epoch and stage,
+    when stderr is no terminal); then one line about the finished job. Returns the job."""
     last = None
-    seen = ""
-    for message in stub.WatchJob(pb.WatchJobRequest(job_id=job_id), timeout=24 * 3600):
-        last = message.job
-        line = describe(last)
-        if not quiet and line != seen:
-            print(f"  {line}", flush=True)
-            seen = line
+    with ProgressBar(f"train {job_id}", None, unit="epochs", quiet=quiet, plain_step=1) as bar:
+        for message in stub.WatchJob(pb.WatchJobRequest(job_id=job_id), timeout=24 * 3600):
+            last = message.job
+            progress = last.progress
+            bar.label = f"train {last.spec.model_family or job_id}"
+            bar.update(
+                progress.epoch,
+                total=progress.total_epochs or None,
+                stage=progress.stage,
+                detail=losses(last),
+                seconds_left=progress.seconds_left,
+            )
     assert last is not None
+    if not quiet:
+        print(f"  {describe(last)}", flush=True)
     return last  # type: ignore[no-any-return]
 
 
