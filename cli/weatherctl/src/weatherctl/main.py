@@ -15,7 +15,13 @@ from weather.preprocess.v1 import preprocess_service_pb2_grpc as ppb_grpc
 
 from weather_runtime.identity import with_actor
 from weather_runtime.telemetry import instrumented_channel
-from weatherctl import data_commands, forecast_commands, registry_commands, train_commands
+from weatherctl import (
+    data_commands,
+    forecast_commands,
+    plot_commands,
+    registry_commands,
+    train_commands,
+)
 from weatherctl.output import error
 
 DEFAULT_REGISTRY = os.environ.get("WEATHER_REGISTRY", "127.0.0.1:50051")
@@ -57,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     data_commands.add_parsers(commands)
     train_commands.add_parser(commands)
     forecast_commands.add_parser(commands)
+    plot_commands.add_parser(commands)
     return parser
 
 
@@ -79,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_demo(args.data_dir.resolve())
     service = getattr(args, "service", "")
+    if service == "plot":
+        return plot_commands.run(args)
     if service == "predictor":
         return _on_channel(args.predictor, args, lambda c: forecast_commands.run(c, args))
     if service in ("ingest", "preprocess", "trainer"):
