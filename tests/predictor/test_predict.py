@@ -8,6 +8,7 @@ from google.protobuf import duration_pb2, timestamp_pb2
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 from weather.common.v1 import field_pb2
 from weather.predictor.v1 import predictor_service_pb2 as pb
 
@@ -135,13 +136,19 @@ def test_the_callers_trace_id_comes_back_whether_or_not_spans_are_recorded(
     assert int(alone.provenance.trace_id, 16) != 0
     finished = exporter.get_finished_spans()
     spans = [s for s in finished if s.name == "/weather.predictor.v1.PredictorService/Predict"]
-    if listened:  # the server span is the caller's child, the model server's span its own
+    if listened:  # the server span is the caller's child; its call to the model server (a
+        # CLIENT span) is its child, and the model server's SERVER span the call's child
         assert len(spans) == 2 and format(spans[0].context.trace_id, "032x") == caller_trace
         assert spans[0].parent is not None
         assert format(spans[0].parent.span_id, "016x") == caller_span
-        served = [s for s in finished if s.name.endswith("PredictionService/Predict")]
-        assert [s.parent.span_id if s.parent else None for s in served] == [
+        upstream = [s for s in finished if s.name.endswith("PredictionService/Predict")]
+        calls = [s for s in upstream if s.kind == SpanKind.CLIENT]
+        served = [s for s in upstream if s.kind == SpanKind.SERVER]
+        assert [s.parent.span_id if s.parent else None for s in calls] == [
             s.context.span_id for s in spans
+        ]
+        assert [s.parent.span_id if s.parent else None for s in served] == [
+            s.context.span_id for s in calls
         ]
     else:
         assert spans == []

@@ -28,9 +28,9 @@ class TraceContextClientInterceptor(
 ):
     """Puts the current trace context (W3C traceparent/tracestate) into every call's metadata,
     so the server's span is a child of the caller's. When spans are recorded (a span
-    processor listens) each call also gets a CLIENT span, ended when the call completes (a
-    stream: when it ends or is cancelled; the call object is returned as is, so cancel()
-    and the call's other methods keep working)."""
+    processor listens) each call made inside a trace also gets a CLIENT span, ended when the
+    call completes (a stream: when it ends or is cancelled; the call object is returned as
+    is, so cancel() and the call's other methods keep working)."""
 
     def __init__(self) -> None:
         self._tracers: tuple[trace.TracerProvider, trace.Tracer] | None = None
@@ -45,7 +45,9 @@ class TraceContextClientInterceptor(
         provider = trace.get_tracer_provider()
         context = otel_context.get_current()
         span = None
-        if _listened(provider):
+        # a CLIENT span only inside a trace: background loops (health checks, resyncs) do not
+        # start traces of their own; the server's span still records every call
+        if _listened(provider) and trace.get_current_span(context).get_span_context().is_valid:
             method = str(details.method)
             service, _, name = method.lstrip("/").partition("/")
             span = self._tracer(provider).start_span(

@@ -11,10 +11,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from opentelemetry import context as otel_context
+from opentelemetry.trace import Status, StatusCode
+
 from weather_modelserver.config import ModelConfig, ServerConfig
 from weather_modelserver.metrics import ModelServerMetrics
 from weather_modelserver.servables import Servable, error_code, error_message
 from weather_modelserver.source import find_versions
+from weather_runtime import spans
+from weather_runtime.domain_metrics import ServingMetrics
 from weather_runtime.errors import (
     FailedPrecondition,
     NotFound,
@@ -122,6 +127,9 @@ class ServableManager:
     ) -> None:
         self.options = options
         self._metrics = metrics
+        self._serving = ServingMetrics()
+        self._serving.served_versions.add_source(self._served_samples)
+        self._serving.available_versions.add_source(self._available_samples)
         self._load_servable = load
         self._models: dict[str, _Model] = {}
         self._cond = threading.Condition(threading.RLock())
@@ -374,7 +382,8 @@ class ServableManager:
                     continue  # loaded, draining, or failed (a failed load is not retried)
                 slot = model.slots[version] = _Slot(version, found[version])
                 log.info("loading %s version %d from %s", name, version, slot.path)
-                self._pool.submit(self._load, name, model, slot)
+                # the load continues the trace of the reload that asked for it
+                self._pool.submit(self._traced_load, spans.capture(), name, model, slot)
             self._unload_surplus(model)
             self._cond.notify_all()
 
@@ -409,6 +418,21 @@ class ServableManager:
             if slot.in_flight == 0 and slot.state is State.UNLOADING:
                 self._finish_unload(slot)
 
+    def _traced_load(
+        self, context: otel_context.Context, name: str, model: _Model, slot: _Slot
+    ) -> None:
+        """_load in a span of its own, a child of context."""
+        attributes: dict[str, str | int] = {
+            "model.name": name,
+            "model.version": slot.version,
+            "model.path": str(slot.path),
+        }
+        with spans.attached(context), spans.step("model load", **attributes) as span:
+            self._load(name, model, slot)
+            span.set_attribute("model.state", slot.state.name)
+            if slot.error_code not in ("", "OK"):
+                span.set_status(Status(StatusCode.ERROR, slot.error_code))
+
     def _load(self, name: str, model: _Model, slot: _Slot, attempt: int = 0) -> None:
         """Loads and warms up one version (in a load thread). A failed attempt is retried after
         the retry interval, from a timer, so a failing version holds no load thread meanwhile."""
@@ -423,6 +447,7 @@ class ServableManager:
                 replayed = servable.warm_up(self.options.warmup_iterations)
                 self._metrics.warmup_requests.labels(name, str(slot.version)).inc(replayed)
         except Exception as exc:  # noqa: BLE001 - recorded as the version's status
+            self._count_load(name, "failed", time.monotonic() - started)
             message = error_message(exc)
             log.warning(
                 "%s version %d failed to load (attempt %d of %d): %s",
@@ -438,7 +463,30 @@ class ServableManager:
                 self._settle(name, model, slot, None, error_code(exc), message)
             return
         log.info("%s version %d available (%.2f s)", name, slot.version, time.monotonic() - started)
+        self._count_load(name, "available", time.monotonic() - started)
         self._settle(name, model, slot, servable, "OK", "")
+
+    def _count_load(self, name: str, outcome: str, seconds: float) -> None:
+        self._serving.loads.labels(name, outcome).inc()
+        self._serving.load_duration.labels(name, outcome).observe(seconds)
+
+    def _served_samples(self) -> list[tuple[tuple[str, str, str], float]]:
+        """weather_served_versions: 1 per label of an active model."""
+        with self._cond:
+            return [
+                ((name, label, str(version)), 1.0)
+                for name, model in self._models.items()
+                if model.active
+                for label, version in model.labels.items()
+            ]
+
+    def _available_samples(self) -> list[tuple[tuple[str], float]]:
+        with self._cond:
+            return [
+                ((name,), sum(s.state is State.AVAILABLE for s in model.slots.values()))
+                for name, model in self._models.items()
+                if model.active
+            ]
 
     def _retry_later(self, name: str, model: _Model, slot: _Slot, attempt: int) -> None:
         def resubmit() -> None:

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import grpc
-from opentelemetry import propagate
 from tensorflow_serving.apis import (
     get_model_metadata_pb2,
     model_pb2,
@@ -26,6 +25,7 @@ from tensorflow_serving.apis import (
 
 from weather_predictor.errors import UpstreamError
 from weather_runtime.errors import NotFound, Unavailable
+from weather_runtime.telemetry import instrumented_channel
 
 T = TypeVar("T")
 _PREDICT_METHOD = "/tensorflow.serving.PredictionService/Predict"
@@ -122,13 +122,8 @@ class ModelServerClient:
     ) -> None:
         self.address = address
         self.slow_call_seconds = slow_call_seconds
-        self._channel = grpc.insecure_channel(
-            address,
-            options=[
-                ("grpc.max_receive_message_length", max_message_bytes),
-                ("grpc.max_send_message_length", max_message_bytes),
-            ],
-        )
+        # the model server's spans join the request's trace (TF Serving ignores the headers)
+        self._channel = instrumented_channel(address, max_message_bytes=max_message_bytes)
         self._stub = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
         # the same Predict with serialised messages in and out (the hot path splices them)
         self._predict_bytes = self._channel.unary_unary(
@@ -170,7 +165,7 @@ class ModelServerClient:
                 )
             self.breaker.before()
             try:
-                response = method(request, timeout=remaining, metadata=_trace_headers())
+                response = method(request, timeout=remaining)
             except grpc.RpcError as exc:
                 code = exc.code()
                 if code == grpc.StatusCode.UNAVAILABLE or (
@@ -189,14 +184,6 @@ class ModelServerClient:
             self.breaker.success()
             return response
         raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _trace_headers() -> list[tuple[str, str]]:
-    """The current trace context as W3C headers, so that the model server's spans join the
-    request's trace (TF Serving ignores them); no client span of its own on the hot path."""
-    carrier: dict[str, str] = {}
-    propagate.inject(carrier)
-    return list(carrier.items())
 
 
 def _describe(spec: model_pb2.ModelSpec) -> str:

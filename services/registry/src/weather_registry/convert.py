@@ -223,6 +223,7 @@ def event_to_pb(event: Event) -> pb.RegistryEvent:
         alias=event.alias,
         previous_version=event.previous_version,
         actor=event.actor,
+        trace_parent=event.trace_parent,
     )
 
 

@@ -173,6 +173,7 @@ class Event:
     alias: str = ""
     previous_version: int = 0
     actor: str = ""
+    trace_parent: str = ""  # W3C traceparent of the call that made the change
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,16 @@ from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
 import grpc
+from opentelemetry import context as otel_context
 
 from weather_runtime.errors import DomainError, FieldViolation, InvalidArgument
 from weather_runtime.operations import Cancelled
+from weather_runtime.telemetry import (
+    context_from_traceparent,
+    current_traceparent,
+    init_tracing,
+    shutdown_tracing,
+)
 from weather_trainer.spec import Hooks, Outcome, TrainSpec
 
 if TYPE_CHECKING:
@@ -63,6 +70,7 @@ class ChildTask:
     log_level: str
     log_format: str
     parent_pid: int
+    traceparent: str = ""  # the job's span: the child's spans join its trace
 
 
 class ProcessTrain:
@@ -97,6 +105,7 @@ class ProcessTrain:
             self.log_level,
             self.log_format,
             os.getpid(),
+            current_traceparent(),
         )
         receiver, sender = SPAWN.Pipe(duplex=False)  # reports, child to parent
         orders, cancel = SPAWN.Pipe(duplex=False)  # a cancel, parent to child
@@ -200,6 +209,8 @@ def child_main(task: ChildTask, sender: Connection, orders: Connection) -> None:
     from weather_runtime.logging import configure_logging
 
     configure_logging("trainer", task.log_level, task.log_format)
+    init_tracing("trainer")
+    otel_context.attach(context_from_traceparent(task.traceparent))
     threading.Thread(
         target=_watch_parent, args=(task.parent_pid,), name="parent-watch", daemon=True
     ).start()
@@ -232,6 +243,7 @@ def child_main(task: ChildTask, sender: Connection, orders: Connection) -> None:
         # job wrote is on disk.
         with contextlib.suppress(OSError):
             sender.close()
+        shutdown_tracing()  # os._exit skips the exporters' own flush at exit
         logging.shutdown()
         os._exit(code)
 

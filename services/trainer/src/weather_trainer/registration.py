@@ -10,7 +10,7 @@ from weather.registry.v1 import registry_service_pb2 as rpb
 from weather.registry.v1 import registry_service_pb2_grpc as rpb_grpc
 
 from weather_runtime.errors import Unavailable
-from weather_runtime.identity import with_actor
+from weather_runtime.telemetry import instrumented_channel
 from weather_trainer.jobs import JobRecord
 from weather_trainer.spec import LeadScores, Outcome, SystemScores, TensorInfo
 
@@ -80,7 +80,7 @@ class Registrar:
     """A registry client that turns finished jobs into model versions."""
 
     def __init__(self, address: str, timeout_seconds: float, actor: str = "trainer") -> None:
-        self._channel = with_actor(grpc.insecure_channel(address), actor)
+        self._channel = instrumented_channel(address, actor=actor)
         self._stub = rpb_grpc.RegistryServiceStub(self._channel)
         self._timeout = timeout_seconds
 

@@ -12,8 +12,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
+from opentelemetry import context as otel_context
+from opentelemetry.trace import Status, StatusCode
+
 from weather_data.archive import Archive
 from weather_data.cluster import DaskRuntime
+from weather_runtime import spans
 from weather_runtime.artifacts import directory_digest, normalise_uri
 from weather_runtime.errors import (
     DomainError,
@@ -26,6 +30,7 @@ from weather_runtime.errors import (
 from weather_runtime.logging import current_trace_ids
 from weather_runtime.operations import Cancelled, OperationError
 from weather_trainer import jobs
+from weather_trainer.job_metrics import JobMetrics
 from weather_trainer.jobs import JobRecord, JobStore, Progress, now
 from weather_trainer.registration import Registrar
 from weather_trainer.spec import Epoch, Hooks, Outcome, TrainSpec, TrialResult
@@ -72,6 +77,7 @@ class TrainerService:
         self.follower = follower
         self._joined: set[tuple[str, int]] = set()
         self._follow_thread: threading.Thread | None = None
+        self._metrics = JobMetrics()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -86,6 +92,7 @@ class TrainerService:
             return []
         requeued = []
         for stored in reversed(self.store.all()):
+            self._metrics.saw(stored)
             record = stored
             if record.state == jobs.RUNNING:
                 record = self._save(
@@ -188,6 +195,7 @@ class TrainerService:
             code_version=self._code_version,
         )
         stored = self.store.create(record)
+        self._metrics.saw(stored)
         if stored.job_id == record.job_id:
             self._submit(stored)
         return stored
@@ -280,6 +288,7 @@ class TrainerService:
 
     def _save(self, record: JobRecord, **changes: object) -> JobRecord:
         updated = self.store.save(record, **changes)
+        self._metrics.saw(updated)
         with self._cond:
             self._cond.notify_all()
         return updated
@@ -287,13 +296,20 @@ class TrainerService:
     def _submit(self, record: JobRecord) -> None:
         with self._cond:
             self._cancels[record.job_id] = threading.Event()
-        self._pool.submit(self._run, record.job_id)
+        # the job continues the trace of the call that started (or resumed) it
+        self._pool.submit(self._run, record.job_id, spans.capture())
 
-    def _run(self, job_id: str) -> None:
+    def _run(self, job_id: str, context: otel_context.Context | None = None) -> None:
         with self._cond:
             cancel = self._cancels[job_id]
         try:
-            self._run_job(job_id, cancel)
+            with spans.attached(context), spans.step("training job", **{"job.id": job_id}) as span:
+                self._run_job(job_id, cancel)
+                final = self.get(job_id)
+                span.set_attribute("job.state", final.state)
+                span.set_attribute("model.family", final.spec.model_family)
+                if final.error is not None:
+                    span.set_status(Status(StatusCode.ERROR, final.error.code))
         finally:
             with self._cond:
                 self._cancels.pop(job_id, None)
@@ -420,7 +436,10 @@ class TrainerService:
         registered_model, registered_version = "", 0
         if self._registrar is not None:
             current = self.get(record.job_id)
-            registered_model, registered_version = self._registrar.register(current, outcome)
+            with spans.step("register version") as span:
+                registered_model, registered_version = self._registrar.register(current, outcome)
+                span.set_attribute("model.name", registered_model)
+                span.set_attribute("model.version", registered_version)
         final = self.get(record.job_id)
         update(
             state=jobs.SUCCEEDED,

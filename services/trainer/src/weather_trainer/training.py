@@ -13,6 +13,7 @@ import distributed
 import numpy as np
 
 from weather_data.archive import Archive
+from weather_runtime import spans
 from weather_runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from weather_runtime.operations import Cancelled
 from weather_trainer import distribute, export, pipeline, scoring, search, storage
@@ -247,10 +248,12 @@ def train(
     hooks.on_stage("preparing", 0.0)
     family = _family(spec)
     strategy = distribute.strategy_for(spec.strategy) if spec.strategy != "default" else None
-    data = open_data(archive, spec.dataset_id, spec.content_hash)
-    plan = check(spec, data)
-    context = build_context(spec, data, plan)
+    with spans.step("train: prepare", **{"dataset.id": spec.dataset_id}):
+        data = open_data(archive, spec.dataset_id, spec.content_hash)
+        plan = check(spec, data)
+        context = build_context(spec, data, plan)
     workdir.mkdir(parents=True, exist_ok=True)
+    hooks = _epoch_spans(hooks)
     if checkpoint_mirror:
         hooks = _mirroring(hooks, workdir / CHECKPOINTS, checkpoint_mirror)
     trials: tuple[TrialResult, ...] = ()
@@ -259,12 +262,17 @@ def train(
         raise Cancelled()
     if spec.search is not None:
         hooks.on_stage("searching", 0.05)
-        found = search.run(spec, archive.url, data, context, family, workdir, hooks, dask_client)
+        with spans.step("train: search", **{"model.family": family.name}):
+            found = search.run(
+                spec, archive.url, data, context, family, workdir, hooks, dask_client
+            )
         trials, hyperparameters, fitted = found.trials, found.hyperparameters, found.fitted
     else:
         hooks.on_stage("training", 0.05)
         job = FitJob(data, context, spec, hyperparameters, workdir, hooks, strategy, dask_client)
-        fitted = family.fit(job)
+        attributes: dict[str, int | str] = {"model.family": family.name, "epochs": spec.epochs}
+        with spans.step("train: fit", **attributes):
+            fitted = family.fit(job)
     if hooks.cancel.is_set():
         raise Cancelled()
     hooks.on_stage("scoring", 0.85)
@@ -272,11 +280,12 @@ def train(
     references = {
         name: FAMILIES[name].build(context, {}) for name in ("persistence", "climatology")
     }
-    scores = scoring.score(
-        {"model": fitted.model, **references},
-        test,
-        progress=lambda done: hooks.on_stage("scoring", 0.85 + 0.1 * done),
-    )
+    with spans.step("train: score", references=len(references)):
+        scores = scoring.score(
+            {"model": fitted.model, **references},
+            test,
+            progress=lambda done: hooks.on_stage("scoring", 0.85 + 0.1 * done),
+        )
     hooks.on_stage("exporting", 0.95)
     metadata = _metadata(spec, data, context, family, hyperparameters, fitted)
     metadata["scores"] = [
@@ -291,7 +300,8 @@ def train(
         for s in scores
     ]
     target = workdir / SAVED_MODEL
-    inputs, outputs = export.export(fitted.model, context, target, metadata)
+    with spans.step("train: export SavedModel", path=str(target)):
+        inputs, outputs = export.export(fitted.model, context, target, metadata)
     shutil.rmtree(workdir / CHECKPOINTS, ignore_errors=True)
     metadata["seconds"] = time.monotonic() - started
     (workdir / "outcome.json").write_text(json.dumps(metadata, default=str, indent=1))
@@ -308,6 +318,30 @@ def train(
         stats_hash=data.stats_hash,
         metadata=metadata,
         resumed_from_epoch=fitted.resumed_from_epoch,
+    )
+
+
+def _epoch_spans(hooks: Hooks) -> Hooks:
+    """Hooks that also record each finished epoch as a span (its duration, losses), a child
+    of the span current when the epoch ends (the fit)."""
+
+    def on_epoch(epoch: Epoch, total: int) -> None:
+        end = time.time_ns()
+        span = spans.tracer().start_span(
+            f"epoch {epoch.epoch}",
+            start_time=end - int(epoch.seconds * 1e9),
+            attributes={
+                "epoch": epoch.epoch,
+                "epochs": total,
+                "loss.train": epoch.train_loss,
+                "loss.validation": epoch.validation_loss,
+            },
+        )
+        span.end(end_time=end)
+        hooks.on_epoch(epoch, total)
+
+    return Hooks(
+        on_stage=hooks.on_stage, on_epoch=on_epoch, on_trial=hooks.on_trial, cancel=hooks.cancel
     )
 
 

@@ -514,7 +514,7 @@ class VerifyModelVersionResponse(_message.Message):
     def __init__(self, result: _Optional[_Union[VerifyResult, str]] = ..., expected_digest: _Optional[str] = ..., actual_digest: _Optional[str] = ..., file_count: _Optional[int] = ..., total_bytes: _Optional[int] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class RegistryEvent(_message.Message):
-    __slots__ = ("sequence", "type", "time", "model_name", "version", "alias", "previous_version", "actor")
+    __slots__ = ("sequence", "type", "time", "model_name", "version", "alias", "previous_version", "actor", "trace_parent")
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
@@ -523,6 +523,7 @@ class RegistryEvent(_message.Message):
     ALIAS_FIELD_NUMBER: _ClassVar[int]
     PREVIOUS_VERSION_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
+    TRACE_PARENT_FIELD_NUMBER: _ClassVar[int]
     sequence: int
     type: EventType
     time: _timestamp_pb2.Timestamp
@@ -531,7 +532,8 @@ class RegistryEvent(_message.Message):
     alias: str
     previous_version: int
     actor: str
-    def __init__(self, sequence: _Optional[int] = ..., type: _Optional[_Union[EventType, str]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., model_name: _Optional[str] = ..., version: _Optional[int] = ..., alias: _Optional[str] = ..., previous_version: _Optional[int] = ..., actor: _Optional[str] = ...) -> None: ...
+    trace_parent: str
+    def __init__(self, sequence: _Optional[int] = ..., type: _Optional[_Union[EventType, str]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., model_name: _Optional[str] = ..., version: _Optional[int] = ..., alias: _Optional[str] = ..., previous_version: _Optional[int] = ..., actor: _Optional[str] = ..., trace_parent: _Optional[str] = ...) -> None: ...
 
 class WatchEventsRequest(_message.Message):
     __slots__ = ("model_name", "start_after_sequence")

@@ -8,6 +8,7 @@ from weather_predictor.sync.service import run
 from weather_predictor.sync.settings import load_sync_settings
 from weather_runtime.logging import configure_logging
 from weather_runtime.settings import SettingsError
+from weather_runtime.telemetry import init_tracing
 
 
 def main() -> int:
@@ -18,6 +19,7 @@ def main() -> int:
         print(f"serving-sync: {exc}", file=sys.stderr)
         return 2
     configure_logging("serving-sync", settings.log_level, settings.log_format)
+    init_tracing("serving-sync")
     run(settings)
     return 0
 

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from types import FrameType
 
 import grpc
+from opentelemetry import trace
+from opentelemetry.trace import Link
 from tensorflow_serving.apis import (
     get_model_status_pb2,
     model_management_pb2,
@@ -38,7 +40,8 @@ from weather.registry.v1 import registry_service_pb2_grpc as rpb_grpc
 from weather_predictor.sync import config, layout
 from weather_predictor.sync.config import ModelState, State
 from weather_predictor.sync.settings import SyncSettings
-from weather_runtime.identity import with_actor
+from weather_runtime import spans
+from weather_runtime.telemetry import context_from_traceparent, instrumented_channel
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +91,8 @@ class ServingSync:
 
     def __init__(self, settings: SyncSettings) -> None:
         self.settings = settings
-        self._registry_channel = with_actor(grpc.insecure_channel(settings.registry_address), ACTOR)
-        self._server_channel = grpc.insecure_channel(settings.model_server_address)
+        self._registry_channel = instrumented_channel(settings.registry_address, actor=ACTOR)
+        self._server_channel = instrumented_channel(settings.model_server_address)
         self._registry = rpb_grpc.RegistryServiceStub(self._registry_channel)
         self._models = model_service_pb2_grpc.ModelServiceStub(self._server_channel)
         self._stop = threading.Event()
@@ -105,6 +108,9 @@ class ServingSync:
         self._failed_loads: dict[tuple[str, int], float] = {}  # -> when it failed (monotonic)
         self._retired: set[tuple[str, int]] = set()
         self._call: grpc.Future | None = None
+        # traceparents of the relevant events since the last reconciliation began: the next
+        # one continues the newest's trace (the alias move that asked for it)
+        self._event_traces: list[str] = []
         self._threads: list[threading.Thread] = []
 
     # ---- lifecycle -----------------------------------------------------------------------
@@ -195,7 +201,7 @@ class ServingSync:
             if triggered or now >= next_resync or (retry_at is not None and now >= retry_at):
                 self._trigger.clear()
                 try:
-                    self.reconcile()
+                    self._traced_reconcile()
                 except Superseded:
                     log.info("newer registry events while waiting for a load: starting over")
                     continue
@@ -254,6 +260,9 @@ class ServingSync:
                                 "sequence": event.sequence,
                             },
                         )
+                        if event.trace_parent:
+                            with self._cond:
+                                self._event_traces.append(event.trace_parent)
                         self._trigger.set()
                 log.info("the registry ended the event stream")
             except grpc.RpcError as exc:
@@ -271,6 +280,26 @@ class ServingSync:
         return not self.settings.model_names or event.model_name in self.settings.model_names
 
     # ---- reconciliation ------------------------------------------------------------------
+
+    def _traced_reconcile(self) -> None:
+        """reconcile(), in the trace of the newest traced event that asked for it (the other
+        events' spans are linked); without one, outside any trace."""
+        with self._cond:
+            traces, self._event_traces = self._event_traces, []
+        if not traces:
+            self.reconcile()
+            return
+        parent = context_from_traceparent(traces[-1])
+        links = [
+            Link(context)
+            for tp in traces[:-1]
+            if (context := trace.get_current_span(context_from_traceparent(tp)).get_span_context())
+        ]
+        with (
+            spans.attached(parent),
+            spans.tracer().start_as_current_span("serving sync: reconcile", links=links),
+        ):
+            self.reconcile()
 
     def reconcile(self) -> None:
         """One full pass: registry aliases -> verified copies -> reloads A, B, C -> cleanup."""

@@ -37,6 +37,7 @@ from weather_registry.stores import sql_schema as t
 from weather_registry.stores.sql_engine import WRITE_OPTION, make_engine
 from weather_registry.stores.sql_migrations import migrate
 from weather_runtime.errors import Aborted, AlreadyExists, NotFound, Unavailable
+from weather_runtime.telemetry import current_traceparent
 
 # Arbitrary key of the PostgreSQL advisory lock that makes event sequence numbers commit in order.
 _EVENT_LOCK = 7_314_002
@@ -115,6 +116,7 @@ class SqlStore(RegistryStore):
                 alias=event.alias,
                 previous_version=event.previous_version,
                 actor=event.actor,
+                trace_parent=event.trace_parent or current_traceparent(),
             )
         )
 
@@ -666,6 +668,7 @@ class SqlStore(RegistryStore):
                     alias=row.alias,
                     previous_version=int(row.previous_version),
                     actor=row.actor,
+                    trace_parent=row.trace_parent,
                 )
                 for row in conn.execute(stmt)
             ]

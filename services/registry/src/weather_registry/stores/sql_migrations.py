@@ -108,7 +108,13 @@ _V1 = (
         actor VARCHAR(200) NOT NULL)""",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _V1),)
+# Events remember the trace of the call that made them (the serving sync continues it).
+_V2 = ("ALTER TABLE events ADD COLUMN trace_parent VARCHAR(64) NOT NULL DEFAULT ''",)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", _V1),
+    Migration(2, "events: trace_parent", _V2),
+)
 
 _IDENTITY = {
     "sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT",

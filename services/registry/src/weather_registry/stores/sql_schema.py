@@ -120,4 +120,5 @@ events = Table(
     Column("alias", String(64), nullable=False),
     Column("previous_version", BigInteger, nullable=False),
     Column("actor", String(200), nullable=False),
+    Column("trace_parent", String(64), nullable=False),
 )

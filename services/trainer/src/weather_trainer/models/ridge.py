@@ -21,6 +21,7 @@ import numpy as np
 from dask.delayed import delayed
 
 from weather_data.archive import Archive
+from weather_runtime import spans
 from weather_trainer import fitting, pipeline, scoring
 from weather_trainer.data import open_training_data
 from weather_trainer.features import Features, LeadLinear, Pointwise, ToPhysical, serving_inputs
@@ -102,10 +103,11 @@ def solve(
         for pairs in train.blocks()
     ]
     total = da.stack(parts).sum(axis=0)
-    if job.dask_client is not None:
-        summed = np.asarray(job.dask_client.compute(total).result())
-    else:
-        summed = np.asarray(total.compute(scheduler="threads"))
+    with spans.dask_compute("dask compute: ridge normal equations", total, blocks=len(parts)):
+        if job.dask_client is not None:
+            summed = np.asarray(job.dask_client.compute(total).result())
+        else:
+            summed = np.asarray(total.compute(scheduler="threads"))
     return _solve(summed, l2, len(job.context.variables))
 
 
