@@ -196,7 +196,7 @@ def test_demo_pictures_of_a_pipeline_run(
     monkeypatch.delenv("WEATHERCTL_PROGRESS", raising=False)
     dataset = _build(preprocess, tmp_path)
     address = ["--preprocess", f"127.0.0.1:{preprocess.port}"]
-    analyses = (
+    analyses: tuple[tuple[str, str, list[str]], ...] = (
         ("climatology", "navy-clim", []),
         ("area-mean", "navy-nino4", ["--region", "nino4", "--anomalies"]),
         ("trend", "navy-trend", []),
