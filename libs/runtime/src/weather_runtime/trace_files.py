@@ -27,7 +27,7 @@ _ID_KEYS = ("traceId", "spanId", "parentSpanId")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
-def _hex_ids(value: Any) -> Any:
+def hex_ids(value: Any) -> Any:
     """OTLP/JSON ids are hex strings where protobuf's JSON mapping writes base64."""
     if isinstance(value, dict):
         out = {}
@@ -35,10 +35,10 @@ def _hex_ids(value: Any) -> Any:
             if key in _ID_KEYS and isinstance(item, str):
                 out[key] = base64.b64decode(item).hex()
             else:
-                out[key] = _hex_ids(item)
+                out[key] = hex_ids(item)
         return out
     if isinstance(value, list):
-        return [_hex_ids(item) for item in value]
+        return [hex_ids(item) for item in value]
     return value
 
 
@@ -46,7 +46,7 @@ def to_otlp_json(spans: Sequence[ReadableSpan]) -> dict[str, Any]:
     """spans as one OTLP/JSON ExportTraceServiceRequest."""
     message = encode_spans(spans)
     as_dict = json_format.MessageToDict(message, use_integers_for_enums=True)
-    return _hex_ids(as_dict)  # type: ignore[no-any-return]
+    return hex_ids(as_dict)  # type: ignore[no-any-return]
 
 
 class JsonLinesSpanExporter(SpanExporter):

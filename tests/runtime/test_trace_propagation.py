@@ -1,0 +1,177 @@
+"""Trace context through channels, streams, operations and events; trace files and their tree."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+from weather.registry.v1 import registry_service_pb2 as pb
+from weather.registry.v1 import registry_service_pb2_grpc as pb_grpc
+
+from tests.conftest import start_registry
+from weather_runtime.operations import Operations
+from weather_runtime.telemetry import ListenedTracerProvider, init_tracing, instrumented_channel
+from weather_runtime.trace_files import JsonLinesSpanExporter, Span, build_tree, read_spans
+from weatherctl.trace_commands import render, show
+
+
+@pytest.fixture
+def exporter() -> InMemorySpanExporter:
+    provider = init_tracing("weather-tests")
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return exporter
+
+
+def test_a_stream_through_a_traced_channel_carries_the_trace_and_can_be_cancelled(
+    exporter: InMemorySpanExporter, tmp_path: Path
+) -> None:
+    root = tmp_path / "a"
+    root.mkdir()
+    running = start_registry(f"sqlite:///{tmp_path / 'r.db'}", root)
+    channel = instrumented_channel(f"127.0.0.1:{running.port}", actor="watcher")
+    stub = pb_grpc.RegistryServiceStub(channel)
+    tracer = trace.get_tracer("test")
+    received: queue.Queue[pb.RegistryEvent] = queue.Queue()
+    try:
+        with tracer.start_as_current_span("follow") as follow:
+            call = stub.WatchEvents(pb.WatchEventsRequest(start_after_sequence=0))
+
+            def drain() -> None:
+                try:
+                    for message in call:
+                        received.put(message.event)
+                except grpc.RpcError:
+                    return
+
+            reader = threading.Thread(target=drain, daemon=True)
+            reader.start()
+            with tracer.start_as_current_span("change") as change:
+                stub.CreateRegisteredModel(pb.CreateRegisteredModelRequest(name="traced"))
+            event = received.get(timeout=10)
+            call.cancel()  # the traced channel hands back the call itself
+            reader.join(timeout=10)
+            assert not reader.is_alive()
+    finally:
+        channel.close()
+        running.server.stop(1)
+    assert event.actor == "watcher"  # the actor interceptor still applies
+    # the event remembers the trace of the call that made it: its traceparent names the
+    # registry's server span of CreateRegisteredModel, in the "change" span's trace
+    version, trace_id, span_id, _flags = event.trace_parent.split("-")
+    assert version == "00" and int(trace_id, 16) == change.get_span_context().trace_id
+    spans = exporter.get_finished_spans()
+    created = [
+        s for s in spans if s.kind == SpanKind.SERVER and s.name.endswith("/CreateRegisteredModel")
+    ]
+    assert [format(s.context.span_id, "016x") for s in created] == [span_id]
+    watch_client = [
+        s for s in spans if s.kind == SpanKind.CLIENT and s.name.endswith("/WatchEvents")
+    ]
+    assert len(watch_client) == 1, "the cancelled stream's CLIENT span ended"
+    assert watch_client[0].parent is not None
+    assert watch_client[0].parent.span_id == follow.get_span_context().span_id
+    assert watch_client[0].attributes["rpc.grpc.status_code"] == grpc.StatusCode.CANCELLED.value[0]
+
+
+def test_calls_outside_a_trace_make_no_client_span(
+    exporter: InMemorySpanExporter, tmp_path: Path
+) -> None:
+    root = tmp_path / "a"
+    root.mkdir()
+    running = start_registry(f"sqlite:///{tmp_path / 'r.db'}", root)
+    channel = instrumented_channel(f"127.0.0.1:{running.port}")
+    try:
+        pb_grpc.RegistryServiceStub(channel).ListRegisteredModels(pb.ListRegisteredModelsRequest())
+    finally:
+        channel.close()
+        running.server.stop(1)
+    kinds = [s.kind for s in exporter.get_finished_spans() if s.name.endswith("Models")]
+    assert kinds == [SpanKind.SERVER]
+
+
+def test_an_operation_continues_the_trace_it_was_started_in(
+    exporter: InMemorySpanExporter,
+) -> None:
+    operations: Operations[int] = Operations(max_running=1)
+    tracer = trace.get_tracer("test")
+
+    def work(progress, cancel) -> int:  # type: ignore[no-untyped-def]
+        with tracer.start_as_current_span("inner step"):
+            progress("working", 0.5)
+        return 7
+
+    with tracer.start_as_current_span("rpc") as rpc:
+        started = operations.submit(work, "ingest", **{"dataset.id": "d"})
+    deadline = time.monotonic() + 10
+    while operations.get(started.operation_id).state != "SUCCEEDED":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    operations.close()
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    ingest, inner = spans["ingest"], spans["inner step"]
+    assert ingest.parent is not None and ingest.parent.span_id == rpc.get_span_context().span_id
+    assert inner.parent is not None and inner.parent.span_id == ingest.context.span_id
+    assert ingest.attributes["operation.state"] == "SUCCEEDED"
+    assert ingest.attributes["operation.id"] == started.operation_id
+    assert ingest.attributes["dataset.id"] == "d"
+
+
+def test_trace_files_round_trip_into_a_tree(tmp_path: Path) -> None:
+    provider = ListenedTracerProvider(resource=Resource.create({"service.name": "unit"}))
+    file_exporter = JsonLinesSpanExporter(tmp_path, "unit")
+    provider.add_span_processor(SimpleSpanProcessor(file_exporter))
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("run") as run:
+        for epoch in range(1, 9):
+            with tracer.start_as_current_span(f"epoch {epoch}", attributes={"epoch": epoch}):
+                pass
+        with tracer.start_as_current_span("export", attributes={"dask.tasks": 12}):
+            pass
+    with tracer.start_as_current_span("another trace"):
+        pass
+    trace_id = format(run.get_span_context().trace_id, "032x")
+    (tmp_path / "cut.jsonl").write_text('{"resourceSpans": [')  # a killed writer's last line
+    spans = read_spans(tmp_path, trace_id)
+    assert len(spans) == 10 and {s.service for s in spans} == {"unit"}
+    roots = build_tree(spans)
+    assert [r.name for r in roots] == ["run"]
+    assert [c.name for c in roots[0].children] == [*(f"epoch {n}" for n in range(1, 9)), "export"]
+    assert roots[0].children[2].attributes["epoch"] == 3
+    lines = show(tmp_path, trace_id, repeat=3)
+    assert lines[0].startswith(f"trace {trace_id}: 10 spans from 1 services (unit)")
+    assert lines[1].startswith("run  [unit]")
+    # eight epochs collapse to the first and one line for the other seven
+    assert lines[2].startswith("├─ epoch 1  [unit]") and "epoch=1" in lines[2]
+    assert lines[3].startswith("├┄ 7 more 'epoch N' [unit]: total ")
+    assert lines[4].startswith("└─ export  [unit]") and "dask.tasks=12" in lines[4]
+    assert len(lines) == 5
+    assert show(tmp_path, "0" * 32) == []
+
+
+def test_render_nests_and_marks_failures() -> None:
+    def span(name: str, span_id: str, parent: str, start: int, status: int = 0) -> Span:
+        return Span("t", span_id, parent, name, "svc", 1, start, start + 2_000_000, {}, status)
+
+    spans = [
+        span("root", "1", "", 0),
+        span("a", "2", "1", 1),
+        span("b", "3", "2", 2, status=2),
+        span("c", "4", "1", 3),
+    ]
+    lines = render(build_tree(spans))
+    assert lines == [
+        "root  [svc]  2.0 ms",
+        "├─ a  [svc]  2.0 ms",
+        "│  └─ b  [svc]  2.0 ms  FAILED",
+        "└─ c  [svc]  2.0 ms",
+    ]
