@@ -1,105 +1,21 @@
 {{/*
-Chart name, truncated to 63 characters (the DNS label limit).
+Predictor-specific helpers. Names, labels, images, security contexts, probes,
+archive storage, OpenTelemetry, the Service and the ServiceMonitor come from
+the weather-common library chart (charts/weather-common).
+
+The model server: TensorFlow Serving runs in this chart, as the tfserving
+container of every predictor pod (see values.yaml, section "TensorFlow
+Serving", and README.md). The predictor and the serving sync call it on
+127.0.0.1:<tfserving.port>; it reads the models the sync copies into the
+pod's models volume.
 */}}
-{{- define "predictor.name" -}}
-{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
-{{- end }}
 
 {{/*
-Full name used for resources: <release>-<chart>, or just <release> when it
-already contains the chart name. Truncated to 63 characters.
+TF Serving's image: repository@digest, else repository:tag (always pinned in
+values).
 */}}
-{{- define "predictor.fullname" -}}
-{{- if .Values.fullnameOverride }}
-{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
-{{- else }}
-{{- $name := default .Chart.Name .Values.nameOverride }}
-{{- if contains $name .Release.Name }}
-{{- .Release.Name | trunc 63 | trimSuffix "-" }}
-{{- else }}
-{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
-{{- end }}
-{{- end }}
-{{- end }}
-
-{{/*
-Chart label value: <chart>-<version>.
-*/}}
-{{- define "predictor.chart" -}}
-{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
-{{- end }}
-
-{{/*
-Labels shared by every resource of the release.
-*/}}
-{{- define "predictor.labels" -}}
-helm.sh/chart: {{ include "predictor.chart" . }}
-{{ include "predictor.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
-app.kubernetes.io/part-of: weather-suite
-{{- end }}
-
-{{/*
-Selector labels: immutable once the Deployment exists, so keep them minimal.
-*/}}
-{{- define "predictor.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "predictor.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
-{{- end }}
-
-{{/*
-Labels of the pods: the common labels, plus the registry's client label (the
-serving sync follows the registry; its NetworkPolicy admits pods by it).
-*/}}
-{{- define "predictor.podLabels" -}}
-{{ include "predictor.labels" . }}
-{{- if .Values.registry.clientLabel }}
-weather.io/registry-client: "true"
-{{- end }}
-{{- end }}
-
-{{/*
-Labels of the `helm test` pod. They deliberately lack app.kubernetes.io/name
-so the Service, PDB and NetworkPolicy pod selector never pick the test pod;
-the NetworkPolicy admits it to the gRPC port by these labels.
-*/}}
-{{- define "predictor.testSelectorLabels" -}}
-app.kubernetes.io/instance: {{ .Release.Name }}
-app.kubernetes.io/component: connection-test
-{{- end }}
-
-{{/*
-ServiceAccount name.
-*/}}
-{{- define "predictor.serviceAccountName" -}}
-{{- if .Values.serviceAccount.create }}
-{{- default (include "predictor.fullname" .) .Values.serviceAccount.name }}
-{{- else }}
-{{- default "default" .Values.serviceAccount.name }}
-{{- end }}
-{{- end }}
-
-{{/*
-Image references: repository@digest, else repository:tag (the predictor's tag
-defaults to Chart.appVersion; TF Serving's is always pinned in values).
-*/}}
-{{- define "predictor.image" -}}
-{{- if .Values.image.digest }}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
-{{- else }}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
-{{- end }}
-{{- end }}
-
 {{- define "predictor.tfservingImage" -}}
-{{- with .Values.tfserving.image }}
-{{- if .digest }}
-{{- printf "%s@%s" .repository .digest }}
-{{- else }}
-{{- printf "%s:%s" .repository .tag }}
-{{- end }}
-{{- end }}
+{{- include "weather-common.imageRef" (dict "image" .Values.tfserving.image "defaultTag" "") }}
 {{- end }}
 
 {{/*
@@ -107,18 +23,16 @@ Name of the ConfigMap with TF Serving's initial model config and batching
 parameters.
 */}}
 {{- define "predictor.configMapName" -}}
-{{- printf "%s-tfserving" (include "predictor.fullname" . | trunc 53 | trimSuffix "-") }}
+{{- printf "%s-tfserving" (include "weather-common.fullname" . | trunc 53 | trimSuffix "-") }}
 {{- end }}
 
 {{/*
-The registry address (rendered with tpl) and its port.
+The registry the serving sync follows: registry.address, else
+global.registry.address, else the registry chart of the same release
+(<release>-registry:50051). Called with the chart's context.
 */}}
-{{- define "predictor.registryAddress" -}}
-{{- tpl .Values.registry.address . }}
-{{- end }}
-
-{{- define "predictor.registryPort" -}}
-{{- regexFind "[0-9]+$" (include "predictor.registryAddress" .) }}
+{{- define "predictor.syncRegistryAddress" -}}
+{{- include "weather-common.registryAddress" (dict "root" . "default" (printf "%s-registry:50051" .Release.Name)) }}
 {{- end }}
 
 {{/*
@@ -172,18 +86,11 @@ num_batch_threads { value: {{ int64 .numBatchThreads }} }
 {{- end }}
 
 {{/*
-PREDICTOR_ARCHIVE_URL: the object-store URL, or the volume at /archive.
-*/}}
-{{- define "predictor.archiveUrl" -}}
-{{- default "file:///archive" .Values.archive.url }}
-{{- end }}
-
-{{/*
 "true" when the pods reach an object store over HTTPS: an object-store archive
 (predictor) or artefacts (sync).
 */}}
 {{- define "predictor.remoteStorage" -}}
-{{- if or .Values.archive.url .Values.artifacts.objectStore -}}
+{{- if or (include "weather-common.remoteArchive" .) .Values.artifacts.objectStore -}}
 true
 {{- end }}
 {{- end }}
@@ -212,57 +119,14 @@ autoscaler's bounds, else replicaCount.
 Name of the models PVC: the existing claim, or the one the chart creates.
 */}}
 {{- define "predictor.modelsClaimName" -}}
-{{- default (printf "%s-models" (include "predictor.fullname" .)) .Values.models.persistence.existingClaim }}
-{{- end }}
-
-{{/*
-Credentials of a store (archive or artifacts) as env, volume mounts and
-volumes; each a YAML list body (possibly empty). Called with a dict:
-name (archive|artifacts), creds (the credentials values).
-*/}}
-{{- define "predictor.credentialsEnvFrom" -}}
-{{- with .creds.existingSecret }}
-- secretRef:
-    name: {{ . }}
-{{- end }}
-{{- end }}
-
-{{- define "predictor.credentialsEnv" -}}
-{{- with .creds.keyFile }}
-{{- if .existingSecret }}
-- name: {{ .env }}
-  value: {{ printf "/var/run/secrets/%s/%s" $.name .key | quote }}
-{{- end }}
-{{- end }}
-{{- end }}
-
-{{- define "predictor.credentialsVolumeMounts" -}}
-{{- if .creds.keyFile.existingSecret }}
-- name: {{ .name }}-key
-  mountPath: /var/run/secrets/{{ .name }}
-  readOnly: true
-{{- end }}
-{{- end }}
-
-{{- define "predictor.credentialsVolumes" -}}
-{{- with .creds.keyFile }}
-{{- if .existingSecret }}
-- name: {{ $.name }}-key
-  secret:
-    secretName: {{ .existingSecret }}
-    defaultMode: 0440
-    items:
-      - key: {{ .key }}
-        path: {{ .key }}
-{{- end }}
-{{- end }}
+{{- default (printf "%s-models" (include "weather-common.fullname" .)) .Values.models.persistence.existingClaim }}
 {{- end }}
 
 {{/*
 Cross-field checks the JSON schema cannot express. Included by the Deployment.
 */}}
 {{- define "predictor.validateValues" -}}
-{{- $registry := include "predictor.registryAddress" . }}
+{{- $registry := include "predictor.syncRegistryAddress" . }}
 {{- if not (regexMatch "^[^\\s:/]+(:[0-9]+)$|^\\[[0-9a-fA-F:.]+\\]:[0-9]+$" $registry) }}
 {{- fail (printf "predictor: registry.address must be host:port (the serving sync follows the registry); got %q" $registry) }}
 {{- end }}
@@ -285,9 +149,6 @@ Cross-field checks the JSON schema cannot express. Included by the Deployment.
 {{- end }}
 {{- end }}
 {{- end }}
-{{- if hasPrefix "file:" .Values.archive.url }}
-{{- fail "predictor: archive.url is for object stores (s3://, gs://...); leave it empty to use the claim at file:///archive" }}
-{{- end }}
 {{- $base := include "predictor.servingBase" . }}
 {{- $reserved := list "/tmp" "/archive" "/etc/tfserving" "/var/run/secrets" }}
 {{- if or (has $base $reserved) (eq $base "") }}
@@ -306,7 +167,5 @@ Cross-field checks the JSON schema cannot express. Included by the Deployment.
 {{- if and (ne (int .Values.tfserving.restApiPort) 0) (has (int .Values.tfserving.restApiPort) $ports) }}
 {{- fail "predictor: tfserving.restApiPort clashes with another port" }}
 {{- end }}
-{{- if and .Values.otel.enabled (not .Values.otel.endpoint) }}
-{{- fail "predictor: otel.enabled=true needs otel.endpoint (e.g. http://otel-collector.observability:4317)" }}
-{{- end }}
+{{- include "weather-common.validateCommon" . }}
 {{- end }}

@@ -1,91 +1,14 @@
 {{/*
-Chart name, truncated to 63 characters (the DNS label limit).
+Registry-specific helpers. Names, labels, images, security contexts, probes,
+OpenTelemetry, the Service and the ServiceMonitor come from the weather-common
+library chart (charts/weather-common).
 */}}
-{{- define "registry.name" -}}
-{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
-{{- end }}
-
-{{/*
-Full name used for resources: <release>-<chart>, or just <release> when it
-already contains the chart name. Truncated to 63 characters.
-*/}}
-{{- define "registry.fullname" -}}
-{{- if .Values.fullnameOverride }}
-{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
-{{- else }}
-{{- $name := default .Chart.Name .Values.nameOverride }}
-{{- if contains $name .Release.Name }}
-{{- .Release.Name | trunc 63 | trimSuffix "-" }}
-{{- else }}
-{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
-{{- end }}
-{{- end }}
-{{- end }}
-
-{{/*
-Chart label value: <chart>-<version>.
-*/}}
-{{- define "registry.chart" -}}
-{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
-{{- end }}
-
-{{/*
-Labels shared by every resource of the release.
-*/}}
-{{- define "registry.labels" -}}
-helm.sh/chart: {{ include "registry.chart" . }}
-{{ include "registry.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
-app.kubernetes.io/part-of: weather-suite
-{{- end }}
-
-{{/*
-Selector labels: immutable once a Deployment exists, so keep them minimal.
-*/}}
-{{- define "registry.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "registry.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
-{{- end }}
-
-{{/*
-Labels of the `helm test` pod. They deliberately lack app.kubernetes.io/name
-so the Service, PDB and NetworkPolicy pod selector never pick the test pod;
-the NetworkPolicy admits it to the gRPC port by these labels.
-*/}}
-{{- define "registry.testSelectorLabels" -}}
-app.kubernetes.io/instance: {{ .Release.Name }}
-app.kubernetes.io/component: connection-test
-{{- end }}
-
-{{/*
-ServiceAccount name.
-*/}}
-{{- define "registry.serviceAccountName" -}}
-{{- if .Values.serviceAccount.create }}
-{{- default (include "registry.fullname" .) .Values.serviceAccount.name }}
-{{- else }}
-{{- default "default" .Values.serviceAccount.name }}
-{{- end }}
-{{- end }}
-
-{{/*
-Container image reference: repository@digest, else repository:tag (tag
-defaults to Chart.appVersion).
-*/}}
-{{- define "registry.image" -}}
-{{- if .Values.image.digest }}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
-{{- else }}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
-{{- end }}
-{{- end }}
 
 {{/*
 Name and key of the Secret holding the PostgreSQL URL.
 */}}
 {{- define "registry.databaseSecretName" -}}
-{{- default (printf "%s-database" (include "registry.fullname" .)) .Values.database.postgresql.existingSecret }}
+{{- default (printf "%s-database" (include "weather-common.fullname" .)) .Values.database.postgresql.existingSecret }}
 {{- end }}
 
 {{- define "registry.databaseSecretKey" -}}
@@ -137,7 +60,5 @@ Cross-field checks the JSON schema cannot express. Included by deployment.yaml.
 {{- fail "registry: set only one of database.postgresql.existingSecret and database.postgresql.url" }}
 {{- end }}
 {{- end }}
-{{- if and .Values.otel.enabled (not .Values.otel.endpoint) }}
-{{- fail "registry: otel.enabled=true needs otel.endpoint (e.g. http://otel-collector.observability:4317)" }}
-{{- end }}
+{{- include "weather-common.validateCommon" . }}
 {{- end }}

@@ -14,32 +14,25 @@ is the chief; it is the only pod behind the Service.
 */}}
 {{- define "trainer.podTemplate" -}}
 {{- $multi := include "trainer.multiWorker" . }}
-{{- $local := and .Values.dask.enabled (eq .Values.dask.mode "local") -}}
+{{- $local := include "weather-common.daskLocal" . -}}
 metadata:
   {{- with .Values.podAnnotations }}
   annotations:
     {{- tpl (toYaml .) $ | nindent 4 }}
   {{- end }}
   labels:
-    {{- include "trainer.podLabels" . | nindent 4 }}
+    {{- include "weather-common.registryClientPodLabels" . | nindent 4 }}
 spec:
-  serviceAccountName: {{ include "trainer.serviceAccountName" . }}
-  # The service never talks to the Kubernetes API (the chart creates any DaskCluster).
-  automountServiceAccountToken: false
-  # Service links would inject TRAINER_PORT=tcp://... for a Service named "trainer".
-  enableServiceLinks: false
+  {{- include "weather-common.podCommon" . | nindent 2 }}
   # The server drains for config.graceSeconds after SIGTERM; running jobs are left
   # INTERRUPTED, to be resumed from their last checkpoint.
   terminationGracePeriodSeconds: {{ add (int .Values.config.graceSeconds) 10 }}
-  {{- with .Values.imagePullSecrets }}
-  imagePullSecrets:
-    {{- toYaml . | nindent 4 }}
-  {{- end }}
+  {{- include "weather-common.imagePullSecrets" . | nindent 2 }}
   securityContext:
-    {{- toYaml .Values.podSecurityContext | nindent 4 }}
+    {{- include "weather-common.podSecurityContext" . | nindent 4 }}
   containers:
     - name: trainer
-      image: {{ include "trainer.image" . | quote }}
+      image: {{ include "weather-common.image" . | quote }}
       imagePullPolicy: {{ .Values.image.pullPolicy }}
       {{- if $multi }}
       # Builds TF_CONFIG from the pod ordinal, then execs the server (args).
@@ -67,30 +60,22 @@ spec:
         - weather_trainer
       {{- end }}
       securityContext:
-        {{- toYaml .Values.securityContext | nindent 8 }}
+        {{- include "weather-common.securityContext" . | nindent 8 }}
       ports:
-        - name: grpc
-          containerPort: {{ .Values.service.ports.grpc }}
-          protocol: TCP
-        - name: metrics
-          containerPort: {{ .Values.service.ports.metrics }}
-          protocol: TCP
+        {{- include "weather-common.containerPorts" . | nindent 8 }}
         {{- if $multi }}
         - name: collective
           containerPort: {{ .Values.training.collectivePort }}
           protocol: TCP
         {{- end }}
-      {{- with trim (print (include "trainer.storageEnvFrom" .) (include "trainer.artifactsEnvFrom" .)) }}
+      {{- with trim (print (include "weather-common.storageEnvFrom" .) (include "trainer.artifactsEnvFrom" .)) }}
       envFrom:
         {{- . | nindent 8 }}
       {{- end }}
       env:
-        - name: TRAINER_PORT
-          value: {{ .Values.service.ports.grpc | toString | quote }}
-        - name: TRAINER_METRICS_PORT
-          value: {{ .Values.service.ports.metrics | toString | quote }}
+        {{- include "weather-common.portEnv" . | nindent 8 }}
         - name: TRAINER_ARCHIVE_URL
-          value: {{ include "trainer.archiveUrl" . | quote }}
+          value: {{ include "weather-common.archiveUrl" . | quote }}
         - name: TRAINER_WORK_ROOT
           value: {{ .Values.work.mountPath | quote }}
         # Published SavedModels and mirrored checkpoints; empty: under TRAINER_WORK_ROOT.
@@ -116,28 +101,12 @@ spec:
           value: {{ .autoResume | toString | quote }}
         {{- end }}
         - name: TRAINER_REGISTRY_ADDRESS
-          value: {{ .Values.registry.address | quote }}
+          value: {{ include "weather-common.registryAddress" . | quote }}
         - name: TRAINER_REGISTRY_TIMEOUT_SECONDS
           value: {{ .Values.registry.timeoutSeconds | toString | quote }}
         - name: TRAINER_USE_DASK
           value: {{ .Values.dask.enabled | toString | quote }}
-        {{- if .Values.dask.enabled }}
-        - name: TRAINER_DASK_SCHEDULER
-          value: {{ include "trainer.daskScheduler" . | quote }}
-        {{- if $local }}
-        {{- with .Values.dask.local }}
-        - name: TRAINER_DASK_LOCAL_WORKERS
-          value: {{ .workers | int64 | toString | quote }}
-        - name: TRAINER_DASK_LOCAL_THREADS
-          value: {{ .threadsPerWorker | int64 | toString | quote }}
-        - name: TRAINER_DASK_MEMORY_LIMIT
-          value: {{ .memoryLimit | quote }}
-        {{- end }}
-        # Dask's spill and worker directories.
-        - name: DASK_TEMPORARY_DIRECTORY
-          value: /scratch
-        {{- end }}
-        {{- end }}
+        {{- include "weather-common.daskEnv" . | nindent 8 }}
         # No home directory in the image; Keras and TensorFlow caches go to /tmp.
         - name: HOME
           value: /tmp
@@ -161,34 +130,17 @@ spec:
         - name: TF_CONFIG_WORKERS
           value: {{ include "trainer.tfWorkers" . | quote }}
         {{- end }}
-        {{- with include "trainer.storageEnv" . }}
+        {{- with include "weather-common.storageEnv" . }}
         {{- trim . | nindent 8 }}
         {{- end }}
         {{- with include "trainer.artifactsEnv" . }}
         {{- trim . | nindent 8 }}
         {{- end }}
-        {{- if .Values.otel.enabled }}
-        - name: OTEL_EXPORTER_OTLP_ENDPOINT
-          value: {{ .Values.otel.endpoint | quote }}
-        - name: OTEL_SERVICE_NAME
-          value: {{ default (include "trainer.name" .) .Values.otel.serviceName | quote }}
-        {{- else }}
-        - name: OTEL_SDK_DISABLED
-          value: "true"
-        {{- end }}
+        {{- include "weather-common.otelEnv" (dict "root" .) | nindent 8 }}
         {{- with .Values.extraEnv }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
-      {{- range $probe := list "startup" "readiness" "liveness" }}
-      {{- with index $.Values.probes $probe }}
-      {{- if .enabled }}
-      {{ $probe }}Probe:
-        grpc:
-          port: {{ $.Values.service.ports.grpc }}
-        {{- omit . "enabled" | toYaml | nindent 8 }}
-      {{- end }}
-      {{- end }}
-      {{- end }}
+      {{- include "weather-common.grpcProbes" . | nindent 6 }}
       resources:
         {{- toYaml .Values.resources | nindent 8 }}
       volumeMounts:
@@ -200,7 +152,7 @@ spec:
         {{- end }}
         - name: work
           mountPath: {{ .Values.work.mountPath }}
-        {{- with include "trainer.storageVolumeMounts" . }}
+        {{- with include "weather-common.storageVolumeMounts" . }}
         {{- trim . | nindent 8 }}
         {{- end }}
         {{- with include "trainer.artifactsVolumeMounts" . }}
@@ -225,22 +177,11 @@ spec:
       {{- else }}
       emptyDir: {}
       {{- end }}
-    {{- with include "trainer.storageVolumes" . }}
+    {{- with include "weather-common.storageVolumes" . }}
     {{- trim . | nindent 4 }}
     {{- end }}
     {{- with include "trainer.artifactsVolumes" . }}
     {{- trim . | nindent 4 }}
     {{- end }}
-  {{- with .Values.nodeSelector }}
-  nodeSelector:
-    {{- toYaml . | nindent 4 }}
-  {{- end }}
-  {{- with .Values.affinity }}
-  affinity:
-    {{- toYaml . | nindent 4 }}
-  {{- end }}
-  {{- with .Values.tolerations }}
-  tolerations:
-    {{- toYaml . | nindent 4 }}
-  {{- end }}
+  {{- include "weather-common.scheduling" . | nindent 2 }}
 {{- end }}
