@@ -51,6 +51,7 @@ typecheck: $(STAMP)
 # loads ecCodes, the registry loads psycopg).
 test: setup lint typecheck
 	export WEATHER_TEST_POSTGRES_URL="$$(bash tools/postgres.sh | tail -n 1)" \
+	  WEATHER_TEST_PROMETHEUS="$$(bash tools/prometheus.sh | tail -n 1)" \
 	  PATH="$(CURDIR)/$(TOOLS):$$PATH" && \
 	  $(VENV)/bin/pytest $(PYTEST_ARGS) --ignore=tests/ingest --ignore=tests/preprocess --ignore=tests/trainer && \
 	  $(VENV)/bin/pytest $(PYTEST_ARGS) tests/ingest tests/preprocess tests/trainer

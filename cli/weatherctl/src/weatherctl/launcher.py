@@ -193,12 +193,18 @@ class LocalSuite:
     """The implemented services as child processes; a context manager that always stops them."""
 
     def __init__(
-        self, data_dir: Path, ports: dict[str, int] | None = None, log_level: str = "INFO"
+        self,
+        data_dir: Path,
+        ports: dict[str, int] | None = None,
+        log_level: str = "INFO",
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         # absolute: the predictor and the sync take their folders as URLs, not relative paths
         self.data_dir = data_dir.absolute()
         self.ports = ports or {}
         self.log_level = log_level
+        # given to every service process last (e.g. OTEL_* variables, a setting to override)
+        self.extra_env = dict(extra_env or {})
         self.services: dict[str, RunningService] = {}
         self.dask = DaskProcesses(data_dir / "dask")
 
@@ -227,6 +233,7 @@ class LocalSuite:
                 env[spec.prefix + "HOST"] = "127.0.0.1"
                 env[spec.prefix + "PORT"] = str(port)
                 env[spec.prefix + "METRICS_PORT"] = str(metrics_port)
+            env.update(self.extra_env)
             log_path = self.data_dir / "logs" / f"{spec.name}.log"
             with log_path.open("ab") as log:
                 process = subprocess.Popen(

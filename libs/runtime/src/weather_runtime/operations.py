@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ from opentelemetry import context as otel_context
 from opentelemetry.trace import Status, StatusCode
 
 from weather_runtime import spans
+from weather_runtime.domain_metrics import OperationMetrics
 from weather_runtime.errors import (
     DomainError,
     FieldViolation,
@@ -34,6 +36,7 @@ class Cancelled(Exception):
 
 
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
+_UNFINISHED = ("PENDING", "RUNNING")
 
 
 @dataclass(frozen=True)
@@ -73,12 +76,17 @@ class _Entry(Generic[T]):
 class Operations(Generic[T]):
     """Runs work functions in a bounded pool and tracks their snapshots."""
 
-    def __init__(self, max_running: int, keep: int = 1000) -> None:
+    def __init__(self, max_running: int, keep: int = 1000, service: str = "") -> None:
         self._pool = ThreadPoolExecutor(max_workers=max_running, thread_name_prefix="operation")
         self._entries: OrderedDict[str, _Entry[T]] = OrderedDict()
         self._cond = threading.Condition()
         self._keep = keep
         self._closed = False
+        # metrics: the service label, the kinds (operation names) seen, counted at scrape time
+        self._service = service
+        self._kinds: set[str] = set()
+        self._metrics = OperationMetrics()
+        self._metrics.current.add_source(self._current)
 
     def submit(
         self,
@@ -96,6 +104,7 @@ class Operations(Generic[T]):
             if self._closed:
                 raise Unavailable("the service is shutting down")
             self._entries[snapshot.operation_id] = entry
+            self._kinds.add(name)
             self._trim()
         self._pool.submit(self._run, entry, work)
         return snapshot
@@ -116,7 +125,9 @@ class Operations(Generic[T]):
     ) -> None:
         attributes = {"operation.id": entry.snapshot.operation_id, **entry.attributes}
         with spans.attached(entry.context), spans.step(entry.name, **attributes) as span:
+            started = time.monotonic()
             self._run_traced(entry, work)
+            self._count_finished(entry, time.monotonic() - started)
             span.set_attribute("operation.state", entry.snapshot.state)
             if entry.snapshot.error is not None:
                 span.set_status(Status(StatusCode.ERROR, entry.snapshot.error.code))
@@ -160,6 +171,23 @@ class Operations(Generic[T]):
                 # finished before the cancel took effect: the result stands
                 log.info("operation %s finished before its cancel", entry.snapshot.operation_id)
             self._update(entry, state="SUCCEEDED", stage="done", progress=1.0, result=result)
+
+    def _current(self) -> Iterator[tuple[tuple[str, str, str], float]]:
+        """Samples of weather_operations: operations pending and running, by kind."""
+        with self._cond:
+            counts = {(kind, state): 0 for kind in self._kinds for state in _UNFINISHED}
+            for entry in self._entries.values():
+                key = (entry.name, entry.snapshot.state)
+                if key in counts:
+                    counts[key] += 1
+        for (kind, state), count in counts.items():
+            yield (self._service, kind, state.lower()), count
+
+    def _count_finished(self, entry: _Entry[T], seconds: float) -> None:
+        state = entry.snapshot.state
+        self._metrics.finished.labels(self._service, entry.name, state.lower()).inc()
+        if state == "SUCCEEDED":
+            self._metrics.duration.labels(self._service, entry.name).observe(seconds)
 
     def _trim(self) -> None:
         while len(self._entries) > self._keep:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 
@@ -11,8 +12,11 @@ from weather_data.manifest import Manifest
 from weather_ingest.append import Appender, AppendOutcome, Step
 from weather_ingest.ingest import Ingester
 from weather_ingest.requests import IngestRequest
+from weather_runtime.domain_metrics import ArchiveMetrics
 from weather_runtime.errors import InvalidArgument
-from weather_runtime.operations import Operations, Snapshot
+from weather_runtime.operations import Cancelled, Operations, Snapshot
+
+log = logging.getLogger(__name__)
 
 
 class IngestService:
@@ -25,7 +29,8 @@ class IngestService:
         self.runtime = runtime
         self.ingester = Ingester(archive, runtime, allowed_roots)
         self.appender = Appender(archive)
-        self.operations: Operations[Manifest] = Operations(max_running)
+        self.operations: Operations[Manifest] = Operations(max_running, service="ingest")
+        self.metrics = ArchiveMetrics()
 
     def validate(self, request: IngestRequest) -> None:
         """Opens and checks the source now (validate_only); raises what the ingest would."""
@@ -37,11 +42,34 @@ class IngestService:
         self.ingester.precheck(request)
 
         def work(progress: Callable[[str, float], None], cancel: threading.Event) -> Manifest:
-            return self.ingester.run(request, actor, progress, cancel)
+            before = self.archive.latest(request.dataset_id)
+            try:
+                manifest = self.ingester.run(request, actor, progress, cancel)
+            except Cancelled:
+                self.metrics.datasets_ingested.labels("cancelled").inc()
+                raise
+            except BaseException:
+                self.metrics.datasets_ingested.labels("failed").inc()
+                raise
+            self._count_ingested(manifest, before)
+            return manifest
 
         return self.operations.submit(
             work, "ingest", **{"dataset.id": request.dataset_id, "source.uri": request.source_uri}
         )
+
+    def _count_ingested(self, manifest: Manifest, before: Manifest | None) -> None:
+        """Counts an ingest that committed (or found its content already stored)."""
+        if before is not None and before.version >= manifest.version:
+            self.metrics.datasets_ingested.labels("unchanged").inc()
+            return
+        self.metrics.datasets_ingested.labels("created").inc()
+        try:
+            written = self.archive.fs.du(self.archive.store_url(manifest.store_path), total=True)
+        except OSError:
+            log.warning("could not measure %s for the metrics", manifest.store_path, exc_info=True)
+            return
+        self.metrics.written_bytes.labels("ingest", "ingest").inc(int(written))
 
     def dataset(self, dataset_id: str, version: int) -> Manifest:
         if version < 0:
@@ -66,13 +94,17 @@ class IngestService:
         skip_identical: bool,
         actor: str,
     ) -> AppendOutcome:
-        return self.appender.append(
+        outcome = self.appender.append(
             dataset_id,
             steps,
             expected_version=expected_version,
             skip_identical=skip_identical,
             actor=actor,
         )
+        if outcome.appended:
+            self.metrics.steps_appended.inc(outcome.appended)
+            self.metrics.written_bytes.labels("ingest", "append").inc(outcome.manifest.source_size)
+        return outcome
 
     def watch(
         self, operation_id: str, is_active: Callable[[], bool]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 
 import grpc
@@ -22,6 +23,7 @@ from weather_predictor.tensors import (
     field_to_array,
     violations_for_variables,
 )
+from weather_runtime.domain_metrics import PredictorLatency
 from weather_runtime.errors import InvalidArgument
 from weather_runtime.logging import current_trace_ids
 
@@ -35,10 +37,12 @@ class PredictorServicer(pb_grpc.PredictorServiceServicer):
         self.predictor = predictor
         self.in_flight = in_flight
         self.max_message_bytes = max_message_bytes
+        self.latency = PredictorLatency()
 
     def Predict(self, raw: bytes, context: grpc.ServicerContext) -> bytes:  # type: ignore[override]
         """PredictRequest -> PredictResponse, both serialised: the fields' bytes are views of
         the received buffer on their way to the model server and back (no parse, no copy)."""
+        start = time.perf_counter()
         with self.in_flight.slot():
             request, data = _split_request(raw)
             deadline = self.predictor.deadline(context.time_remaining())
@@ -54,12 +58,17 @@ class PredictorServicer(pb_grpc.PredictorServiceServicer):
             )
             if not wire.worth_splicing(size):
                 response.outputs.extend(_fields(result))
-                return response.SerializeToString()  # type: ignore[no-any-return]
-            return b"".join([response.SerializeToString(), *_output_parts(result)])
+                answer: bytes = response.SerializeToString()
+            else:
+                answer = b"".join([response.SerializeToString(), *_output_parts(result)])
+            info = result.info
+            self.latency.observe("Predict", info.name, info.version, time.perf_counter() - start)
+            return answer
 
     def Forecast(
         self, request: pb.ForecastRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.ForecastResponse]:
+        start = time.perf_counter()
         with self.in_flight.slot():
             deadline = self.predictor.deadline(context.time_remaining())
             choice, info = self.predictor.choose(*_selector(request.model), deadline)
@@ -88,6 +97,8 @@ class PredictorServicer(pb_grpc.PredictorServiceServicer):
                     else pb.FORECAST_METHOD_DIRECT,
                     provenance=_provenance(result.info, result.alias),
                 )
+                info = result.info
+            self.latency.observe("Forecast", info.name, info.version, time.perf_counter() - start)
 
     def GetModelInfo(
         self, request: pb.GetModelInfoRequest, context: grpc.ServicerContext

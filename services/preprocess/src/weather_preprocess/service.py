@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 
@@ -9,12 +10,15 @@ from weather.preprocess.v1 import preprocess_service_pb2 as pb
 
 from weather_data.archive import Archive
 from weather_data.cluster import DaskRuntime
+from weather_data.manifest import Manifest
 from weather_preprocess.analyses import AnalysisOutcome, Analyst
 from weather_preprocess.build import Builder, BuildOutcome, load_statistics
 from weather_preprocess.statistics import Statistics
+from weather_runtime.domain_metrics import ArchiveMetrics
 from weather_runtime.operations import Operations, Snapshot
 
 Outcome = BuildOutcome | AnalysisOutcome
+log = logging.getLogger(__name__)
 
 
 class PreprocessService:
@@ -25,14 +29,18 @@ class PreprocessService:
         self.runtime = runtime
         self.builder = Builder(archive, runtime)
         self.analyst = Analyst(archive, runtime)
-        self.operations: Operations[Outcome] = Operations(max_running)
+        self.operations: Operations[Outcome] = Operations(max_running, service="preprocess")
+        self.metrics = ArchiveMetrics()
 
     def start_build(self, recipe: pb.Recipe, actor: str) -> Snapshot[Outcome]:
         """Checks the recipe and its input now, then queues the build."""
         self.builder.plan(recipe)
 
         def work(progress: Callable[[str, float], None], cancel: threading.Event) -> Outcome:
-            return self.builder.run(recipe, actor, progress, cancel)
+            outcome = self.builder.run(recipe, actor, progress, cancel)
+            if not outcome.reused:
+                self._count_written(outcome.manifest, "build")
+            return outcome
 
         return self.operations.submit(work, "build", **{"dataset.id": recipe.output_dataset_id})
 
@@ -46,6 +54,15 @@ class PreprocessService:
         return self.operations.submit(
             work, "analysis", **{"analysis.kind": pb.AnalysisKind.Name(request.kind)}
         )
+
+    def _count_written(self, manifest: Manifest, kind: str) -> None:
+        """Adds a new dataset's stored size to the archive's written bytes."""
+        try:
+            written = self.archive.fs.du(self.archive.store_url(manifest.store_path), total=True)
+        except OSError:
+            log.warning("could not measure %s for the metrics", manifest.store_path, exc_info=True)
+            return
+        self.metrics.written_bytes.labels("preprocess", kind).inc(int(written))
 
     def statistics(self, stats_hash: str) -> Statistics:
         return load_statistics(self.archive, stats_hash)

@@ -20,6 +20,7 @@ from weather_registry.records import (
     VerifyOutcome,
     VersionQuery,
 )
+from weather_registry.skill_metrics import SkillPublisher
 from weather_registry.store import RegistryStore
 from weather_registry.validation import Violations
 from weather_runtime import paging
@@ -61,6 +62,7 @@ class Registry:
         self.policy = policy
         self.bus = bus
         self.clock = clock
+        self.skills = SkillPublisher()
 
     def close(self) -> None:
         """Ends watches and releases the store."""
@@ -122,6 +124,7 @@ class Registry:
         validation.check_new_version(new, list(self.policy.artifact_roots))
         version = self.store.create_version(new, actor, self.clock())
         self.bus.notify()
+        self.skills.publish(version)
         return version
 
     def get_version(

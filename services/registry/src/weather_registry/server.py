@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 import grpc
@@ -45,6 +46,13 @@ def build_registry_server(
         ],
         interceptors=interceptors,
     )
+    # the scores of the versions stored before this start, published off the start-up path
+    threading.Thread(
+        target=registry.skills.publish_stored,
+        args=(registry.store,),
+        name="skill-metrics",
+        daemon=True,
+    ).start()
     server.add_drain_callback(registry.bus.close)
     server.add_stop_callback(registry.store.close)
     return server, port
