@@ -369,6 +369,27 @@ class DaskProcesses:
         self.processes.clear()
 
 
+# The addresses file `weatherctl up` writes in its data folder while the suite runs (for
+# `weatherctl pipeline run FILE --suite <data-dir>/suite.json`); removed when it stops.
+SUITE_FILE = "suite.json"
+
+
+def write_suite_file(suite: LocalSuite) -> Path:
+    """Writes the running suite's gRPC addresses, archive URL and data folder as JSON."""
+    path = suite.data_dir / SUITE_FILE
+    addresses = {n: s.address for n, s in suite.services.items() if s.spec.serves_grpc}
+    content = {
+        "data_dir": str(suite.data_dir),
+        "archive_url": suite.archive_url,
+        "services": addresses,
+        "pid": os.getpid(),
+    }
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(content, indent=2) + "\n")
+    os.replace(temporary, path)
+    return path
+
+
 def run_up(data_dir: Path, ports: dict[str, int]) -> int:
     """`weatherctl up`: start, print addresses, wait for Ctrl-C or SIGTERM, stop cleanly."""
     suite = LocalSuite(data_dir, ports)
@@ -391,10 +412,13 @@ def run_up(data_dir: Path, ports: dict[str, int]) -> int:
         else:
             where = f"(sidecar, serving base {serving_base(data_dir)})"
         print(f"{name:<12} {where}  log {running.log_path}", flush=True)
+    addresses = write_suite_file(suite)
+    print(f"addresses in {addresses}", flush=True)
     print("suite is up; Ctrl-C or SIGTERM stops it", flush=True)
     while not stopping and not suite.dead():
         time.sleep(0.2)
     crashed = suite.dead()
+    addresses.unlink(missing_ok=True)
     codes = suite.stop()
     print("stopped: " + ", ".join(f"{n} exit {c}" for n, c in codes.items()), flush=True)
     if crashed:

@@ -23,6 +23,7 @@ from weatherctl import (
     train_commands,
 )
 from weatherctl.output import error
+from weatherctl.pipeline import commands as pipeline_commands
 
 DEFAULT_REGISTRY = os.environ.get("WEATHER_REGISTRY", "127.0.0.1:50051")
 DEFAULT_INGEST = os.environ.get("WEATHER_INGEST", "127.0.0.1:50052")
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     train_commands.add_parser(commands)
     forecast_commands.add_parser(commands)
     plot_commands.add_parser(commands)
+    pipeline_commands.add_parser(commands)
     return parser
 
 
@@ -86,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_demo(args.data_dir.resolve())
     service = getattr(args, "service", "")
+    if service == "pipeline":
+        return pipeline_commands.run(args)
     if service == "plot":
         return plot_commands.run(args)
     if service == "predictor":

@@ -1,0 +1,146 @@
+"""`weatherctl pipeline run|status FILE` and the main job (`weatherctl demo`) on top of them.
+
+`run` starts a local suite in --data-dir for the run (like `weatherctl demo`, keeping the data
+folder so a rerun skips what is done), or uses running services: --suite FILE (the addresses
+file `weatherctl up` writes as <data-dir>/suite.json) and/or --registry/--ingest/--preprocess/
+--trainer/--predictor HOST:PORT with --archive URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from weather_runtime.telemetry import init_tracing
+from weatherctl.launcher import SUITE_FILE, LocalSuite, source_root
+from weatherctl.pipeline import runner
+from weatherctl.pipeline.spec import Pipeline, PipelineFileError, load
+from weatherctl.pipeline.steps import Endpoints
+
+SERVICES = ("registry", "ingest", "preprocess", "trainer", "predictor")
+DEMO_FILE = "pipelines/demo.yaml"
+
+
+def add_parser(commands: Any) -> None:
+    """Adds the pipeline command group."""
+    group = commands.add_parser("pipeline", help="run a pipeline file").add_subparsers(
+        dest="cmd", required=True
+    )
+    p = group.add_parser("run", help="run a pipeline file's steps, skipping unchanged ones")
+    p.add_argument("file", type=Path, help="pipeline YAML (data/pipelines/demo.yaml)")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("var/local"),
+        help="the suite's data folder (started here unless services are given); the state is "
+        "kept in <data-dir>/pipeline/<name>",
+    )
+    p.add_argument("--suite", type=Path, help="addresses file of a running suite (weatherctl up)")
+    for service in SERVICES:
+        p.add_argument(
+            f"--{service}", dest=f"to_{service}", metavar="HOST:PORT", help=f"a running {service}"
+        )
+    p.add_argument("--archive", default="", help="the running suite's archive URL")
+    p.add_argument(
+        "--force", action="append", default=[], metavar="STEP", help="run STEP even if unchanged"
+    )
+    p.set_defaults(service="pipeline")
+    p = group.add_parser("status", help="the steps, their keys and where each stands")
+    p.add_argument("file", type=Path)
+    p.add_argument("--data-dir", type=Path, default=Path("var/local"))
+    p.add_argument("--suite", type=Path, help="addresses file of a running suite")
+    p.set_defaults(service="pipeline")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs a pipeline subcommand."""
+    try:
+        pipeline = load(args.file)
+    except PipelineFileError as exc:
+        print(f"weatherctl: {args.file} is not a valid pipeline file:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {exc.file}: {problem.path}: {problem.message}", file=sys.stderr)
+        return 2
+    try:
+        suite = _read_suite(args.suite) if args.suite else {}
+    except (OSError, ValueError) as exc:
+        print(f"weatherctl: {args.suite}: {exc}", file=sys.stderr)
+        return 2
+    data_dir = Path(suite.get("data_dir") or args.data_dir).resolve()
+    if args.cmd == "status":
+        print(runner.status(pipeline, data_dir))
+        return 0
+    given = {s: getattr(args, f"to_{s}") for s in SERVICES if getattr(args, f"to_{s}")}
+    if not suite and not given:
+        return run_local(pipeline, data_dir, args.actor, args.force)
+    services = {s: getattr(args, s) for s in SERVICES}  # the global options' addresses
+    services.update(suite.get("services", {}))
+    services.update(given)
+    archive = args.archive or suite.get("archive_url", "")
+    if not archive and pipeline.forecast is not None:
+        print("weatherctl: --archive URL is needed to score forecasts against", file=sys.stderr)
+        return 2
+    endpoints = Endpoints({s: services[s] for s in SERVICES}, archive)
+    return _report(runner.run(pipeline, endpoints, data_dir, args.actor, args.force))
+
+
+def _report(result: runner.RunResult) -> int:
+    print(f"\ntrace id of this run: {result.trace_id}")
+    return result.code
+
+
+def _read_suite(path: Path) -> dict[str, Any]:
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict) or not isinstance(data.get("services"), dict):
+        raise ValueError("not a suite addresses file (weatherctl up writes one)")
+    return data
+
+
+def run_local(
+    pipeline: Pipeline, data_dir: Path, actor: str, force: list[str] | None = None
+) -> int:
+    """Starts the suite in data_dir, runs the pipeline against it, stops it."""
+    running = data_dir / SUITE_FILE
+    if running.exists():
+        print(
+            f"weatherctl: a suite runs in {data_dir} (weatherctl up); run against it with "
+            f"--suite {running}",
+            file=sys.stderr,
+        )
+        return 2
+    provider = init_tracing("weatherctl")
+    print(f"starting the suite under {data_dir} ...", flush=True)
+    try:
+        with LocalSuite(data_dir) as suite:
+            for name, service in suite.services.items():
+                where = service.address if service.spec.serves_grpc else "(sidecar, no gRPC port)"
+                print(f"  {name:<12} {where}")
+            endpoints = Endpoints(
+                {s: suite.services[s].address for s in SERVICES}, suite.archive_url
+            )
+            result = runner.run(pipeline, endpoints, data_dir, actor, force or [])
+    except RuntimeError as exc:
+        print(f"weatherctl: {exc}", file=sys.stderr)
+        return 1
+    provider.force_flush()
+    code = _report(result)
+    print("suite stopped cleanly")
+    return code
+
+
+def run_demo(data_dir: Path) -> int:
+    """The main job: a fresh suite in data_dir running data/pipelines/demo.yaml."""
+    if data_dir.exists():
+        shutil.rmtree(data_dir)
+    data_dir.mkdir(parents=True)
+    try:
+        pipeline = load(source_root() / DEMO_FILE)
+    except PipelineFileError as exc:
+        print(f"weatherctl: {exc}", file=sys.stderr)
+        return 2
+    return run_local(pipeline, data_dir, os.environ.get("WEATHER_ACTOR", "weatherctl-demo"))
