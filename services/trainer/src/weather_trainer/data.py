@@ -11,6 +11,7 @@ import xarray as xr
 from weather_data.archive import Archive
 from weather_data.canonical import LAT, LON, TIME
 from weather_data.manifest import Manifest
+from weather_runtime import spans
 from weather_runtime.errors import (
     FailedPrecondition,
     InvalidArgument,
@@ -185,7 +186,9 @@ def climatology(
         steps = steps[fold_of(steps, train, folds) != leave_out]
     keys = xr.DataArray(slot_of(data.times[steps], slots), dims=(TIME,), name="slot")
     part = data.dataset[list(variables)].isel({TIME: steps})
-    means = part.groupby(keys.assign_coords({TIME: part[TIME]})).mean(TIME).compute()
+    grouped = part.groupby(keys.assign_coords({TIME: part[TIME]})).mean(TIME)
+    with spans.dask_compute("dask compute: climatology", grouped, slots=slots):
+        means = grouped.compute()
     found = set(int(s) for s in means["slot"].values)
     if found != set(range(slots)):
         raise FailedPrecondition(

@@ -8,6 +8,7 @@ import xarray as xr
 
 from weather_preprocess.analysis.extremes import PERCENTILE_DIM, threshold_dim
 from weather_preprocess.analysis.grid import spatially_weighted_mean
+from weather_runtime import spans
 
 Summary = dict[str, float]
 
@@ -15,7 +16,8 @@ Summary = dict[str, float]
 def _evaluate(lazy: Mapping[str, xr.DataArray]) -> Summary:
     """Compute every scalar in one pass over the dask graph and return them as floats."""
     scalars = xr.Dataset({key: value.reset_coords(drop=True) for key, value in lazy.items()})
-    computed = scalars.compute()
+    with spans.dask_compute("dask compute: summary", scalars, scalars=len(lazy)):
+        computed = scalars.compute()
     return {key: float(computed[key].values) for key in lazy}
 
 
