@@ -81,8 +81,9 @@ def _whole_steps(ds: xr.Dataset) -> bool:
 
 def _submit_fused(
     ds: xr.Dataset, url: str, client: Client, names: list[str], begin: int, end: int
-) -> list[Future]:
-    """Futures of one batch where each task stores, hashes and counts its own chunk."""
+) -> tuple[list[Future], int]:
+    """Futures of one batch where each task stores, hashes and counts its own chunk, and the
+    number of tasks in their graphs."""
     part = ds.isel({TIME: slice(begin, end)})
     tasks = [
         da.map_blocks(
@@ -96,13 +97,14 @@ def _submit_fused(
         )
         for name in names
     ]
-    return client.compute(tasks)  # type: ignore[no-any-return]
+    return client.compute(tasks), spans.task_count(tasks)
 
 
 def _submit_separate(
     ds: xr.Dataset, url: str, client: Client, names: list[str], begin: int, end: int
-) -> list[Future]:
-    """Futures of one batch for tiled steps: the region write, then digests and NaN counts."""
+) -> tuple[list[Future], int]:
+    """Futures of one batch for tiled steps (the region write, then digests and NaN counts),
+    and the number of tasks in their graphs."""
     part = ds.isel({TIME: slice(begin, end)})
     static = [c for c in part.coords if TIME not in part[c].dims]
     write = part.drop_vars(static).to_zarr(
@@ -110,7 +112,8 @@ def _submit_separate(
     )
     digests = [hashing.step_digests(part[n]) for n in names]
     nans = [part[n].isnull().sum().data for n in names]
-    return client.compute([write, *digests, *nans])  # type: ignore[no-any-return]
+    collections = [write, *digests, *nans]
+    return client.compute(collections), spans.task_count(collections)
 
 
 def _batch_results(
@@ -173,8 +176,8 @@ def _write_steps(
                         "batch.bytes": (end - begin) * step_bytes,
                     },
                 )
-                futures = submit(ds, url, client, names, begin, end)
-                span.set_attribute("dask.tasks", len(futures))
+                futures, tasks = submit(ds, url, client, names, begin, end)
+                span.set_attribute("dask.tasks", tasks)
                 in_flight.append((begin, end, futures, span))
             begin, end, futures, span = in_flight.popleft()
             try:
