@@ -164,8 +164,8 @@ class ProgressBar:
         return f"{self.label} {self.stage}".strip()
 
     def _count(self) -> str:
-        if not self.total:
-            return f"{self.completed:g} {self.unit}".strip()
+        if not self.total:  # nothing known yet, or a count without an end
+            return f"{self.completed:g} {self.unit}".strip() if self.completed else ""
         if self.unit:
             return f"{self.completed:g}/{self.total:g} {self.unit}"
         return f"{100 * self.completed / self.total:5.1f}%"
