@@ -58,7 +58,8 @@ SLOW_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600
 def _checked(found: Any, kind: type[M], name: str, labels: Sequence[str]) -> M:
     if not isinstance(found, kind):
         raise ValueError(f"metric {name} is already registered as {type(found).__name__}")
-    known = tuple(found.labels if isinstance(found, LiveGauge) else found._labelnames)
+    metric: Any = found  # prometheus_client keeps the label names in _labelnames
+    known = tuple(metric.labels if isinstance(metric, LiveGauge) else metric._labelnames)
     if known != tuple(labels):
         raise ValueError(f"metric {name} is already registered with labels {known}")
     return found
@@ -241,7 +242,8 @@ class OperationMetrics:
 
 class TrainingMetrics:
     """Trainer jobs: states, epochs, losses. Published by the trainer's server process (a job
-    training in a child process reports its epochs to it through the job's hooks)."""
+    training in a child process reports its epochs to it through the job's hooks). The job is
+    the `job_id` label: Prometheus gives `job` to the scrape job."""
 
     def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
         self.jobs = live_gauge(
@@ -254,19 +256,19 @@ class TrainingMetrics:
         self.epoch = live_gauge(
             "weather_training_epoch",
             "The last finished epoch of a recent job (its final model, not search trials).",
-            ["job", "model_family"],
+            ["job_id", "model_family"],
             registry,
         )
         self.planned_epochs = live_gauge(
             "weather_training_planned_epochs",
             "Epochs a recent job plans to train (early stopping may end it sooner).",
-            ["job", "model_family"],
+            ["job_id", "model_family"],
             registry,
         )
         self.loss = live_gauge(
             "weather_training_loss",
             "The loss of a recent job's last finished epoch, by split (train, validation).",
-            ["job", "model_family", "split"],
+            ["job_id", "model_family", "split"],
             registry,
         )
         self.epoch_duration = histogram(
