@@ -203,7 +203,7 @@ class _Checker:
         self.problems: list[Problem] = []
 
     def fail(self, path: str, message: str) -> None:
-        self.problems.append(Problem(path, message))
+        self.problems.append(Problem(path, " ".join(message.split())))  # one line each
 
     def mapping(self, value: Any, path: str, allowed: tuple[str, ...]) -> dict[str, Any] | None:
         if not isinstance(value, dict):
@@ -422,7 +422,9 @@ def parse(data: Any, path: Path) -> Pipeline:
     builds = _builds(check, base, top)
     analyses = _analyses(check, top)
     jobs = _jobs(check, base, top, model)
-    promotion = _promotion(check, top, {j.name for j in jobs})
+    listed = top.get("jobs")
+    declared = {j.get("name") for j in listed or [] if isinstance(j, dict)}  # loaded or not
+    promotion = _promotion(check, top, {str(n) for n in declared if n})
     forecast = _forecast(check, top, promotion)
     pictures = None
     if top.get("pictures") is not None:

@@ -56,9 +56,8 @@ def plan(pipeline: Pipeline) -> list[Step]:
     for source in pipeline.sources:
         name = f"ingest:{source.name}"
         definition = {
-            "uri": source.uri
-            if source.path is None and "://" in source.uri
-            else Path(source.uri).name,
+            # a local file counts by its content (below), not by its name or place
+            "uri": source.uri if source.path is None else "",
             "dataset": source.dataset,
             "reference_year": source.reference_year,
             "variables": list(source.variables),
@@ -174,11 +173,11 @@ def step_keys(steps: list[Step], digests: dict[Path, str] | None = None) -> dict
     cache = digests if digests is not None else {}
     keys: dict[str, str] = {}
     for step in steps:
-        files = {}
+        files = []
         for path in step.files:
             if path not in cache:
                 cache[path] = file_digest(path)
-            files[path.name] = cache[path]
+            files.append(cache[path])
         material = {
             "format": KEY_FORMAT,
             "kind": step.kind,
