@@ -1,19 +1,24 @@
-"""`weatherctl train start` against a real trainer: progress of a tiny network's epochs."""
+"""`weatherctl train start` against a real trainer (registering in a real registry): progress
+of a tiny network's epochs, then `weatherctl plot rmse` from the registered scores."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+import grpc
 import pytest
+from weather.registry.v1 import registry_service_pb2_grpc as rpb_grpc
 
-from tests.trainer.service_support import DATASET, start_trainer
+from tests.cli.test_plots import assert_png
+from tests.trainer.service_support import DATASET, start_process, start_trainer
 from weatherctl.main import main
+from weatherctl.plot_commands import rmse_from_registry
 
 pytestmark = pytest.mark.timeout(600)
 
 
-def test_train_start_shows_epochs_losses_and_time_left_as_plain_lines(
+def test_train_start_shows_epoch_progress_and_plot_rmse_draws_the_registered_scores(
     demo_archive: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -24,6 +29,7 @@ def test_train_start_shows_epochs_losses_and_time_left_as_plain_lines(
     spec.write_text(
         f"dataset: {{dataset_id: {DATASET}}}\n"
         "model_family: cnn\n"
+        "model_name: t2m-tiny\n"
         "input_steps: 24\n"
         "epochs: 3\n"
         "early_stopping_patience: 0\n"
@@ -31,13 +37,45 @@ def test_train_start_shows_epochs_losses_and_time_left_as_plain_lines(
         "lead_times: [3600s, 21600s]\n"
         "hyperparameters: {filters: 4, depth: 1, kernel_size: 3}\n"
     )
-    trainer = start_trainer(demo_archive, tmp_path / "work", None)
+    registry = start_process(
+        "weather_registry",
+        "REGISTRY_",
+        {"DATABASE_URL": f"sqlite:///{tmp_path / 'registry.db'}", "ARTIFACT_ROOTS": str(tmp_path)},
+        tmp_path / "registry.log",
+    )
     try:
-        address = f"127.0.0.1:{trainer.port}"
-        assert main(["--trainer", address, "train", "start", str(spec)]) == 0
+        trainer = start_trainer(
+            demo_archive, tmp_path / "work", None, registry_address=registry.address
+        )
+        try:
+            address = f"127.0.0.1:{trainer.port}"
+            assert main(["--trainer", address, "train", "start", str(spec)]) == 0
+        finally:
+            trainer.stop()
+        printed = capsys.readouterr()
+        _check_progress(printed)
+        # the registered scores as a picture: the version and both references by lead
+        with grpc.insecure_channel(registry.address) as channel:
+            stub = rpb_grpc.RegistryServiceStub(channel)
+            series = rmse_from_registry(stub, "t2m-tiny", [1], "t2m")
+        assert list(series) == ["v1 cnn", "persistence", "climatology"]
+        rows = [line.split() for line in printed.out.splitlines() if line.startswith("t2m  +")]
+        for _, lead, _h, model, persistence, climatology, *_ in rows:
+            hours = float(lead.removeprefix("+"))
+            assert f"{series['v1 cnn'][hours]:.3f}" == model
+            assert f"{series['persistence'][hours]:.3f}" == persistence
+            assert f"{series['climatology'][hours]:.3f}" == climatology
+        assert len(rows) == 2 and set(series["v1 cnn"]) == {1.0, 6.0}
+        out = tmp_path / "rmse.png"
+        command = ["--registry", registry.address, "plot", "rmse", "--model", "t2m-tiny"]
+        assert main([*command, "--version", "1", "--out", str(out)]) == 0
+        assert capsys.readouterr().out.strip() == f"wrote {out}"
+        assert_png(out)
     finally:
-        trainer.stop()
-    printed = capsys.readouterr()
+        registry.terminate()
+
+
+def _check_progress(printed: pytest.CaptureResult[str]) -> None:
     assert "\r" not in printed.err and "\x1b" not in printed.err
     lines = printed.err.splitlines()
     assert all(line.startswith("  train cnn ") for line in lines), lines

@@ -72,8 +72,8 @@ def rmse_from_file(path: Path) -> dict[str, dict[float, float]]:
 def rmse_from_registry(
     stub: rpb_grpc.RegistryServiceStub, model: str, versions: list[int], variable: str
 ) -> dict[str, dict[float, float]]:
-    """Each version's registered RMSE by lead, and the baselines (persistence, climatology)
-    registered with the first."""
+    """Each version's registered RMSE by lead ("v<N> <family>"), then the baselines registered
+    with the first version (persistence, climatology, then any other by name)."""
     from weatherctl.predict_commands import registered_rmse
 
     series: dict[str, dict[float, float]] = {}
@@ -92,7 +92,9 @@ def rmse_from_registry(
             for lead, (_, references) in found.items():
                 for name, value in references.items():
                     baselines.setdefault(name, {})[float(lead)] = value
-    return {**series, **baselines}
+    known = [name for name in ("persistence", "climatology") if name in baselines]
+    ordered = known + sorted(set(baselines) - set(known))
+    return {**series, **{name: baselines[name] for name in ordered}}
 
 
 def plot_rmse(args: argparse.Namespace) -> Path:
