@@ -8,6 +8,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from _pytest.capture import CaptureResult
 from weather.registry.v1 import registry_service_pb2_grpc as rpb_grpc
 
 from tests.cli.test_plots import assert_png
@@ -75,7 +76,7 @@ def test_train_start_shows_epoch_progress_and_plot_rmse_draws_the_registered_sco
         registry.terminate()
 
 
-def _check_progress(printed: pytest.CaptureResult[str]) -> None:
+def _check_progress(printed: CaptureResult[str]) -> None:
     assert "\r" not in printed.err and "\x1b" not in printed.err
     lines = printed.err.splitlines()
     assert all(line.startswith("  train cnn ") for line in lines), lines
