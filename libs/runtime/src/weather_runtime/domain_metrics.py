@@ -143,21 +143,31 @@ class LiveGauge(Collector):
 
     def collect(self) -> Iterable[Metric]:
         with self._lock:
-            sources = [s() for s in self._sources]
+            refs = list(self._sources)
         totals: dict[tuple[str, ...], float] = {}
-        for source in sources:
-            if source is None:
-                continue
-            try:
-                for values, value in source():
-                    key = tuple(str(v) for v in values)
-                    totals[key] = totals.get(key, 0.0) + float(value)
-            except Exception:  # one broken source must not fail the scrape
-                log.warning("metric %s: a source failed", self.name, exc_info=True)
+        for ref in refs:
+            # resolved one at a time and not kept: a logged traceback holding this frame must
+            # not keep a closed service alive
+            samples = self._read(ref)
+            for values, value in samples:
+                key = tuple(str(v) for v in values)
+                totals[key] = totals.get(key, 0.0) + float(value)
         family = self._family()
         for key, value in sorted(totals.items()):
             family.add_metric(list(key), value)
         return [family]
+
+    def _read(
+        self, ref: Callable[[], Callable[[], Samples] | None]
+    ) -> list[tuple[Sequence[str], float]]:
+        source = ref()
+        if source is None:
+            return []
+        try:
+            return list(source())
+        except Exception:  # one broken source must not fail the scrape
+            log.warning("metric %s: a source failed", self.name, exc_info=True)
+            return []
 
 
 def live_gauge(
