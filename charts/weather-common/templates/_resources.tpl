@@ -228,7 +228,7 @@ context.
 {{- define "weather-common.validateCommon" -}}
 {{- $chart := .Chart.Name }}
 {{- if and (include "weather-common.otelEnabled" .) (not (include "weather-common.otelEndpoint" .)) }}
-{{- fail (printf "%s: otel.enabled=true needs otel.endpoint (e.g. http://otel-collector.observability:4317)" $chart) }}
+{{- fail (printf "%s: otel.enabled=true (or global.otel.enabled) needs otel.endpoint or global.otel.endpoint (e.g. http://otel-collector.observability:4317)" $chart) }}
 {{- end }}
 {{- if hasKey .Values "archive" }}
 {{- if hasPrefix "file:" (include "weather-common.objectStoreUrl" .) }}
