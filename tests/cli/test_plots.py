@@ -140,6 +140,9 @@ def test_anomaly_series_shades_the_enso_episodes_over_their_months(
     three = plots.anomaly_figure(series, [(label, s, e) for label, s, e, _ in plots.ENSO_EPISODES])
     colours = [p.get_facecolor()[:3] for p in three.axes[0].patches if isinstance(p, Rectangle)]
     assert [mcolors.to_hex(c) for c in colours] == [plots.WARM, plots.WARM, plots.COOL]
+    assert plots.as_episode(("Westerly burst", "1990-01", "1990-03"))[3] == "other"
+    with pytest.raises(ValueError, match="unknown episode kind"):
+        plots.as_episode(("La Nina", "1988-06", "1989-03", "lukewarm"))
     assert_png(plots.plot_anomaly(series, tmp_path / "nino4.png"))
 
 

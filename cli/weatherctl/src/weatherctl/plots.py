@@ -37,6 +37,7 @@ MAP_LEADS = (1, 6, 12, 24)
 # Colours of ENSO episodes: El Nino warm, La Nina cool.
 WARM = "#e66101"
 COOL = "#5e8fd6"
+NEUTRAL = "#9a9a9a"
 _EPISODE_COLOURS = {
     "el nino": WARM,
     "el-nino": WARM,
@@ -49,6 +50,8 @@ _EPISODE_COLOURS = {
     "lanina": COOL,
     "cool": COOL,
     "cold": COOL,
+    "other": NEUTRAL,
+    "": NEUTRAL,
 }
 # Line styles of the RMSE series by name (anything else: a solid line with markers).
 _SERIES_STYLES: dict[str, dict[str, Any]] = {
@@ -67,7 +70,7 @@ Episode = tuple[str, Any, Any, str]
 def as_episode(given: Any) -> Episode:
     """(label, start, end, kind) from a 4-tuple, a 3-tuple (label, start, end) or an object
     with label, start, end (and kind) attributes; a missing kind comes from the label
-    ("... Nina ..." is La Nina, "... Nino ..." El Nino)."""
+    ("... Nina ..." is La Nina, "... Nino ..." El Nino, anything else is shaded grey)."""
     if isinstance(given, tuple | list):
         label, start, end, *rest = given
         kind = str(rest[0]) if rest else ""
@@ -78,7 +81,7 @@ def as_episode(given: Any) -> Episode:
         text = str(label).lower().replace("ñ", "n")
         kind = "la nina" if "nina" in text else "el nino" if "nino" in text else ""
     episode_colour(kind)
-    return str(label), start, end, kind
+    return str(label), start, end, kind or "other"
 
 
 def save(figure: Figure, path: Path | str) -> Path:
@@ -448,7 +451,8 @@ def date_number(moment: np.datetime64) -> float:
 
 
 def episode_colour(kind: str) -> str:
-    """WARM for El Nino, COOL for La Nina (kind "el nino", "la nina", "warm", "cool"...)."""
+    """WARM for El Nino, COOL for La Nina (kind "el nino", "la nina", "warm", "cool"...),
+    NEUTRAL for "other"; ValueError for anything else."""
     try:
         return _EPISODE_COLOURS[kind.strip().lower().replace("ñ", "n")]
     except KeyError:
@@ -640,7 +644,7 @@ def demo_pictures(
     archive_url: str,
     out_dir: Path | str,
     *,
-    training_dataset: str,
+    training_dataset: str = "",
     forecast_netcdf: Path | str | None = None,
     rmse_by_lead: Mapping[str, Mapping[float, float]] | None = None,
     winds_dataset: str = "navy-winds",
@@ -671,15 +675,16 @@ def demo_pictures(
     calendar month), anomaly_dataset (an AREA_MEAN of anomalies) and trend_dataset (a TREND
     analysis) from the archive; an analysis not given is computed here from winds_dataset with
     the preprocess service's functions. Pictures without their input (no forecast file, no
-    RMSE) are skipped.
+    RMSE, no training dataset) are skipped.
     """
     archive = Archive(archive_url)
     folder = Path(out_dir)
     written: dict[str, Path] = {}
-    if forecast_netcdf is not None:
+    if forecast_netcdf is not None and training_dataset:
         forecast = open_forecast(forecast_netcdf)
         truth = open_dataset(archive, training_dataset, str(forecast.attrs.get("dataset_hash", "")))
-        written["forecast"] = plot_forecast(forecast, truth, folder / "forecast-vs-truth.png")
+        name = variable if variable in forecast.data_vars else None
+        written["forecast"] = plot_forecast(forecast, truth, folder / "forecast-vs-truth.png", name)
     if rmse_by_lead:
         written["rmse"] = plot_rmse(rmse_by_lead, folder / "rmse-by-lead.png", variable)
     needs_source = not (climatology_dataset and anomaly_dataset and trend_dataset)
