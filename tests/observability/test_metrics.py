@@ -17,10 +17,17 @@ import pytest
 
 from tests.observability.conftest import ALIAS, MODEL, Workload, metrics_targets
 from tests.observability.dashboard import dashboard_metric_names, load_dashboard
-from tests.observability.prometheus import Prometheus, Sample
+from tests.observability.prometheus import PROMETHEUS_ENV, Prometheus, Sample, prometheus_binary
 from weatherctl.launcher import LocalSuite
 
 WAIT = 20.0  # seconds a condition may take to show after the workload
+
+# checked before the suite starts (the prometheus fixture skips too, for other modules)
+pytestmark = pytest.mark.skipif(
+    prometheus_binary() is None,
+    reason=f"no Prometheus: {PROMETHEUS_ENV} is unset and no `prometheus` is on PATH "
+    "(`make test` installs it with tools/prometheus.sh)",
+)
 
 
 @pytest.fixture(scope="module")
