@@ -101,12 +101,21 @@ def _read_suite(path: Path) -> dict[str, Any]:
     return data
 
 
+def _alive(suite_file: Path) -> bool:
+    """Whether the `weatherctl up` that wrote suite_file still runs."""
+    try:
+        os.kill(int(_read_suite(suite_file)["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return True
+
+
 def run_local(
     pipeline: Pipeline, data_dir: Path, actor: str, force: list[str] | None = None
 ) -> int:
     """Starts the suite in data_dir, runs the pipeline against it, stops it."""
     running = data_dir / SUITE_FILE
-    if running.exists():
+    if _alive(running):
         print(
             f"weatherctl: a suite runs in {data_dir} (weatherctl up); run against it with "
             f"--suite {running}",
