@@ -151,6 +151,10 @@ def test_the_command_line_refuses_a_bad_file_with_its_problems(
     err = capsys.readouterr().err
     assert f"{path}: forecast.tolerance: expected a relative difference in (0, 1), got 5.0" in err
     assert not (tmp_path / "pipeline").exists()  # nothing was started
+    assert main(["pipeline", "run", str(SMOKE), "--data-dir", str(tmp_path), "--force", "x"]) == 2
+    assert (
+        "--force x: the steps are ingest:era5-t2m, build:era5-t2m-train" in capsys.readouterr().err
+    )
 
 
 def test_lead_syntax() -> None:

@@ -20,6 +20,7 @@ from weather_runtime.telemetry import init_tracing
 from weatherctl.launcher import SUITE_FILE, LocalSuite, source_root
 from weatherctl.pipeline import runner
 from weatherctl.pipeline.spec import Pipeline, PipelineFileError, load
+from weatherctl.pipeline.state import plan
 from weatherctl.pipeline.steps import Endpoints
 
 SERVICES = ("registry", "ingest", "preprocess", "trainer", "predictor")
@@ -57,6 +58,10 @@ def add_parser(commands: Any) -> None:
     p.set_defaults(service="pipeline")
 
 
+class _Refused(Exception):
+    """A command line that cannot run (the message says why); exit code 2."""
+
+
 def run(args: argparse.Namespace) -> int:
     """Runs a pipeline subcommand."""
     try:
@@ -67,14 +72,25 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {exc.file}: {problem.path}: {problem.message}", file=sys.stderr)
         return 2
     try:
+        return _run(pipeline, args)
+    except _Refused as exc:
+        print(f"weatherctl: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(pipeline: Pipeline, args: argparse.Namespace) -> int:
+    try:
         suite = _read_suite(args.suite) if args.suite else {}
     except (OSError, ValueError) as exc:
-        print(f"weatherctl: {args.suite}: {exc}", file=sys.stderr)
-        return 2
+        raise _Refused(f"{args.suite}: {exc}") from None
     data_dir = Path(suite.get("data_dir") or args.data_dir).resolve()
     if args.cmd == "status":
         print(runner.status(pipeline, data_dir))
         return 0
+    names = [step.name for step in plan(pipeline)]
+    unknown = sorted(set(args.force) - set(names))
+    if unknown:
+        raise _Refused(f"--force {', '.join(unknown)}: the steps are {', '.join(names)}")
     given = {s: getattr(args, f"to_{s}") for s in SERVICES if getattr(args, f"to_{s}")}
     if not suite and not given:
         return run_local(pipeline, data_dir, args.actor, args.force)
@@ -83,8 +99,7 @@ def run(args: argparse.Namespace) -> int:
     services.update(given)
     archive = args.archive or suite.get("archive_url", "")
     if not archive and pipeline.forecast is not None:
-        print("weatherctl: --archive URL is needed to score forecasts against", file=sys.stderr)
-        return 2
+        raise _Refused("--archive URL is needed to score forecasts against the archive")
     endpoints = Endpoints({s: services[s] for s in SERVICES}, archive)
     return _report(runner.run(pipeline, endpoints, data_dir, args.actor, args.force))
 
