@@ -12,6 +12,7 @@ import math
 import re
 import time
 from itertools import chain
+from pathlib import Path
 
 import pytest
 
@@ -85,15 +86,25 @@ def test_grpc_calls_counted_per_service(prometheus: Prometheus, scraped: Workloa
     assert latency
 
 
-def test_ingest_and_archive(prometheus: Prometheus, scraped: Workload) -> None:
+def stored_bytes(suite: LocalSuite, dataset_id: str) -> int:
+    """The size of a dataset's Zarr stores in the suite's archive, read from the disk."""
+    data = Path(suite.archive_url) / "datasets" / dataset_id / "data"
+    return sum(f.stat().st_size for f in data.rglob("*") if f.is_file())
+
+
+def test_ingest_and_archive(suite: LocalSuite, prometheus: Prometheus, scraped: Workload) -> None:
     [created] = holds(prometheus, 'weather_ingest_datasets_total{outcome="created"} >= 1')
     assert created.labels["job"] == "ingest"
     [ingested] = holds(
         prometheus, 'weather_archive_written_bytes_total{service="ingest",kind="ingest"} > 0'
     )
-    # the stored (compressed) Zarr store of the GRIB's values: some bytes, fewer than raw floats
-    assert 0 < ingested.value <= scraped.dataset_bytes * 1.1, (ingested, scraped.dataset_bytes)
-    holds(prometheus, 'weather_archive_written_bytes_total{service="preprocess",kind="build"} > 0')
+    # exactly the Zarr store on disk (compressed: no more than the raw float32 values and metadata)
+    assert ingested.value == stored_bytes(suite, "era5-t2m") > 0
+    assert ingested.value <= scraped.dataset_bytes * 1.1, (ingested, scraped.dataset_bytes)
+    [built] = holds(
+        prometheus, 'weather_archive_written_bytes_total{service="preprocess",kind="build"} > 0'
+    )
+    assert built.value == stored_bytes(suite, scraped.build_dataset) > 0
     finished = {
         (s.labels["service"], s.labels["kind"]): s.value
         for s in holds(prometheus, 'weather_operations_finished_total{state="succeeded"} >= 1')
@@ -128,6 +139,9 @@ def test_training_progress(prometheus: Prometheus, scraped: Workload) -> None:
     assert all(math.isfinite(v) and v > 0 for v in losses.values()), losses
     states = {s.labels["state"]: s.value for s in prometheus.query("weather_training_jobs")}
     assert states["SUCCEEDED"] >= 1 and states["RUNNING"] == 0, states
+    # scraped while the job trained (in its child process, reported by the server process)
+    [running] = prometheus.query('max_over_time(weather_training_jobs{state="RUNNING"}[10m])')
+    assert running.value >= 1
     holds(
         prometheus,
         'weather_training_jobs_finished_total{model_family="cnn",state="SUCCEEDED"} >= 1',
