@@ -134,6 +134,10 @@ def test_up_starts_the_suite_and_stops_it_cleanly_on_sigterm(tmp_path: Path) -> 
         if "suite is up" in line or not line:
             break
     assert any(f"127.0.0.1:{port}" in line for line in lines), lines
+    # the addresses file `weatherctl pipeline run --suite` reads, there while the suite runs
+    addresses = json.loads((tmp_path / "suite.json").read_text())
+    assert addresses["services"]["registry"] == f"127.0.0.1:{port}"
+    assert addresses["archive_url"] == str(tmp_path / "archive")
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         grpc.channel_ready_future(channel).result(timeout=10)
     process.send_signal(signal.SIGTERM)
@@ -141,6 +145,7 @@ def test_up_starts_the_suite_and_stops_it_cleanly_on_sigterm(tmp_path: Path) -> 
     assert process.returncode == 0
     assert "registry exit 0" in rest
     assert (tmp_path / "registry" / "registry.db").exists()
+    assert not (tmp_path / "suite.json").exists()
     with (
         grpc.insecure_channel(f"127.0.0.1:{port}") as channel,
         pytest.raises(grpc.FutureTimeoutError),
