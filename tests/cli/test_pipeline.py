@@ -401,3 +401,37 @@ def test_a_failed_step_is_recorded_and_the_next_run_resumes_there(
     version = resumed.state["steps"]["train:ridge"]["outputs"]["version"]
     assert version > 1
     assert f"provenance of every response: era5-t2m-smoke v{version} (staging)" in resumed.out
+
+
+@pytest.mark.timeout(300)
+def test_analyses_print_their_episodes_and_are_kept_for_pictures(
+    suite: Suite, tmp_path: Path
+) -> None:
+    demo = yaml.safe_load((PIPELINES / "demo.yaml").read_text())
+    winds = {
+        "version": 1,
+        "name": "winds",
+        "model": "unused",
+        "sources": [
+            {**s, "uri": str((PIPELINES / s["uri"]).resolve())}
+            for s in demo["sources"]
+            if s["dataset"] == "navy-winds"
+        ],
+        "analyses": [a for a in demo["analyses"] if a["name"] == "nino4-anomaly"],
+    }
+    path = tmp_path / "winds.yaml"
+    path.write_text(yaml.safe_dump(winds, sort_keys=False))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["pipeline", "run", str(path), "--suite", str(suite.suite_file)])
+    assert code == 0, out.getvalue()
+    # westerly anomalies in El Nino, easterly in La Nina
+    lines = [line for line in out.getvalue().splitlines() if line.strip()]
+    rows = {line[:15].strip(): line.split()[-1] for line in lines}
+    assert float(rows["El Nino 1982-83"]) > 1 and float(rows["La Nina 1988-89"]) < -1, rows
+    kept = json.loads(
+        (suite.data_dir / "pipeline" / "winds" / "outputs" / "analyses.json").read_text()
+    )
+    assert kept["nino4-anomaly"]["dataset"]["dataset_id"] == "navy-winds-nino4-anomaly"
+    assert kept["nino4-anomaly"]["kind"] == "area-mean"
+    assert kept["nino4-anomaly"]["episodes"][0] == ["El Nino 1982-83", "1982-09", "1983-02"]

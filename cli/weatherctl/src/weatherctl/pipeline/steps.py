@@ -221,6 +221,11 @@ def analysis(ctx: Context, step: Step) -> dict[str, Any]:
         outputs["significance"] = a.significance
     if a.episodes:
         outputs["episodes"] = [[e.label, e.start, e.end] for e in a.episodes]
+    kept = ctx.run_dir / "outputs" / "analyses.json"  # the analyses' datasets, for pictures
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    known = json.loads(kept.read_text()) if kept.exists() else {}
+    known[a.name] = {"source": a.source, "variables": list(a.variables), **outputs}
+    kept.write_text(json.dumps(known, indent=2, sort_keys=True) + "\n")
     return outputs
 
 
@@ -606,20 +611,10 @@ def pictures(ctx: Context, step: Step) -> dict[str, Any]:
 
 
 def picture_inputs(ctx: Context) -> dict[str, Any]:
-    """demo_pictures' keyword arguments from the run's outputs (also kept as
-    outputs/analyses.json: the analysis datasets by name, with kinds, episodes, significance)."""
+    """demo_pictures' keyword arguments from the run's outputs: the forecast's dataset and
+    NetCDF file, the RMSE by lead, the analyses' datasets (by kind), episodes and threshold."""
     forecast = ctx.state.outputs("forecast")
-    analyses = {
-        a.name: {
-            "kind": a.kind,
-            "source": a.source,
-            "variables": list(a.variables),
-            **ctx.state.outputs(f"analysis:{a.name}"),
-        }
-        for a in ctx.pipeline.analyses
-    }
-    (ctx.run_dir / "outputs").mkdir(parents=True, exist_ok=True)
-    (ctx.run_dir / "outputs" / "analyses.json").write_text(json.dumps(analyses, indent=2) + "\n")
+    analyses = {a.name: ctx.state.outputs(f"analysis:{a.name}") for a in ctx.pipeline.analyses}
     inputs: dict[str, Any] = {}
     if ctx.pipeline.forecast is not None:
         inputs["training_dataset"] = ctx.pipeline.forecast.dataset
