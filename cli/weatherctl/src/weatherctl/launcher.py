@@ -16,6 +16,8 @@ from types import TracebackType
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from weather_runtime.trace_files import TRACES_DIR_VARIABLE
+
 
 @dataclass(frozen=True)
 class ServiceSpec:
@@ -212,6 +214,11 @@ class LocalSuite:
     def archive_url(self) -> str:
         return archive_url(self.data_dir)
 
+    @property
+    def traces_dir(self) -> Path:
+        """Where the services write their spans (OTLP JSON lines) unless told otherwise."""
+        return Path(os.environ.get(TRACES_DIR_VARIABLE) or self.data_dir / "traces")
+
     def start(self, timeout: float = 60) -> None:
         """Starts a Dask scheduler and workers, then every service in order; waits until each
         serves (a sidecar: until it is past start-up). Stops what started when one fails."""
@@ -229,6 +236,8 @@ class LocalSuite:
                 **{spec.prefix + k: v for k, v in spec.local_settings.items()},
                 spec.prefix + "LOG_LEVEL": self.log_level,
             }
+            # spans go to local files unless the caller chose a folder (or OTLP) already
+            env.setdefault(TRACES_DIR_VARIABLE, str(self.traces_dir))
             if spec.serves_grpc:
                 env[spec.prefix + "HOST"] = "127.0.0.1"
                 env[spec.prefix + "PORT"] = str(port)
@@ -414,6 +423,7 @@ def run_up(data_dir: Path, ports: dict[str, int]) -> int:
         print(f"{name:<12} {where}  log {running.log_path}", flush=True)
     addresses = write_suite_file(suite)
     print(f"addresses in {addresses}", flush=True)
+    print(f"traces in {suite.traces_dir} (weatherctl trace list --dir ...)", flush=True)
     print("suite is up; Ctrl-C or SIGTERM stops it", flush=True)
     while not stopping and not suite.dead():
         time.sleep(0.2)

@@ -20,6 +20,7 @@ from weatherctl import (
     forecast_commands,
     plot_commands,
     registry_commands,
+    trace_commands,
     train_commands,
 )
 from weatherctl.output import error
@@ -66,11 +67,27 @@ def build_parser() -> argparse.ArgumentParser:
     forecast_commands.add_parser(commands)
     plot_commands.add_parser(commands)
     pipeline_commands.add_parser(commands)
+    trace_commands.add_parser(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    done = _run_local(args)
+    if done is not None:
+        return done
+    service = getattr(args, "service", "")
+    if service == "predictor":
+        return _on_channel(args.predictor, args, lambda c: forecast_commands.run(c, args))
+    if service in ("ingest", "preprocess", "trainer"):
+        return _run_data(args)
+    return _on_channel(
+        args.registry, args, lambda c: registry_commands.run(_Deadline(c, args.timeout), args)
+    )
+
+
+def _run_local(args: argparse.Namespace) -> int | None:
+    """Commands that start the suite, run a pipeline or call no service; None for others."""
     if args.command == "up":
         from weatherctl.launcher import run_up
 
@@ -87,18 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         from weatherctl.demo import run_demo
 
         return run_demo(args.data_dir.resolve())
-    service = getattr(args, "service", "")
-    if service == "pipeline":
-        return pipeline_commands.run(args)
-    if service == "plot":
-        return plot_commands.run(args)
-    if service == "predictor":
-        return _on_channel(args.predictor, args, lambda c: forecast_commands.run(c, args))
-    if service in ("ingest", "preprocess", "trainer"):
-        return _run_data(args)
-    return _on_channel(
-        args.registry, args, lambda c: registry_commands.run(_Deadline(c, args.timeout), args)
-    )
+    runners = {"pipeline": pipeline_commands.run, "plot": plot_commands.run}
+    runner = runners.get(getattr(args, "service", ""), getattr(args, "local_command", None))
+    return None if runner is None else int(runner(args))
 
 
 def _run_data(args: argparse.Namespace) -> int:
