@@ -5,12 +5,16 @@ Both services run as their own processes on loopback (`python -m weather_modelse
 an ERA5 regional grid (33x49) and one on the global 0.25-degree grid (721x1440). The clients live
 in this process and send the same field values on both paths, built once. Per field and path:
 sequential latency (p50, p99) and throughput with a fixed number of requests in flight, with the
-order of the paths alternated between repeats and the best of the repeats kept.
+order of the paths alternated between repeats and the best of the repeats kept. Unless
+`--no-traced`, a second model server + predictor pair started the same way but with
+WEATHER_TRACES_DIR set (every call's spans recorded and written to files) is the `traced` path,
+and the spans it wrote are counted after the run.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -38,6 +42,7 @@ from weather.predictor.v1 import predictor_service_pb2 as pb
 from weather.predictor.v1 import predictor_service_pb2_grpc as pb_grpc
 
 from weather_modelserver.settings import ModelServerSettings
+from weather_runtime.trace_files import TRACES_DIR_VARIABLE, read_spans
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -49,12 +54,19 @@ INIT = 1_553_472_000  # 2019-03-25T00:00Z
 LEAD_HOURS = 1.0
 MESSAGE_BYTES = 256 * 1024 * 1024
 PATHS = ("direct", "passthrough", "predictor")
+TRACED = "traced"  # the predictor path again, through the pair that records and exports spans
 PROCESSES = ("modelserver", "passthrough", "predictor", "client")
+TRACED_SUFFIX = "-traced"  # the traced pair's processes: modelserver-traced, predictor-traced
+PREDICT = "/weather.predictor.v1.PredictorService/Predict"
+MODEL_PREDICT = "/tensorflow.serving.PredictionService/Predict"
+SERVER, CLIENT = 2, 3  # OTLP span kinds
 
 # Targets of issue 5.
 SMALL_ADDED_MS = 1.0  # the proxy adds at most 1 ms at p50 on the small field
 GLOBAL_P50_RATIO = 1.3  # at most 1.3x the direct p50 on the global field
 THROUGHPUT_RATIO = 0.5  # at least 0.5x the direct requests/s with `inflight` requests in flight
+# Target of issue 10.
+TRACED_THROUGHPUT_RATIO = 0.9  # traced at least 0.9x the predictor's requests/s
 
 
 @dataclass(frozen=True)
@@ -177,11 +189,17 @@ class Service:
 
 
 def start(
-    name: str, module: str, env: dict[str, str], folder: Path, argv: list[str] | None = None
+    name: str,
+    module: str,
+    env: dict[str, str],
+    folder: Path,
+    argv: list[str] | None = None,
+    suffix: str = "",
 ) -> Service:
     """A service as its own process: `python -m module`, or `python *argv` when argv is given
-    (its port then in env as <NAME>_PORT all the same)."""
+    (its port then in env as <NAME>_PORT all the same); suffix tells a second instance apart."""
     port = int(env[f"{name.upper()}_PORT"])
+    name += suffix
     log = folder / f"{name}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -208,6 +226,66 @@ def wait_until(service: Service, call: Callable[[], object], timeout: float = 18
                     f"{service.name} not ready in {timeout} s:\n{service.log.read_text()[-3000:]}"
                 ) from None
             time.sleep(0.5)
+
+
+def start_pair(
+    folder: Path,
+    ports: dict[str, int],
+    config: Path,
+    batch_timeout: int,
+    extra: dict[str, str],
+    suffix: str = "",
+) -> tuple[Service, Service]:
+    """A model server and a predictor calling it, serving the models of config; suffix names
+    the ports, logs and CPU figures of a second pair."""
+    modelserver = start(
+        "modelserver",
+        "weather_modelserver",
+        {
+            "MODELSERVER_HOST": "127.0.0.1",
+            "MODELSERVER_PORT": str(ports[f"modelserver{suffix}"]),
+            "MODELSERVER_METRICS_PORT": "-1",
+            "MODELSERVER_MODEL_CONFIG_FILE": str(config),
+            "MODELSERVER_MAX_MESSAGE_BYTES": str(MESSAGE_BYTES),
+            "MODELSERVER_BATCH_TIMEOUT_MICROS": str(batch_timeout),
+            **extra,
+        },
+        folder,
+        suffix=suffix,
+    )
+    try:
+        predictor = start(
+            "predictor",
+            "weather_predictor",
+            {
+                "PREDICTOR_HOST": "127.0.0.1",
+                "PREDICTOR_PORT": str(ports[f"predictor{suffix}"]),
+                "PREDICTOR_METRICS_PORT": "-1",
+                "PREDICTOR_MODELSERVER_ADDRESS": f"127.0.0.1:{ports[f'modelserver{suffix}']}",
+                "PREDICTOR_MODEL_ROOT": str(config.parent),
+                "PREDICTOR_ARCHIVE_URL": str(folder / f"archive{suffix}"),
+                "PREDICTOR_MAX_MESSAGE_BYTES": str(MESSAGE_BYTES),
+                **extra,
+            },
+            folder,
+            suffix=suffix,
+        )
+    except BaseException:
+        modelserver.stop()
+        raise
+    return modelserver, predictor
+
+
+def wait_ready(modelserver: Service, predictor: Service, probe: Grid, values: np.ndarray) -> None:
+    """Until the model server and then the predictor answer a Predict on the probe grid."""
+    with channel(modelserver.port) as c:
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(c)
+        request = direct_request(probe, values)
+        wait_until(modelserver, lambda: stub.Predict(request, timeout=10))
+    with channel(predictor.port) as c:
+        p_stub = pb_grpc.PredictorServiceStub(c)
+        p_request = predictor_request(probe, values)
+        wait_until(predictor, lambda: p_stub.Predict(p_request, timeout=10))
 
 
 def channel(port: int) -> grpc.Channel:
@@ -461,13 +539,22 @@ def best_of(runs: list[dict[str, Any]], key: str, highest: bool) -> float:
 
 def summarise(field: dict[str, Any]) -> dict[str, Any]:
     best: dict[str, dict[str, float]] = {}
-    for path in PATHS:
+    for path in field["latency"]:
         best[path] = {
             "p50_ms": best_of(field["latency"][path], "p50_ms", False),
             "p99_ms": best_of(field["latency"][path], "p99_ms", False),
             "rps": best_of(field["throughput"][path], "rps", True),
         }
     d, p, f = best["direct"], best["predictor"], best["passthrough"]
+    traced = {}
+    if TRACED in best:
+        t = best[TRACED]
+        traced = {
+            "traced_throughput_ratio": t["rps"] / p["rps"] if p["rps"] else 0.0,
+            "traced_p50_ratio": t["p50_ms"] / p["p50_ms"],
+            "traced_p99_ratio": t["p99_ms"] / p["p99_ms"],
+            "traced_added_p50_ms": t["p50_ms"] - p["p50_ms"],
+        }
     return {
         "best": best,
         "added_p50_ms": p["p50_ms"] - d["p50_ms"],
@@ -477,6 +564,7 @@ def summarise(field: dict[str, Any]) -> dict[str, Any]:
         "floor_added_p50_ms": f["p50_ms"] - d["p50_ms"],
         "floor_p50_ratio": f["p50_ms"] / d["p50_ms"],
         "floor_throughput_ratio": f["rps"] / d["rps"] if d["rps"] else 0.0,
+        **traced,
     }
 
 
@@ -510,6 +598,17 @@ def targets(fields: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                 "met": s["throughput_ratio"] >= THROUGHPUT_RATIO,
             }
         )
+    for name, field in fields.items():
+        s = field["summary"]
+        if "traced_throughput_ratio" in s:
+            found.append(
+                {
+                    "target": f"{name}: traced throughput >= {TRACED_THROUGHPUT_RATIO:g}x "
+                    f"predictor, every call traced (issue 10, {field['inflight']} in flight)",
+                    "value": f"{s['traced_throughput_ratio']:.2f}x",
+                    "met": s["traced_throughput_ratio"] >= TRACED_THROUGHPUT_RATIO,
+                }
+            )
     return found
 
 
@@ -545,7 +644,15 @@ def markdown(stamp: str, result: dict[str, Any]) -> str:
         f"starts the next) for {settings['seconds']:g} s. {settings['repeat']} repeat(s), path "
         "order alternated, best kept (lowest p50/p99, highest req/s). Model server settings: "
         f"defaults except message size (batching on, {settings['batch_timeout_micros']} us "
-        "batch timeout).",
+        "batch timeout)."
+        + (
+            f" traced: `PredictorService.Predict` on a second model server + predictor pair "
+            f"started the same way with `{TRACES_DIR_VARIABLE}` set (every call's spans recorded "
+            "and written as OTLP JSON lines by a BatchSpanProcessor in both processes); the "
+            "ratios compare it with the predictor path."
+            if "traced_spans" in result
+            else ""
+        ),
         "",
         "## Targets",
         "",
@@ -561,6 +668,16 @@ def markdown(stamp: str, result: dict[str, Any]) -> str:
         s = field["summary"]
         best = s["best"]
         mb = field["request_bytes"]
+        traced = []
+        if "traced_throughput_ratio" in s:
+            met = s["traced_throughput_ratio"] >= TRACED_THROUGHPUT_RATIO
+            traced = [
+                f"Traced / predictor: throughput ratio **{s['traced_throughput_ratio']:.2f}x** "
+                f"(goal >= {TRACED_THROUGHPUT_RATIO:g}x: {'met' if met else '**not met**'}); "
+                f"p50 ratio **{s['traced_p50_ratio']:.2f}x** ({s['traced_added_p50_ms']:+.2f} "
+                f"ms); p99 ratio {s['traced_p99_ratio']:.2f}x.",
+                "",
+            ]
         lines += [
             f"## {GRIDS[name].title}",
             "",
@@ -573,7 +690,7 @@ def markdown(stamp: str, result: dict[str, Any]) -> str:
             *[
                 f"| {path} | {best[path]['p50_ms']:.2f} | {best[path]['p99_ms']:.2f} "
                 f"| {best[path]['rps']:.1f} |"
-                for path in PATHS
+                for path in best
             ],
             "",
             f"Predictor: added at p50 **{s['added_p50_ms']:+.2f} ms**; p50 ratio "
@@ -585,6 +702,7 @@ def markdown(stamp: str, result: dict[str, Any]) -> str:
             f"gRPC hop here): added at p50 {s['floor_added_p50_ms']:+.2f} ms; p50 ratio "
             f"{s['floor_p50_ratio']:.2f}x; throughput ratio {s['floor_throughput_ratio']:.2f}x.",
             "",
+            *traced,
             "CPU during the throughput phase (best run of each path), ms of CPU per completed "
             "request:",
             "",
@@ -593,12 +711,12 @@ def markdown(stamp: str, result: dict[str, Any]) -> str:
             "|---|---:|---:|---:|---:|---:|---:|",
         ]
         totals: dict[str, float] = {}
-        for path in PATHS:
+        for path in best:
             run = max(field["throughput"][path], key=lambda r: float(r["rps"]))
             c = run["cpu_ms_per_request"]
             lines.append(
                 f"| {path} | "
-                + " | ".join(f"{c.get(name, 0.0):.2f}" for name in PROCESSES)
+                + " | ".join(f"{c.get(process(path, name), 0.0):.2f}" for name in PROCESSES)
                 + f" | {sum(c.values()):.2f} | {run['other_processes_cpu_share']:.0%} |"
             )
             totals[path] = sum(c.values())
@@ -609,6 +727,11 @@ def markdown(stamp: str, result: dict[str, Any]) -> str:
                 "CPU-bound throughput ratio (direct total / predictor total, what the ratio "
                 f"tends to when the cores are the limit): {bound:.2f}x.",
             ]
+        if totals.get(TRACED):
+            lines.append(
+                f"CPU-bound traced ratio (predictor total / traced total): "
+                f"{totals['predictor'] / totals[TRACED]:.2f}x."
+            )
         lines += [
             "",
             "All runs (p50 ms / p99 ms / req/s): "
@@ -620,7 +743,7 @@ def markdown(stamp: str, result: dict[str, Any]) -> str:
                         field["latency"][path], field["throughput"][path], strict=True
                     )
                 )
-                for path in PATHS
+                for path in best
             ),
             "",
         ]
@@ -634,7 +757,64 @@ def markdown(stamp: str, result: dict[str, Any]) -> str:
                 *[f"| {k} | {v:.3f} |" for k, v in field["conversions"].items()],
                 "",
             ]
+    spans = result.get("traced_spans")
+    if spans:
+        lines += [
+            "## Spans of the traced pair",
+            "",
+            f"Predict requests sent to the traced predictor while measuring: "
+            f"{spans['requests']:,}; traces they started: {spans['traces']:,}, complete "
+            f"(predictor SERVER + CLIENT + model server SERVER): {spans['complete_traces']:,}; "
+            f"spans in those traces: {spans['spans']:,}, **{spans['spans_per_request']:.2f} per "
+            f"request**. All spans in the files (probes and background calls too): "
+            f"{spans['spans_in_files']:,}.",
+            "",
+            "| service | kind | name | spans | per request |",
+            "|---|---|---|---:|---:|",
+            *[
+                f"| {row['service']} | {row['kind']} | `{row['name']}` | {row['count']:,} "
+                f"| {row['count'] / spans['requests']:.3f} |"
+                for row in spans["by_span"]
+            ],
+            "",
+        ]
     return "\n".join(lines)
+
+
+def process(path: str, name: str) -> str:
+    """The process whose CPU goes in a column: the traced pair's for the traced path."""
+    traced = path == TRACED and name in ("modelserver", "predictor")
+    return name + TRACED_SUFFIX if traced else name
+
+
+def count_spans(folder: Path, since_ns: int, requests: int) -> dict[str, Any]:
+    """The traced pair's spans: the traces started by the Predict calls measured (their
+    predictor SERVER span began at since_ns or later), and whether each is complete."""
+    spans = read_spans(folder)
+    measured = {
+        s.trace_id for s in spans if s.kind == SERVER and s.name == PREDICT and s.start >= since_ns
+    }
+    ours = [s for s in spans if s.trace_id in measured]
+    found: dict[str, set[tuple[int, str]]] = {}
+    rows: dict[tuple[str, str, str], int] = {}
+    for s in ours:
+        found.setdefault(s.trace_id, set()).add((s.kind, s.name))
+        key = (s.service, {SERVER: "SERVER", CLIENT: "CLIENT"}.get(s.kind, str(s.kind)), s.name)
+        rows[key] = rows.get(key, 0) + 1
+    whole = {(SERVER, PREDICT), (CLIENT, MODEL_PREDICT), (SERVER, MODEL_PREDICT)}
+    return {
+        "requests": requests,
+        "traces": len(measured),
+        "complete_traces": sum(1 for kinds in found.values() if whole <= kinds),
+        "spans": len(ours),
+        "spans_per_request": len(ours) / requests if requests else 0.0,
+        "spans_in_files": len(spans),
+        "files": sorted(p.name for p in folder.glob("*.jsonl")),
+        "by_span": [
+            {"service": k[0], "kind": k[1], "name": k[2], "count": n}
+            for k, n in sorted(rows.items())
+        ],
+    }
 
 
 # ---- main ---------------------------------------------------------------------------------------
@@ -646,14 +826,27 @@ def run_field(
     values = window(steps, grid)
     direct = direct_request(grid, values)
     proxied = predictor_request(grid, values)
+    traced_port = ports.get("predictor" + TRACED_SUFFIX)
+    paths = PATHS + ((TRACED,) if traced_port else ())
+    sent = itertools.count()  # Predict calls made on the traced predictor (spans expected)
+
+    def counted(call: Callable[[], Any]) -> Callable[[], Any]:
+        def call_counted() -> Any:
+            next(sent)
+            return call()
+
+        return call_counted
+
     with (
         channel(ports["modelserver"]) as c_direct,
         channel(ports["passthrough"]) as c_pass,
         channel(ports["predictor"]) as c_pred,
+        channel(traced_port or ports["predictor"]) as c_traced,  # unused with --no-traced
     ):
         d_stub = prediction_service_pb2_grpc.PredictionServiceStub(c_direct)
         f_stub = prediction_service_pb2_grpc.PredictionServiceStub(c_pass)
         p_stub = pb_grpc.PredictorServiceStub(c_pred)
+        t_stub = pb_grpc.PredictorServiceStub(c_traced)
         d_reply = d_stub.Predict(direct, timeout=60)
         f_reply = f_stub.Predict(direct, timeout=60)
         p_reply = p_stub.Predict(proxied, timeout=60)
@@ -661,15 +854,21 @@ def run_field(
             raise AssertionError(f"{grid.model}: the predictor answers differently")
         if not np.array_equal(direct_output(d_reply, grid), direct_output(f_reply, grid)):
             raise AssertionError(f"{grid.model}: the byte-forwarding proxy answers differently")
+        if traced_port:
+            t_reply = counted(lambda: t_stub.Predict(proxied, timeout=60))()
+            if not np.array_equal(predictor_output(p_reply, grid), predictor_output(t_reply, grid)):
+                raise AssertionError(f"{grid.model}: the traced predictor answers differently")
         calls: dict[str, Callable[[], object]] = {
             "direct": lambda: d_stub.Predict(direct, timeout=60),
             "passthrough": lambda: f_stub.Predict(direct, timeout=60),
             "predictor": lambda: p_stub.Predict(proxied, timeout=60),
+            TRACED: counted(lambda: t_stub.Predict(proxied, timeout=60)),
         }
         futures: dict[str, Callable[[], grpc.Future]] = {
             "direct": lambda: d_stub.Predict.future(direct, timeout=60),
             "passthrough": lambda: f_stub.Predict.future(direct, timeout=60),
             "predictor": lambda: p_stub.Predict.future(proxied, timeout=60),
+            TRACED: counted(lambda: t_stub.Predict.future(proxied, timeout=60)),
         }
         out: dict[str, Any] = {
             "shape": [steps, *grid.shape],
@@ -680,13 +879,13 @@ def run_field(
                 "direct_response": d_reply.ByteSize(),
                 "predictor_response": p_reply.ByteSize(),
             },
-            "latency": {p: [] for p in PATHS},
-            "throughput": {p: [] for p in PATHS},
+            "latency": {p: [] for p in paths},
+            "throughput": {p: [] for p in paths},
             "order": [],
             "load_average": [os.getloadavg()[0]],
         }
         for r in range(args.repeat):
-            order = PATHS[r % len(PATHS) :] + PATHS[: r % len(PATHS)]  # each leads in turn
+            order = paths[r % len(paths) :] + paths[: r % len(paths)]  # each leads in turn
             out["order"].append(list(order))
             for path in order:
                 out["latency"][path].append(latency(calls[path], args.calls, args.warmup))
@@ -702,6 +901,8 @@ def run_field(
                     flush=True,
                 )
     out["summary"] = summarise(out)
+    if traced_port:
+        out["traced_requests"] = next(sent)
     if not args.no_breakdown:
         rounds = 3 if grid.global_grid else 200
         out["conversions"] = conversions(grid, values, 1 if args.quick else rounds)
@@ -725,7 +926,7 @@ def warnings_for(result: dict[str, Any], nproc: int) -> list[str]:
             )
         worst = max(
             float(r["other_processes_cpu_share"])
-            for path in PATHS
+            for path in field["throughput"]
             for r in field["throughput"][path]
         )
         if worst > 0.1:
@@ -733,7 +934,7 @@ def warnings_for(result: dict[str, Any], nproc: int) -> list[str]:
                 f"{name}: other processes used up to {worst:.0%} of the machine's CPU during a "
                 "throughput phase"
             )
-        for path in PATHS:
+        for path in field["throughput"]:
             errors = sum(int(r["errors"]) for r in field["throughput"][path])
             if errors:
                 first = next(r["first_error"] for r in field["throughput"][path] if r["errors"])
@@ -758,6 +959,9 @@ def main(argv: list[str] | None = None) -> int:
         help="MODELSERVER_BATCH_TIMEOUT_MICROS (default: the model server's own default)",
     )
     parser.add_argument("--quick", action="store_true", help="smoke test: 30 calls, 2 s, 2 repeats")
+    parser.add_argument(
+        "--no-traced", action="store_true", help="skip the traced pair (tracing on vs off)"
+    )
     args = parser.parse_args(argv)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     command = shlex.join([".venv/bin/python", "bench/predictor/run.py", *(argv or sys.argv[1:])])
@@ -776,36 +980,15 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(temp)
         config = write_models(folder / "models", args.input_steps, grids)
         ports = {"modelserver": free_port(), "passthrough": free_port(), "predictor": free_port()}
-        modelserver = start(
-            "modelserver",
-            "weather_modelserver",
-            {
-                "MODELSERVER_HOST": "127.0.0.1",
-                "MODELSERVER_PORT": str(ports["modelserver"]),
-                "MODELSERVER_METRICS_PORT": "-1",
-                "MODELSERVER_MODEL_CONFIG_FILE": str(config),
-                "MODELSERVER_MAX_MESSAGE_BYTES": str(MESSAGE_BYTES),
-                "MODELSERVER_BATCH_TIMEOUT_MICROS": str(batch_timeout),
-            },
-            folder,
-        )
-        services = [modelserver]
+        if not args.no_traced:
+            ports |= {name + TRACED_SUFFIX: free_port() for name in ("modelserver", "predictor")}
+        traces = folder / "traces"
+        services: list[Service] = []
         try:
-            predictor = start(
-                "predictor",
-                "weather_predictor",
-                {
-                    "PREDICTOR_HOST": "127.0.0.1",
-                    "PREDICTOR_PORT": str(ports["predictor"]),
-                    "PREDICTOR_METRICS_PORT": "-1",
-                    "PREDICTOR_MODELSERVER_ADDRESS": f"127.0.0.1:{ports['modelserver']}",
-                    "PREDICTOR_MODEL_ROOT": str(folder / "models"),
-                    "PREDICTOR_ARCHIVE_URL": str(folder / "archive"),
-                    "PREDICTOR_MAX_MESSAGE_BYTES": str(MESSAGE_BYTES),
-                },
-                folder,
-            )
-            services.append(predictor)
+            # no spans recorded by the first pair, whatever this process's environment says
+            untraced = {TRACES_DIR_VARIABLE: "", "OTEL_TRACES_EXPORTER": "none"}
+            modelserver, predictor = start_pair(folder, ports, config, batch_timeout, untraced)
+            services += [modelserver, predictor]
             passthrough = start(
                 "passthrough",
                 "",
@@ -818,16 +1001,17 @@ def main(argv: list[str] | None = None) -> int:
                 ],
             )
             services.append(passthrough)
+            pairs = [(modelserver, predictor)]
+            if not args.no_traced:  # the same pair again, every call's spans written to files
+                traced = {TRACES_DIR_VARIABLE: str(traces), "OTEL_TRACES_EXPORTER": "none"}
+                pair = start_pair(folder, ports, config, batch_timeout, traced, TRACED_SUFFIX)
+                services += pair
+                pairs.append(pair)
             probe = grids[0]
             values = window(args.input_steps, probe)
-            with channel(ports["modelserver"]) as c:
-                stub = prediction_service_pb2_grpc.PredictionServiceStub(c)
-                request = direct_request(probe, values)
-                wait_until(modelserver, lambda: stub.Predict(request, timeout=10))
-            with channel(ports["predictor"]) as c:
-                p_stub = pb_grpc.PredictorServiceStub(c)
-                p_request = predictor_request(probe, values)
-                wait_until(predictor, lambda: p_stub.Predict(p_request, timeout=10))
+            request = direct_request(probe, values)
+            for pair in pairs:
+                wait_ready(*pair, probe, values)
             with channel(ports["passthrough"]) as c:
                 f_stub = prediction_service_pb2_grpc.PredictionServiceStub(c)
                 wait_until(passthrough, lambda: f_stub.Predict(request, timeout=10))
@@ -841,14 +1025,19 @@ def main(argv: list[str] | None = None) -> int:
                 "input_steps": args.input_steps,
                 "quick": args.quick,
                 "batch_timeout_micros": batch_timeout,
+                "traced": not args.no_traced,
             }
+            since_ns = time.time_ns()
             result["fields"] = {
                 grid.model: run_field(grid, args.input_steps, ports, args, machine)
                 for grid in grids
             }
         finally:
             for service in reversed(services):
-                service.stop()
+                service.stop()  # SIGTERM: the traced pair flushes its spans as it leaves
+        if not args.no_traced:
+            sent = sum(int(field["traced_requests"]) for field in result["fields"].values())
+            result["traced_spans"] = count_spans(traces, since_ns, sent)
     result["targets"] = targets(result["fields"])
     result["warnings"] = warnings_for(result, nproc)
     RESULTS.mkdir(parents=True, exist_ok=True)
