@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from tests.conftest import ROOT
+from tests.observability.otlp_receiver import OtlpReceiver
 from weather_runtime.telemetry import init_tracing
+from weather_runtime.trace_files import Span as TraceSpan
+from weather_runtime.trace_files import spans_of_request, to_otlp_json
 from weatherctl.launcher import LocalSuite, write_suite_file
 from weatherctl.main import main
 from weatherctl.pipeline.spec import PipelineFileError, load, parse_leads
@@ -299,12 +303,22 @@ class Suite:
 
 
 @pytest.fixture(scope="module")
-def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
+def receiver() -> Iterator[OtlpReceiver]:
+    """A real OTLP/gRPC trace receiver every service of the suite exports to."""
+    running = OtlpReceiver()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory: pytest.TempPathFactory, receiver: OtlpReceiver) -> Iterator[Suite]:
     provider = init_tracing("weather-tests")
     spans = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(spans))
     data_dir = tmp_path_factory.mktemp("pipeline-suite")
-    with LocalSuite(data_dir) as running:
+    # the standard OTEL_* variables point every service (and the trainer's training
+    # processes, which inherit them) at the receiver
+    with LocalSuite(data_dir, extra_env=receiver.environment()) as running:
         yield Suite(write_suite_file(running), running.data_dir, spans)
 
 
@@ -345,6 +359,120 @@ def test_the_first_run_executes_every_step_in_one_trace(suite: Suite, first_run:
         s for s in finished if s.parent is not None and s.parent.span_id == root.context.span_id
     ]
     assert [s.name for s in children] == [f"pipeline-step {name}" for name in SMOKE_STEPS]
+
+
+# Spans every run of the smoke pipeline must hold, by service: the background work of each
+# step (ingest batches, build steps, Dask computes, the job, its epoch and export, the serving
+# sync's reconciliation and the model load), not only the RPCs.
+BACKGROUND_SPANS = {
+    ("weather-tests", "pipeline-run"),
+    ("ingest", "ingest"),
+    ("ingest", "write batch"),
+    ("preprocess", "build"),
+    ("preprocess", "build: plan"),
+    ("preprocess", "build: statistics"),
+    ("preprocess", "dask compute: statistics"),
+    ("preprocess", "build: write"),
+    ("preprocess", "write batch"),
+    ("trainer", "training job"),
+    ("trainer", "train: prepare"),
+    ("trainer", "train: fit"),
+    ("trainer", "dask compute: ridge normal equations"),
+    ("trainer", "epoch 1"),
+    ("trainer", "train: score"),
+    ("trainer", "train: export SavedModel"),
+    ("trainer", "register version"),
+    ("serving-sync", "serving sync: reconcile"),
+    ("modelserver", "model load"),
+    ("predictor", "/weather.predictor.v1.PredictorService/Forecast"),
+    ("modelserver", "/tensorflow.serving.PredictionService/Predict"),
+}
+SERVICES = {
+    "weather-tests",  # the pipeline runner, in this process
+    "registry",
+    "ingest",
+    "preprocess",
+    "trainer",
+    "modelserver",
+    "serving-sync",
+    "predictor",
+}
+
+
+def _run_spans(suite: Suite, receiver: OtlpReceiver, trace_id: str) -> list[TraceSpan]:
+    """The run's spans: this process's (the runner) and those the services exported."""
+    local = [
+        span
+        for span in spans_of_request(to_otlp_json(suite.spans.get_finished_spans()))
+        if span.trace_id == trace_id
+    ]
+    return local + receiver.spans(trace_id)
+
+
+@pytest.mark.timeout(300)
+def test_the_first_run_is_one_trace_through_every_service_and_its_background_work(
+    suite: Suite, first_run: Run, receiver: OtlpReceiver
+) -> None:
+    assert first_run.code == 0, first_run.out
+    trace_id = first_run.out.split("trace id of this run: ")[1].split()[0]
+    # services export in batches, and the serving sync may still be finishing its pass:
+    # wait until every parent is known and the expected spans are in
+    deadline = time.monotonic() + 60
+    while True:
+        spans = _run_spans(suite, receiver, trace_id)
+        ids = {s.span_id for s in spans}
+        orphans = [s for s in spans if s.parent_id and s.parent_id not in ids]
+        missing = BACKGROUND_SPANS - {(s.service, s.name) for s in spans}
+        if (not orphans and not missing) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert not missing, f"no spans {sorted(missing)} in the run's trace"
+    assert {s.service for s in spans} == SERVICES
+    # parent links intact: one root (the run), every other span's parent is in the trace
+    roots = [s for s in spans if not s.parent_id]
+    assert [(r.service, r.name) for r in roots] == [("weather-tests", "pipeline-run")]
+    assert not orphans, [(s.service, s.name) for s in orphans]
+    # one trace id: what the services did for the run is nowhere else
+    elsewhere = [
+        (s.service, s.name)
+        for s in receiver.spans()
+        if s.trace_id != trace_id and (s.service, s.name) in BACKGROUND_SPANS
+    ]
+    assert elsewhere == []
+    by_name: dict[str, list[TraceSpan]] = {}
+    for span in spans:
+        by_name.setdefault(span.name, []).append(span)
+
+    def ancestors(span: TraceSpan) -> list[str]:
+        by_id = {s.span_id: s for s in spans}
+        names = []
+        while span.parent_id in by_id:
+            span = by_id[span.parent_id]
+            names.append(span.name)
+        return names
+
+    # the long work keeps the trace of the call that started it
+    assert "/weather.ingest.v1.IngestService/StartIngest" in ancestors(by_name["ingest"][0])
+    assert "training job" in ancestors(by_name["epoch 1"][0])  # from the training process
+    assert "/weather.trainer.v1.TrainerService/StartTraining" in ancestors(
+        by_name["training job"][0]
+    )
+    assert "/weather.registry.v1.RegistryService/CreateModelVersion" in [
+        s.name for s in spans if s.service == "registry"
+    ]
+    assert "/weather.registry.v1.RegistryService/SetAlias" in ancestors(
+        by_name["serving sync: reconcile"][0]
+    )
+    assert "serving sync: reconcile" in ancestors(by_name["model load"][0])
+    assert by_name["model load"][0].attributes["model.state"] == "AVAILABLE"
+    for name in ("dask compute: statistics", "dask compute: ridge normal equations"):
+        assert int(by_name[name][0].attributes["dask.tasks"]) > 0  # type: ignore[call-overload]
+    assert all(int(s.attributes["dask.tasks"]) > 0 for s in by_name["write batch"])  # type: ignore[call-overload]
+    # every forecast's model-server calls are children of the predictor's CLIENT spans
+    served = [s for s in spans if s.service == "modelserver" and s.name.endswith("/Predict")]
+    assert served and all(
+        "/weather.predictor.v1.PredictorService/Forecast" in ancestors(s) for s in served
+    )
 
 
 @pytest.mark.timeout(300)

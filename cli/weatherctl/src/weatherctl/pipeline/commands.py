@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from weather_runtime.telemetry import init_tracing
+from weather_runtime.trace_files import TRACES_DIR_VARIABLE
+from weatherctl import trace_commands
 from weatherctl.launcher import SUITE_FILE, LocalSuite, source_root
 from weatherctl.pipeline import runner
 from weatherctl.pipeline.spec import Pipeline, PipelineFileError, load
@@ -137,6 +139,7 @@ def run_local(
             file=sys.stderr,
         )
         return 2
+    traces = _trace_files_for(data_dir)
     provider = init_tracing("weatherctl")
     print(f"starting the suite under {data_dir} ...", flush=True)
     try:
@@ -153,8 +156,29 @@ def run_local(
         return 1
     provider.force_flush()
     code = _report(result)
+    if traces is not None:
+        _print_tree(traces, result.trace_id)
     print("suite stopped cleanly")
     return code
+
+
+def _trace_files_for(data_dir: Path) -> Path | None:
+    """The folder every process of a local run writes its spans to (this one included), set
+    before tracing starts; None when tracing is off."""
+    if os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true":
+        return None
+    os.environ.setdefault(TRACES_DIR_VARIABLE, str(data_dir / "traces"))
+    return Path(os.environ[TRACES_DIR_VARIABLE])
+
+
+def _print_tree(folder: Path, trace_id: str) -> None:
+    """The run's span tree, read back from the trace files once every process has flushed."""
+    lines = trace_commands.show(folder, trace_id) if trace_id and folder.is_dir() else []
+    if not lines:
+        print(f"no spans of trace {trace_id} in {folder}")
+        return
+    print(f"\nthe run's trace (weatherctl trace show {trace_id} --dir {folder}):")
+    print("\n".join(lines))
 
 
 def run_demo(data_dir: Path) -> int:

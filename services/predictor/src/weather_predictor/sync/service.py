@@ -60,6 +60,10 @@ class Superseded(Exception):
     stops after step A (old labels kept, the new version still loading) and starts over."""
 
 
+# Events younger than this continue their trace in the reconciliation they trigger.
+FRESH_EVENT_SECONDS = 60.0
+
+
 @dataclass(frozen=True)
 class Wanted:
     """A version an alias points at, with where its artefact lives."""
@@ -260,7 +264,9 @@ class ServingSync:
                                 "sequence": event.sequence,
                             },
                         )
-                        if event.trace_parent:
+                        # a replayed old event (start-up) does not join its old trace
+                        fresh = time.time() - event.time.seconds < FRESH_EVENT_SECONDS
+                        if event.trace_parent and fresh:
                             with self._cond:
                                 self._event_traces.append(event.trace_parent)
                         self._trigger.set()
