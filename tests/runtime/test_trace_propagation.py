@@ -177,3 +177,42 @@ def test_render_nests_and_marks_failures() -> None:
         "│  └─ b  [svc]  2.0 ms  FAILED",
         "└─ c  [svc]  2.0 ms",
     ]
+
+
+def test_the_direct_otlp_json_encoder_matches_protobufs_mapping() -> None:
+    from opentelemetry import propagate
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.trace import Link, Status, StatusCode
+
+    from weather_runtime.trace_files import to_otlp_json, to_otlp_json_by_protobuf
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "unit", "n": 3}))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    plain, versioned = provider.get_tracer("plain"), provider.get_tracer("versioned", "1.2")
+    attributes: dict[str, str | int] = {
+        "rpc.system": "grpc",
+        "rpc.method": "Predict",
+        "rpc.grpc.status_code": 0,
+    }
+    first = plain.start_span("/p.S/Predict", kind=SpanKind.SERVER, attributes=attributes)
+    first.end()
+    remote = propagate.extract(
+        {
+            "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            "tracestate": "a=1,b=2",
+        }
+    )
+    links = [Link(first.get_span_context(), {"k": 1})]
+    with versioned.start_as_current_span("root", context=remote, links=links) as root:
+        root.set_attributes({"f": 1.5, "b": True, "ints": [1, 2], "strs": ["a"], "big": 2**40})
+        root.add_event("event", {"x": "y"})
+        root.add_event("bare")
+        with plain.start_as_current_span("failed", kind=SpanKind.CLIENT) as failed:
+            failed.set_status(Status(StatusCode.ERROR, "INTERNAL"))
+        with plain.start_as_current_span("ok", kind=SpanKind.PRODUCER) as ok:
+            ok.set_status(Status(StatusCode.OK))
+    spans = exporter.get_finished_spans()
+    assert len(spans) == 4
+    assert to_otlp_json(spans) == to_otlp_json_by_protobuf(spans)
+    assert to_otlp_json(spans[:1]) == to_otlp_json_by_protobuf(spans[:1])
