@@ -21,7 +21,7 @@ from tests.conftest import start_registry
 from weather_runtime.operations import Operations
 from weather_runtime.telemetry import ListenedTracerProvider, init_tracing, instrumented_channel
 from weather_runtime.trace_files import JsonLinesSpanExporter, Span, build_tree, read_spans
-from weatherctl.trace_commands import render, show
+from weatherctl.trace_commands import compact, render, show
 
 
 @pytest.fixture
@@ -216,3 +216,22 @@ def test_the_direct_otlp_json_encoder_matches_protobufs_mapping() -> None:
     assert len(spans) == 4
     assert to_otlp_json(spans) == to_otlp_json_by_protobuf(spans)
     assert to_otlp_json(spans[:1]) == to_otlp_json_by_protobuf(spans[:1])
+
+
+def test_a_call_is_one_line_unless_full() -> None:
+    def span(name: str, span_id: str, parent: str, kind: int, service: str) -> Span:
+        return Span("t", span_id, parent, name, service, kind, 0, 1_000_000, {}, 0)
+
+    method = "/weather.ingest.v1.IngestService/StartIngest"
+    spans = [
+        span("run", "1", "", 1, "cli"),
+        span(method, "2", "1", 3, "cli"),
+        span(method, "3", "2", 2, "ingest"),
+        span("ingest", "4", "3", 1, "ingest"),
+    ]
+    assert render(compact(build_tree(spans))) == [
+        "run  [cli]  1.0 ms",
+        "└─ IngestService/StartIngest  [cli → ingest]  1.0 ms",
+        "   └─ ingest  [ingest]  1.0 ms",
+    ]
+    assert len(render(build_tree(spans))) == 4

@@ -6,6 +6,7 @@ import argparse
 import os
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from weather_runtime.trace_files import TRACES_DIR_VARIABLE, Span, build_tree, read_spans
@@ -28,6 +29,7 @@ SHOWN_ATTRIBUTES = (
 )
 _NUMBERS = re.compile(r"\d+")
 ERROR = 2  # OTLP status code of a failed span
+SERVER, CLIENT = 2, 3  # OTLP span kinds
 
 
 def default_folder() -> Path:
@@ -64,6 +66,42 @@ def _label(span: Span) -> str:
 def _kind(span: Span) -> tuple[str, str]:
     """Siblings of the same kind (numbers ignored: epoch 1, epoch 2) collapse together."""
     return span.service, _NUMBERS.sub("N", span.name)
+
+
+def _short(name: str) -> str:
+    """/weather.ingest.v1.IngestService/StartIngest -> IngestService/StartIngest."""
+    if not name.startswith("/"):
+        return name
+    service, _, method = name[1:].partition("/")
+    return f"{service.rsplit('.', 1)[-1]}/{method}"
+
+
+def compact(spans: Sequence[Span]) -> list[Span]:
+    """The tree with each call shown once: a CLIENT span whose only child is the server's span
+    of the same call becomes one span `Service/Method` of service `caller → server` (the
+    client's duration, the server's attributes and children, failed if either failed)."""
+    out = []
+    for span in spans:
+        children = span.children
+        if (
+            span.kind == CLIENT
+            and len(children) == 1
+            and children[0].kind == SERVER
+            and children[0].name == span.name
+        ):
+            server = children[0]
+            merged = replace(
+                span,
+                name=_short(span.name),
+                service=f"{span.service} → {server.service}",
+                attributes={**span.attributes, **server.attributes},
+                status=ERROR if ERROR in (span.status, server.status) else span.status,
+                children=compact(server.children),
+            )
+        else:
+            merged = replace(span, name=_short(span.name), children=compact(children))
+        out.append(merged)
+    return out
 
 
 def render(roots: Sequence[Span], repeat: int = 3) -> list[str]:
@@ -120,13 +158,17 @@ def summary(spans: Sequence[Span]) -> str:
     return f"{len(spans)} spans from {len(services)} services ({names}) over {duration(wall)}"
 
 
-def show(folder: Path, trace_id: str, repeat: int = 3) -> list[str]:
-    """The lines `trace show` prints; an empty list when the trace is not in the folder."""
+def show(folder: Path, trace_id: str, repeat: int = 3, full: bool = False) -> list[str]:
+    """The lines `trace show` prints (calls merged unless full); an empty list when the trace
+    is not in the folder."""
     spans = read_spans(folder, trace_id.lower())
     if not spans:
         return []
     roots = build_tree(spans)
-    return [f"trace {trace_id}: {summary(spans)}", *render(roots, repeat)]
+    return [
+        f"trace {trace_id}: {summary(spans)}",
+        *render(roots if full else compact(roots), repeat),
+    ]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -155,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
             )
         print(table(rows[-args.last :], ["trace id", "root", "spans", "services", "root took"]))
         return 0
-    lines = show(folder, args.trace_id, args.repeat)
+    lines = show(folder, args.trace_id, args.repeat, args.full)
     if not lines:
         error(f"trace {args.trace_id} is not in {folder}")
         return 1
@@ -167,9 +209,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     """Registers `trace list` and `trace show TRACE_ID`."""
     parser = commands.add_parser("trace", help="traces written by the local suite")
     parser.set_defaults(local_command=run)
-    parser.add_argument(
-        "--dir", type=Path, default=None, help=f"trace folder (default ${TRACES_DIR_VARIABLE})"
-    )
     actions = parser.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="traces in the folder, oldest first")
     listing.add_argument("--last", type=int, default=20, help="show only the newest N")
@@ -178,3 +217,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     shown.add_argument(
         "--repeat", type=int, default=3, help="siblings of one kind shown before collapsing"
     )
+    shown.add_argument(
+        "--full",
+        action="store_true",
+        help="client and server spans of a call on lines of their own",
+    )
+    for sub in (listing, shown):
+        sub.add_argument(
+            "--dir", type=Path, default=None, help=f"trace folder (default ${TRACES_DIR_VARIABLE})"
+        )

@@ -173,7 +173,7 @@ def _trace_files_for(data_dir: Path) -> Path | None:
 
 def _print_tree(folder: Path, trace_id: str) -> None:
     """The run's span tree, read back from the trace files once every process has flushed."""
-    lines = trace_commands.show(folder, trace_id) if trace_id and folder.is_dir() else []
+    lines = trace_commands.show(folder, trace_id, repeat=2) if trace_id and folder.is_dir() else []
     if not lines:
         print(f"no spans of trace {trace_id} in {folder}")
         return
