@@ -28,7 +28,7 @@ from tests.observability.otlp_receiver import OtlpReceiver
 from weather_runtime.telemetry import init_tracing
 from weather_runtime.trace_files import Span as TraceSpan
 from weather_runtime.trace_files import spans_of_request, to_otlp_json
-from weatherctl.launcher import LocalSuite, write_suite_file
+from weatherctl.launcher import SERVICE_NAMES, LocalSuite, write_suite_file
 from weatherctl.main import main
 from weatherctl.pipeline.spec import PipelineFileError, load, parse_leads
 from weatherctl.pipeline.state import State, output_digest, plan, step_keys
@@ -387,16 +387,7 @@ BACKGROUND_SPANS = {
     ("predictor", "/weather.predictor.v1.PredictorService/Forecast"),
     ("modelserver", "/tensorflow.serving.PredictionService/Predict"),
 }
-SERVICES = {
-    "weather-tests",  # the pipeline runner, in this process
-    "registry",
-    "ingest",
-    "preprocess",
-    "trainer",
-    "modelserver",
-    "serving-sync",
-    "predictor",
-}
+SERVICES = {"weather-tests", *SERVICE_NAMES}  # the pipeline runner (this process), the suite
 
 
 def _run_spans(suite: Suite, receiver: OtlpReceiver, trace_id: str) -> list[TraceSpan]:

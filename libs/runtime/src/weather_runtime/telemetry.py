@@ -26,7 +26,7 @@ from opentelemetry.trace import (
 )
 
 from weather_runtime.interceptors import Behavior, WrappingInterceptor, status_code
-from weather_runtime.trace_client import instrumented_channel
+from weather_runtime.trace_client import ProviderTracer, instrumented_channel
 from weather_runtime.trace_files import TRACES_DIR_VARIABLE, JsonLinesSpanExporter
 
 log = logging.getLogger(__name__)
@@ -166,14 +166,7 @@ class TracingInterceptor(WrappingInterceptor):
 
     def __init__(self) -> None:
         super().__init__()
-        self._tracers: tuple[trace.TracerProvider, trace.Tracer] | None = None
-
-    def _tracer(self, provider: trace.TracerProvider) -> trace.Tracer:
-        """The tracer of the global provider (which may be installed after the server is built)."""
-        known = self._tracers
-        if known is None or known[0] is not provider:
-            known = self._tracers = (provider, provider.get_tracer("weather_runtime.telemetry"))
-        return known[1]
+        self._tracer = ProviderTracer("weather_runtime.telemetry")
 
     def _start(self, method: str, context: grpc.ServicerContext) -> tuple[trace.Span, object]:
         parent = propagate.extract(context.invocation_metadata(), getter=_GETTER)

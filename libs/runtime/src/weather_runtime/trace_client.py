@@ -20,6 +20,21 @@ def _listened(provider: trace.TracerProvider) -> bool:
     return bool(getattr(provider, "listened", False))
 
 
+class ProviderTracer:
+    """A named tracer of the global provider, looked up again only when the provider changes
+    (it may be installed after a server or channel is built)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._known: tuple[trace.TracerProvider, trace.Tracer] | None = None
+
+    def __call__(self, provider: trace.TracerProvider) -> trace.Tracer:
+        known = self._known
+        if known is None or known[0] is not provider:
+            known = self._known = (provider, provider.get_tracer(self.name))
+        return known[1]
+
+
 class TraceContextClientInterceptor(
     grpc.UnaryUnaryClientInterceptor,  # type: ignore[misc]
     grpc.UnaryStreamClientInterceptor,  # type: ignore[misc]
@@ -33,13 +48,7 @@ class TraceContextClientInterceptor(
     is, so cancel() and the call's other methods keep working)."""
 
     def __init__(self) -> None:
-        self._tracers: tuple[trace.TracerProvider, trace.Tracer] | None = None
-
-    def _tracer(self, provider: trace.TracerProvider) -> trace.Tracer:
-        known = self._tracers
-        if known is None or known[0] is not provider:
-            known = self._tracers = (provider, provider.get_tracer("weather_runtime.trace_client"))
-        return known[1]
+        self._tracer = ProviderTracer("weather_runtime.trace_client")
 
     def _begin(self, details: Any) -> tuple[Any, trace.Span | None]:
         provider = trace.get_tracer_provider()
