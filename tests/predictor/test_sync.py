@@ -151,9 +151,9 @@ def test_a_version_whose_artifact_does_not_match_its_digest_is_not_served(
     sync = stack.start_sync()
     before = _config(stack)
 
-    done = sync.reconciliations
     stack.set_alias("production", 2)
-    wait_for(lambda: sync.reconciliations > done, what="a reconciliation after the move")
+    moved = time.monotonic()
+    wait_for(lambda: sync.reconciled_since(moved), what="a reconciliation after the move")
     assert stack.answer("production") == 1
     assert stack.modelserver.states(MODEL) == {1: "AVAILABLE"}
     assert _config(stack) == before
@@ -211,15 +211,15 @@ def test_a_lost_registry_is_retried_with_backoff_then_followed_again(
         stack.register(artifacts[scale])
     stack.set_alias("production", 1)
     sync = stack.start_sync(backoff_initial_seconds=0.2, backoff_max_seconds=1)
-    done = sync.reconciliations
     port = stack.registry.port
     caplog.set_level(logging.WARNING, logger="weather_predictor.sync.service")
     stack.registry.channel.close()
     stack.registry.server.stop(0)  # the stream ends; reconciliations fail while it is away
+    gone = time.monotonic()
     time.sleep(3)
     failures = [r for r in caplog.records if "reconciliation failed" in r.getMessage()]
     assert 2 <= len(failures) <= 6, [r.getMessage() for r in failures]  # backoff, no busy loop
-    assert sync.reconciliations == done
+    assert not sync.reconciled_since(gone)
     assert stack.answer("production") == 1  # serving is untouched meanwhile
 
     stack.registry = start_registry(
@@ -228,7 +228,8 @@ def test_a_lost_registry_is_retried_with_backoff_then_followed_again(
         gated_aliases=[],
         port=port,
     )
-    wait_for(lambda: sync.reconciliations > done, what="a reconciliation after the return")
+    back = time.monotonic()
+    wait_for(lambda: sync.reconciled_since(back), what="a reconciliation after the return")
     stack.set_alias("production", 2)
     wait_for(lambda: stack.answer("production") == 2, what="production on version 2")
 
@@ -294,9 +295,9 @@ def test_a_version_that_fails_to_load_leaves_the_alias_on_the_old_one(
     sync = stack.start_sync()
     caplog.set_level(logging.ERROR, logger="weather_predictor.sync.service")
 
-    done = sync.reconciliations
     stack.set_alias("production", 2)
-    wait_for(lambda: sync.reconciliations > done, what="a reconciliation after the move")
+    moved = time.monotonic()
+    wait_for(lambda: sync.reconciled_since(moved), what="a reconciliation after the move")
     assert stack.answer("production") == 1
     assert any("version 2 did not become available" in r.getMessage() for r in caplog.records)
     assert sync.served[MODEL].labels == {"production": 1}

@@ -104,6 +104,7 @@ class ServingSync:
         self._lock = threading.Lock()  # one reconciliation at a time
         self._cond = threading.Condition()
         self._reconciliations = 0
+        self._last_began = float("-inf")  # when the last successful reconciliation began
         self._last_error = ""
         self._current: State = {}
         self._snapshot: State = {}  # a copy of _current readable while a reconciliation runs
@@ -172,6 +173,12 @@ class ServingSync:
                 self._cond.wait(left)
             return True
 
+    def reconciled_since(self, moment: float) -> bool:
+        """Whether a reconciliation that began at or after moment (time.monotonic()) succeeded:
+        it read the registry after everything committed before moment."""
+        with self._cond:
+            return self._last_began >= moment
+
     @property
     def reconciliations(self) -> int:
         """Successful reconciliations so far."""
@@ -204,6 +211,7 @@ class ServingSync:
             now = time.monotonic()
             if triggered or now >= next_resync or (retry_at is not None and now >= retry_at):
                 self._trigger.clear()
+                began = time.monotonic()
                 try:
                     self._traced_reconcile()
                 except Superseded:
@@ -221,6 +229,7 @@ class ServingSync:
                 next_resync = time.monotonic() + self.settings.resync_seconds
                 with self._cond:
                     self._reconciliations += 1
+                    self._last_began = began
                     self._last_error = ""
                     self._cond.notify_all()
             if time.monotonic() >= next_cleanup:
