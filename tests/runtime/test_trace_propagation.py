@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 import time
@@ -184,7 +185,11 @@ def test_the_direct_otlp_json_encoder_matches_protobufs_mapping() -> None:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.trace import Link, Status, StatusCode
 
-    from weather_runtime.trace_files import to_otlp_json, to_otlp_json_by_protobuf
+    from weather_runtime.trace_files import (
+        OtlpLineEncoder,
+        to_otlp_json,
+        to_otlp_json_by_protobuf,
+    )
 
     exporter = InMemorySpanExporter()
     provider = TracerProvider(resource=Resource.create({"service.name": "unit", "n": 3}))
@@ -216,6 +221,16 @@ def test_the_direct_otlp_json_encoder_matches_protobufs_mapping() -> None:
     assert len(spans) == 4
     assert to_otlp_json(spans) == to_otlp_json_by_protobuf(spans)
     assert to_otlp_json(spans[:1]) == to_otlp_json_by_protobuf(spans[:1])
+    # the exporter's line: strings written directly for common spans (first, failed, ok:
+    # scalar attributes, no events), the dictionaries for the rest (root); twice, so the
+    # second line comes from the encoder's caches
+    encoder = OtlpLineEncoder()
+    for _ in range(2):
+        line = encoder.line(spans)
+        assert "\n" not in line
+        assert json.loads(line) == to_otlp_json_by_protobuf(spans)
+    for span in spans:
+        assert json.loads(encoder.line([span])) == to_otlp_json_by_protobuf([span])
 
 
 def test_a_call_is_one_line_unless_full() -> None:

@@ -161,19 +161,13 @@ def to_otlp_json(spans: Sequence[ReadableSpan]) -> dict[str, Any]:
         for scope, encoded in scopes.items():
             entry: dict[str, Any] = {}
             if scope is not None:
-                described: dict[str, Any] = {"name": scope.name}
-                if scope.version:
-                    described["version"] = scope.version
-                if scope.attributes:
-                    described["attributes"] = _key_values(scope.attributes)
-                entry["scope"] = described
+                entry["scope"] = _scope_json(scope)
             entry["spans"] = encoded
             if scope is not None and scope.schema_url:
                 entry["schemaUrl"] = scope.schema_url
             scope_spans.append(entry)
-        attributes = resource.attributes
         item: dict[str, Any] = {
-            "resource": {"attributes": _key_values(attributes)} if attributes else {},
+            "resource": _resource_json(resource),
             "scopeSpans": scope_spans,
         }
         if resource.schema_url:
@@ -190,6 +184,128 @@ def to_otlp_json_by_protobuf(spans: Sequence[ReadableSpan]) -> dict[str, Any]:
     return hex_ids(as_dict)  # type: ignore[no-any-return]
 
 
+_SIMPLE_STATUS = ('"status":{}', '"status":{"code":1}', '"status":{"code":2}')
+
+
+class OtlpLineEncoder:
+    """to_otlp_json as one line of text, written straight as strings for the common span (no
+    events, links, trace state or drops; attribute values of the scalar types), with the
+    JSON of names, keys, resources and scopes kept once: the exporter runs beside every
+    traced request. Other spans go through to_otlp_json's dictionaries."""
+
+    _LIMIT = 4096  # cached names and strings (spans repeat a few of each)
+
+    def __init__(self) -> None:
+        self._strings: dict[str, str] = {}
+        self._objects: dict[int, tuple[object, str]] = {}  # id -> (kept alive, its JSON)
+
+    def _text(self, value: str) -> str:
+        encoded = self._strings.get(value)
+        if encoded is None:
+            encoded = json.dumps(value)
+            if len(self._strings) >= self._LIMIT:
+                self._strings.clear()
+            self._strings[value] = encoded
+        return encoded
+
+    def _once(self, thing: Any, build: Any) -> str:
+        held = self._objects.get(id(thing))
+        if held is None or held[0] is not thing:
+            held = (thing, json.dumps(build(thing), separators=(",", ":")))
+            self._objects[id(thing)] = held
+        return held[1]
+
+    def _attributes(self, attributes: Mapping[str, Any]) -> str | None:
+        parts = []
+        for key, value in attributes.items():
+            kind = type(value)
+            if kind is str:
+                encoded = '{"stringValue":' + self._text(value) + "}"
+            elif kind is bool:
+                encoded = '{"boolValue":true}' if value else '{"boolValue":false}'
+            elif kind is int:
+                encoded = '{"intValue":"' + str(value) + '"}'
+            else:
+                return None
+            parts.append('{"key":' + self._text(key) + ',"value":' + encoded + "}")
+        return ",".join(parts)
+
+    def _span(self, span: ReadableSpan) -> str:
+        context = span.get_span_context()
+        assert context is not None
+        status = span.status
+        attributes = span.attributes
+        simple = not (
+            span.events
+            or span.links
+            or context.trace_state
+            or span.dropped_attributes
+            or span.dropped_events
+            or span.dropped_links
+            or status.description
+        )
+        listed = self._attributes(attributes) if simple and attributes else ""
+        if listed is None or not simple:
+            return json.dumps(_encode_span(span), separators=(",", ":"))
+        parent = span.parent
+        return "".join(
+            (
+                f'{{"traceId":"{context.trace_id:032x}","spanId":"{context.span_id:016x}",',
+                f'"parentSpanId":"{parent.span_id:016x}",' if parent is not None else "",
+                f'"name":{self._text(span.name)},"kind":{_KINDS[span.kind]},',
+                f'"startTimeUnixNano":"{span.start_time}","endTimeUnixNano":"{span.end_time}",',
+                f'"attributes":[{listed}],' if listed else "",
+                _SIMPLE_STATUS[status.status_code.value],
+                f',"flags":{_flags(parent)}}}',
+            )
+        )
+
+    def line(self, spans: Sequence[ReadableSpan]) -> str:
+        groups: dict[int, tuple[Any, dict[int, tuple[Any, list[str]]]]] = {}
+        for span in spans:
+            resource = span.resource
+            scopes = groups.setdefault(id(resource), (resource, {}))[1]
+            scope = span.instrumentation_scope or None
+            scopes.setdefault(id(scope), (scope, []))[1].append(self._span(span))
+        resource_spans = []
+        for resource, scopes in groups.values():
+            scope_spans = []
+            for scope, encoded in scopes.values():
+                head = "{"
+                if scope is not None:
+                    head += '"scope":' + self._once(scope, _scope_json) + ","
+                tail = "}"
+                if scope is not None and scope.schema_url:
+                    tail = ',"schemaUrl":' + self._text(scope.schema_url) + "}"
+                scope_spans.append(head + '"spans":[' + ",".join(encoded) + "]" + tail)
+            tail = "}"
+            if resource.schema_url:
+                tail = ',"schemaUrl":' + self._text(resource.schema_url) + "}"
+            resource_spans.append(
+                '{"resource":'
+                + self._once(resource, _resource_json)
+                + ',"scopeSpans":['
+                + ",".join(scope_spans)
+                + "]"
+                + tail
+            )
+        return '{"resourceSpans":[' + ",".join(resource_spans) + "]}"
+
+
+def _scope_json(scope: Any) -> dict[str, Any]:
+    described: dict[str, Any] = {"name": scope.name}
+    if scope.version:
+        described["version"] = scope.version
+    if scope.attributes:
+        described["attributes"] = _key_values(scope.attributes)
+    return described
+
+
+def _resource_json(resource: Any) -> dict[str, Any]:
+    attributes = resource.attributes
+    return {"attributes": _key_values(attributes)} if attributes else {}
+
+
 class JsonLinesSpanExporter(SpanExporter):
     """Appends each batch of finished spans to this process's file under folder."""
 
@@ -197,9 +313,11 @@ class JsonLinesSpanExporter(SpanExporter):
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / f"{_UNSAFE.sub('_', service)}-{os.getpid()}.jsonl"
         self._lock = threading.Lock()
+        self._encoder = OtlpLineEncoder()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        line = json.dumps(to_otlp_json(spans), separators=(",", ":")) + "\n"
+        with self._lock:
+            line = self._encoder.line(spans) + "\n"
         try:
             with self._lock, self.path.open("a", encoding="utf-8") as out:
                 out.write(line)
