@@ -19,6 +19,7 @@ from weather_runtime.interceptors import CallInterceptor
 from weather_runtime.metrics import serve_metrics, shared_call_metrics
 from weather_runtime.settings import ServiceSettings
 from weather_runtime.telemetry import tracing_server_interceptor
+from weather_runtime.tls import server_credentials
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,7 @@ def build_server(
     Interceptors run in this order: tracing, the caller's (authentication and the like go
     here), then error mapping and metrics closest to the servicer.
     """
+    credentials = server_credentials(settings)  # None without TLS settings: plaintext
     metrics = shared_call_metrics()
     chain = [tracing_server_interceptor(), *interceptors, CallInterceptor(metrics)]
     server = grpc.server(
@@ -153,7 +155,10 @@ def build_server(
     reflection.enable_server_reflection(
         [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
     )
-    port = server.add_insecure_port(settings.address)
+    if credentials is None:
+        port = server.add_insecure_port(settings.address)
+    else:
+        port = server.add_secure_port(settings.address, credentials)
     if port == 0:
         raise OSError(f"could not bind {settings.address}")
     managed = ManagedServer(server, health_servicer, names)

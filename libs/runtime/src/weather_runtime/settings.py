@@ -57,6 +57,18 @@ class ServiceSettings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
+    # TLS (weather_runtime.tls): the server's certificate and key (both set: TLS), the CA of
+    # the clients' certificates (set: mTLS); re-read when the files change
+    tls_cert_file: str = Field("", description="PEM certificate (chain) the server presents.")
+    tls_key_file: str = Field("", description="PEM private key of tls_cert_file.")
+    tls_client_ca_file: str = Field(
+        "", description="PEM CA certificates; set: clients must present a certificate from them."
+    )
+    # outgoing calls to other services: the CA verifying them (set: TLS) and this service's
+    # client certificate and key (mTLS)
+    client_ca_file: str = Field("", description="PEM CA verifying the services this one calls.")
+    client_cert_file: str = Field("", description="PEM client certificate for outgoing calls.")
+    client_key_file: str = Field("", description="PEM private key of client_cert_file.")
 
     @field_validator("log_level", mode="before")
     @classmethod

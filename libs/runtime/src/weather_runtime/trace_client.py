@@ -11,6 +11,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from weather_runtime.identity import ActorInterceptor
+from weather_runtime.tls import ClientTLS, ReloadingChannel
 
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
@@ -125,15 +126,16 @@ def instrumented_channel(
     actor: str = "",
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     options: Sequence[tuple[str, object]] = (),
+    security: ClientTLS | None = None,
 ) -> grpc.Channel:
     """A channel to target whose calls carry the current trace context: what every service,
-    the serving sync and weatherctl use to call a service (`unix:PATH` targets work too)."""
-    channel = grpc.insecure_channel(
-        target,
-        options=[
-            ("grpc.max_receive_message_length", max_message_bytes),
-            ("grpc.max_send_message_length", max_message_bytes),
-            *options,
-        ],
-    )
-    return traced(channel, actor)
+    the serving sync and weatherctl use to call a service (`unix:PATH` targets work too).
+    With security, a TLS (mTLS with a client certificate) channel following its files."""
+    all_options = [
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_send_message_length", max_message_bytes),
+        *options,
+    ]
+    if security is not None:
+        return traced(ReloadingChannel(target, security, all_options), actor)
+    return traced(grpc.insecure_channel(target, options=all_options), actor)

@@ -26,6 +26,7 @@ from tensorflow_serving.apis import (
 from weather_predictor.errors import UpstreamError
 from weather_runtime.errors import NotFound, Unavailable
 from weather_runtime.telemetry import instrumented_channel
+from weather_runtime.tls import ClientTLS
 
 T = TypeVar("T")
 _PREDICT_METHOD = "/tensorflow.serving.PredictionService/Predict"
@@ -119,11 +120,14 @@ class ModelServerClient:
         backoff_seconds: float,
         breaker: CircuitBreaker,
         slow_call_seconds: float = 1.0,
+        security: ClientTLS | None = None,
     ) -> None:
         self.address = address
         self.slow_call_seconds = slow_call_seconds
         # the model server's spans join the request's trace (TF Serving ignores the headers)
-        self._channel = instrumented_channel(address, max_message_bytes=max_message_bytes)
+        self._channel = instrumented_channel(
+            address, max_message_bytes=max_message_bytes, security=security
+        )
         self._stub = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
         # the same Predict with serialised messages in and out (the hot path splices them)
         self._predict_bytes = self._channel.unary_unary(

@@ -17,6 +17,7 @@ from weather_predictor.service import Predictor
 from weather_predictor.servicer import PredictorServicer
 from weather_predictor.settings import PredictorSettings
 from weather_runtime.server import ManagedServer, ServiceRegistration, build_server
+from weather_runtime.tls import client_tls
 
 SERVICE_NAME = predictor_service_pb2.DESCRIPTOR.services_by_name["PredictorService"].full_name
 
@@ -33,6 +34,7 @@ def build_predictor_server(
         backoff_seconds=settings.retry_backoff_seconds,
         breaker=CircuitBreaker(settings.breaker_failures, settings.breaker_reset_seconds),
         slow_call_seconds=settings.breaker_slow_call_seconds,
+        security=client_tls(settings),
     )
     catalog = ModelCatalog(
         client,

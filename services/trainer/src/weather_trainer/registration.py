@@ -11,6 +11,7 @@ from weather.registry.v1 import registry_service_pb2_grpc as rpb_grpc
 
 from weather_runtime.errors import Unavailable
 from weather_runtime.telemetry import instrumented_channel
+from weather_runtime.tls import ClientTLS
 from weather_trainer.jobs import JobRecord
 from weather_trainer.spec import LeadScores, Outcome, SystemScores, TensorInfo
 
@@ -79,8 +80,14 @@ def metrics(scores: tuple[LeadScores, ...]) -> list[rpb.Metric]:
 class Registrar:
     """A registry client that turns finished jobs into model versions."""
 
-    def __init__(self, address: str, timeout_seconds: float, actor: str = "trainer") -> None:
-        self._channel = instrumented_channel(address, actor=actor)
+    def __init__(
+        self,
+        address: str,
+        timeout_seconds: float,
+        actor: str = "trainer",
+        security: ClientTLS | None = None,
+    ) -> None:
+        self._channel = instrumented_channel(address, actor=actor, security=security)
         self._stub = rpb_grpc.RegistryServiceStub(self._channel)
         self._timeout = timeout_seconds
 

@@ -12,6 +12,7 @@ from weather.trainer.v1 import trainer_service_pb2, trainer_service_pb2_grpc
 from weather_data.archive import Archive
 from weather_data.cluster import DaskRuntime
 from weather_runtime.server import ManagedServer, ServiceRegistration, build_server
+from weather_runtime.tls import client_tls
 from weather_trainer.isolation import ProcessTrain
 from weather_trainer.jobs import JobStore
 from weather_trainer.registration import Registrar
@@ -39,7 +40,11 @@ def build_trainer_server(
         runtime if runtime is not None else (DaskRuntime(settings.dask()) if own_runtime else None)
     )
     registrar = (
-        Registrar(settings.registry_address, settings.registry_timeout_seconds)
+        Registrar(
+            settings.registry_address,
+            settings.registry_timeout_seconds,
+            security=client_tls(settings),
+        )
         if settings.registry_address
         else None
     )

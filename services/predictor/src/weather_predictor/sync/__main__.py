@@ -20,7 +20,11 @@ def main() -> int:
         return 2
     configure_logging("serving-sync", settings.log_level, settings.log_format)
     init_tracing("serving-sync")
-    run(settings)
+    try:
+        run(settings)
+    except SettingsError as exc:  # a TLS file missing or not matching, found at start
+        print(f"serving-sync: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -42,6 +42,7 @@ from weather_predictor.sync.config import ModelState, State
 from weather_predictor.sync.settings import SyncSettings
 from weather_runtime import spans
 from weather_runtime.telemetry import context_from_traceparent, instrumented_channel
+from weather_runtime.tls import client_tls
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +96,13 @@ class ServingSync:
 
     def __init__(self, settings: SyncSettings) -> None:
         self.settings = settings
-        self._registry_channel = instrumented_channel(settings.registry_address, actor=ACTOR)
-        self._server_channel = instrumented_channel(settings.model_server_address)
+        security = client_tls(settings)  # None without SERVING_SYNC_CLIENT_* files
+        self._registry_channel = instrumented_channel(
+            settings.registry_address, actor=ACTOR, security=security
+        )
+        self._server_channel = instrumented_channel(
+            settings.model_server_address, security=security
+        )
         self._registry = rpb_grpc.RegistryServiceStub(self._registry_channel)
         self._models = model_service_pb2_grpc.ModelServiceStub(self._server_channel)
         self._stop = threading.Event()

@@ -92,6 +92,11 @@ class SyncSettings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
+    # TLS of the registry and model server calls (weather_runtime.tls): CA set: TLS; with a
+    # certificate and key: mTLS
+    client_ca_file: str = Field("", description="PEM CA verifying the registry and model server.")
+    client_cert_file: str = Field("", description="PEM client certificate of the sync.")
+    client_key_file: str = Field("", description="PEM private key of client_cert_file.")
 
     @field_validator("model_names", "aliases", mode="before")
     @classmethod

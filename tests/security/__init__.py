@@ -1,0 +1,1 @@
+"""Security tests: TLS and mTLS, authentication and authorisation."""
