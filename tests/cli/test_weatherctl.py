@@ -12,9 +12,11 @@ from pathlib import Path
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.conftest import RunningRegistry, start_registry
 from tests.registry.helpers import make_artifact
+from weather_runtime.tls import ClientTLS
 from weatherctl.main import main
 from weatherctl.registry_commands import parse_metric_filter
 
@@ -138,8 +140,15 @@ def test_up_starts_the_suite_and_stops_it_cleanly_on_sigterm(tmp_path: Path) -> 
     addresses = json.loads((tmp_path / "suite.json").read_text())
     assert addresses["services"]["registry"] == f"127.0.0.1:{port}"
     assert addresses["archive_url"] == str(tmp_path / "archive")
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+    # the suite runs with mTLS: weatherctl's certificate from the suite's own CA gets in
+    tls = ClientTLS.from_files(**addresses["tls"])
+    with grpc.secure_channel(f"127.0.0.1:{port}", tls.credentials()) as channel:
         grpc.channel_ready_future(channel).result(timeout=10)
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:  # plaintext is refused
+        health = health_pb2_grpc.HealthStub(channel)
+        with pytest.raises(grpc.RpcError) as refused:
+            health.Check(health_pb2.HealthCheckRequest(), timeout=10)
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
     process.send_signal(signal.SIGTERM)
     rest, _ = process.communicate(timeout=30)
     assert process.returncode == 0

@@ -121,7 +121,10 @@ def prometheus(suite: LocalSuite, tmp_path_factory: pytest.TempPathFactory) -> I
 
 
 def _channel(suite: LocalSuite, name: str) -> grpc.Channel:
-    return with_actor(grpc.insecure_channel(suite.services[name].address), ACTOR)
+    address, security = suite.services[name].address, suite.client_tls  # mTLS by default
+    if security is None:
+        return with_actor(grpc.insecure_channel(address), ACTOR)
+    return with_actor(grpc.secure_channel(address, security.credentials()), ACTOR)
 
 
 def _follow_operation(stub: Any, operation_id: str, timeout: float = 300) -> Any:

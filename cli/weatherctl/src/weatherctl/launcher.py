@@ -16,6 +16,8 @@ from types import TracebackType
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from weather_runtime.local_ca import LocalPki, make_local_pki
+from weather_runtime.tls import ClientTLS
 from weather_runtime.trace_files import TRACES_DIR_VARIABLE
 
 
@@ -164,10 +166,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_serving(address: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+def wait_serving(
+    address: str,
+    process: subprocess.Popen[bytes],
+    timeout: float,
+    security: ClientTLS | None = None,
+) -> None:
     """Waits until the server's health says SERVING; raises if the process dies or time runs out."""
     deadline = time.monotonic() + timeout
-    with grpc.insecure_channel(address) as channel:
+    channel = (
+        grpc.insecure_channel(address)
+        if security is None
+        else grpc.secure_channel(address, security.credentials())
+    )
+    with channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             if process.poll() is not None:
@@ -200,6 +212,7 @@ class LocalSuite:
         ports: dict[str, int] | None = None,
         log_level: str = "INFO",
         extra_env: dict[str, str] | None = None,
+        tls: bool = True,
     ) -> None:
         # absolute: the predictor and the sync take their folders as URLs, not relative paths
         self.data_dir = data_dir.absolute()
@@ -209,6 +222,36 @@ class LocalSuite:
         self.extra_env = dict(extra_env or {})
         self.services: dict[str, RunningService] = {}
         self.dask = DaskProcesses(data_dir / "dask")
+        # mTLS between everything (a fresh local CA under <data-dir>/tls at each start)
+        self.tls = tls
+        self.pki: LocalPki | None = None
+
+    @property
+    def client_tls(self) -> ClientTLS | None:
+        """weatherctl's identity (CN=weatherctl) and the suite's CA; None without TLS."""
+        if self.pki is None:
+            return None
+        mine = self.pki.clients[CTL_IDENTITY]
+        return ClientTLS.from_files(self.pki.ca_file, mine.cert_file, mine.key_file)
+
+    def _tls_env(self, spec: ServiceSpec) -> dict[str, str]:
+        """A service's TLS settings: its server certificate, the CA its clients' certificates
+        must come from (mTLS), and its own client certificate for the calls it makes."""
+        if self.pki is None:
+            return {}
+        ca = str(self.pki.ca_file)
+        mine = self.pki.clients[spec.name]
+        env = {
+            "CLIENT_CA_FILE": ca,
+            "CLIENT_CERT_FILE": str(mine.cert_file),
+            "CLIENT_KEY_FILE": str(mine.key_file),
+        }
+        if spec.serves_grpc:
+            server = self.pki.servers[spec.name]
+            env["TLS_CERT_FILE"] = str(server.cert_file)
+            env["TLS_KEY_FILE"] = str(server.key_file)
+            env["TLS_CLIENT_CA_FILE"] = ca
+        return {spec.prefix + k: v for k, v in env.items()}
 
     @property
     def archive_url(self) -> str:
@@ -228,12 +271,21 @@ class LocalSuite:
         serving_base(self.data_dir).mkdir(parents=True, exist_ok=True)
         scheduler = self.dask.start(self.data_dir / "logs", timeout)
         ports = {name: self.ports.get(name) or free_port() for name in SERVICE_NAMES}
-        for spec in implemented_services(self.data_dir, scheduler, ports):
+        specs = implemented_services(self.data_dir, scheduler, ports)
+        if self.tls:
+            self.pki = make_local_pki(
+                self.data_dir / "tls",
+                servers=[spec.name for spec in specs if spec.serves_grpc],
+                clients=[*(spec.name for spec in specs), CTL_IDENTITY],
+            )
+        security = self.client_tls
+        for spec in specs:
             port = ports[spec.name] if spec.serves_grpc else 0
             metrics_port = free_port() if spec.serves_grpc else 0
             env = {
                 **os.environ,
                 **{spec.prefix + k: v for k, v in spec.local_settings.items()},
+                **self._tls_env(spec),
                 spec.prefix + "LOG_LEVEL": self.log_level,
             }
             # spans go to local files unless the caller chose a folder (or OTLP) already
@@ -256,7 +308,9 @@ class LocalSuite:
             self.services[spec.name] = running
             try:
                 if spec.serves_grpc:
-                    wait_serving(running.address, process, max(timeout, spec.start_timeout))
+                    wait_serving(
+                        running.address, process, max(timeout, spec.start_timeout), security
+                    )
                 else:
                     wait_alive(process)
             except (RuntimeError, TimeoutError) as exc:
@@ -378,6 +432,29 @@ class DaskProcesses:
         self.processes.clear()
 
 
+# The client identity weatherctl gets from the local CA (its certificate's CN).
+CTL_IDENTITY = "weatherctl"
+# What weatherctl reads its TLS files from (also written into suite.json).
+TLS_VARIABLES = {
+    "ca_file": "WEATHER_CA_FILE",
+    "cert_file": "WEATHER_CERT_FILE",
+    "key_file": "WEATHER_KEY_FILE",
+}
+
+
+def suite_tls(suite: LocalSuite) -> dict[str, str]:
+    """The suite's CA and weatherctl's certificate and key ({} without TLS), as suite.json
+    holds them."""
+    tls = suite.client_tls
+    if tls is None or tls.cert is None or tls.key is None:
+        return {}
+    return {
+        "ca_file": str(tls.ca.path),
+        "cert_file": str(tls.cert.path),
+        "key_file": str(tls.key.path),
+    }
+
+
 # The addresses file `weatherctl up` writes in its data folder while the suite runs (for
 # `weatherctl pipeline run FILE --suite <data-dir>/suite.json`); removed when it stops.
 SUITE_FILE = "suite.json"
@@ -393,6 +470,9 @@ def write_suite_file(suite: LocalSuite) -> Path:
         "services": addresses,
         "pid": os.getpid(),
     }
+    tls = suite_tls(suite)
+    if tls:
+        content["tls"] = tls
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(content, indent=2) + "\n")
     os.replace(temporary, path)
@@ -423,6 +503,11 @@ def run_up(data_dir: Path, ports: dict[str, int]) -> int:
         print(f"{name:<12} {where}  log {running.log_path}", flush=True)
     addresses = write_suite_file(suite)
     print(f"addresses in {addresses}", flush=True)
+    tls = suite_tls(suite)
+    if tls:
+        print("mTLS is on; for weatherctl commands against this suite:", flush=True)
+        for key, variable in TLS_VARIABLES.items():
+            print(f"  export {variable}={tls[key]}", flush=True)
     print(f"traces in {suite.traces_dir} (weatherctl trace list --dir ...)", flush=True)
     print("suite is up; Ctrl-C or SIGTERM stops it", flush=True)
     while not stopping and not suite.dead():

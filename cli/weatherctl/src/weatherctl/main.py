@@ -14,7 +14,9 @@ from weather.ingest.v1 import ingest_service_pb2_grpc as ipb_grpc
 from weather.preprocess.v1 import preprocess_service_pb2_grpc as ppb_grpc
 
 from weather_runtime.identity import with_actor
+from weather_runtime.settings import SettingsError
 from weather_runtime.telemetry import instrumented_channel
+from weather_runtime.tls import ClientTLS
 from weatherctl import (
     data_commands,
     forecast_commands,
@@ -40,6 +42,26 @@ def _actor() -> str:
         return "unknown"
 
 
+# TLS: the CA verifying the services; with a certificate and key, mTLS (`weatherctl up`
+# prints the local suite's, which suite.json also holds)
+TLS_OPTIONS = (
+    ("--ca-file", "WEATHER_CA_FILE", "PEM CA verifying the services (TLS)"),
+    ("--cert-file", "WEATHER_CERT_FILE", "PEM client certificate (mTLS)"),
+    ("--key-file", "WEATHER_KEY_FILE", "PEM key of the client certificate"),
+)
+
+
+def _security(args: argparse.Namespace) -> ClientTLS | None:
+    """The TLS files of every channel (checked now), None for plaintext."""
+    files = (args.ca_file, args.cert_file, args.key_file)
+    if not any(files):
+        return None
+    names = tuple(f"{option} (${variable})" for option, variable, _ in TLS_OPTIONS)
+    tls = ClientTLS.from_files(*files, variables=names)  # type: ignore[arg-type]
+    tls.check()
+    return tls
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="weatherctl", description="weather suite command line")
     parser.add_argument("--registry", default=DEFAULT_REGISTRY, help="registry address host:port")
@@ -50,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--actor", default=_actor(), help="who you are, recorded in the registry")
     parser.add_argument("--timeout", type=float, default=30.0, help="deadline per call, seconds")
     parser.add_argument("--json", action="store_true", help="print protobuf JSON")
+    for option, variable, what in TLS_OPTIONS:
+        parser.add_argument(
+            option, default=os.environ.get(variable, ""), help=f"{what} (default ${variable})"
+        )
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="run the implemented services locally until Ctrl-C")
     up.add_argument("--data-dir", type=Path, default=Path("var/local"))
@@ -73,6 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        args.security = _security(args)
+    except SettingsError as exc:
+        error(str(exc))
+        return 2
     done = _run_local(args)
     if done is not None:
         return done
@@ -124,7 +155,7 @@ def _on_channel(
     address: str, args: argparse.Namespace, command: Callable[[grpc.Channel], int]
 ) -> int:
     """Runs command on a channel to address; gRPC errors become one clear line."""
-    channel = with_actor(instrumented_channel(address), args.actor)
+    channel = with_actor(instrumented_channel(address, security=args.security), args.actor)
     try:
         return command(channel)
     except grpc.RpcError as exc:

@@ -109,7 +109,8 @@ def plot_rmse(args: argparse.Namespace) -> Path:
         from weather_runtime.identity import with_actor
         from weather_runtime.telemetry import instrumented_channel
 
-        channel = with_actor(instrumented_channel(args.registry), args.actor)
+        security = getattr(args, "security", None)  # TLS files of weatherctl (main)
+        channel = with_actor(instrumented_channel(args.registry, security=security), args.actor)
         try:
             stub = rpb_grpc.RegistryServiceStub(channel)
             series = rmse_from_registry(stub, args.model, args.version, args.variable)

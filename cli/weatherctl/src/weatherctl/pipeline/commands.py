@@ -16,7 +16,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from weather_runtime.settings import SettingsError
 from weather_runtime.telemetry import init_tracing
+from weather_runtime.tls import ClientTLS
 from weather_runtime.trace_files import TRACES_DIR_VARIABLE
 from weatherctl import trace_commands
 from weatherctl.launcher import SUITE_FILE, LocalSuite, source_root
@@ -102,7 +104,8 @@ def _run(pipeline: Pipeline, args: argparse.Namespace) -> int:
     archive = args.archive or suite.get("archive_url", "")
     if not archive and pipeline.forecast is not None:
         raise _Refused("--archive URL is needed to score forecasts against the archive")
-    endpoints = Endpoints({s: services[s] for s in SERVICES}, archive)
+    security = getattr(args, "security", None) or _suite_tls(suite)
+    endpoints = Endpoints({s: services[s] for s in SERVICES}, archive, security)
     return _report(runner.run(pipeline, endpoints, data_dir, args.actor, args.force))
 
 
@@ -116,6 +119,24 @@ def _read_suite(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("services"), dict):
         raise ValueError("not a suite addresses file (weatherctl up writes one)")
     return data
+
+
+def _suite_tls(suite: dict[str, Any]) -> ClientTLS | None:
+    """The CA and weatherctl certificate a suite file names (weatherctl up with mTLS)."""
+    tls = suite.get("tls")
+    if not isinstance(tls, dict) or not tls.get("ca_file"):
+        return None
+    try:
+        found = ClientTLS.from_files(
+            tls["ca_file"],
+            tls.get("cert_file"),
+            tls.get("key_file"),
+            variables=("tls.ca_file", "tls.cert_file", "tls.key_file"),
+        )
+        found.check()
+    except SettingsError as exc:
+        raise _Refused(f"the suite file's {exc}") from None
+    return found
 
 
 def _alive(suite_file: Path) -> bool:
@@ -148,7 +169,9 @@ def run_local(
                 where = service.address if service.spec.serves_grpc else "(sidecar, no gRPC port)"
                 print(f"  {name:<12} {where}")
             endpoints = Endpoints(
-                {s: suite.services[s].address for s in SERVICES}, suite.archive_url
+                {s: suite.services[s].address for s in SERVICES},
+                suite.archive_url,
+                suite.client_tls,
             )
             result = runner.run(pipeline, endpoints, data_dir, actor, force or [])
     except RuntimeError as exc:

@@ -37,6 +37,7 @@ from weather.trainer.v1 import trainer_service_pb2_grpc as tpb_grpc
 from weather_data.archive import Archive
 from weather_runtime.identity import with_actor
 from weather_runtime.telemetry import instrumented_channel
+from weather_runtime.tls import ClientTLS
 from weatherctl import data_commands, predict_commands
 from weatherctl.output import table
 from weatherctl.pipeline.spec import ANALYSIS_KINDS, CALENDARS, Analysis, Pipeline
@@ -64,6 +65,8 @@ class Endpoints:
 
     services: dict[str, str]
     archive_url: str
+    # TLS (mTLS with a client certificate) of every call; None: plaintext
+    security: ClientTLS | None = None
 
     def address(self, service: str) -> str:
         found = self.services.get(service, "")
@@ -87,7 +90,8 @@ class Context:
     def channel(self, service: str) -> grpc.Channel:
         if service not in self.channels:
             address = self.endpoints.address(service)
-            self.channels[service] = with_actor(instrumented_channel(address), self.actor)
+            channel = instrumented_channel(address, security=self.endpoints.security)
+            self.channels[service] = with_actor(channel, self.actor)
         return self.channels[service]
 
     def close(self) -> None:
@@ -283,11 +287,18 @@ def train(ctx: Context, step: Step) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _events(address: str, actor: str, model: str) -> Iterator[Callable[[], list[pb.RegistryEvent]]]:
+def _events(
+    address: str, actor: str, model: str, security: ClientTLS | None = None
+) -> Iterator[Callable[[], list[pb.RegistryEvent]]]:
     """Streams the model's registry events (replayed from the start) while the block runs;
     yields a function returning those received once the stream has been quiet for a second."""
     # The watch is long-lived and cancelled at the end: a plain channel keeps call.cancel().
-    channel = with_actor(grpc.insecure_channel(address), actor)
+    plain = (
+        grpc.insecure_channel(address)
+        if security is None
+        else grpc.secure_channel(address, security.credentials(), security.channel_options())
+    )
+    channel = with_actor(plain, actor)
     sink: queue.Queue[pb.RegistryEvent] = queue.Queue()
     call = pb_grpc.RegistryServiceStub(channel).WatchEvents(
         pb.WatchEventsRequest(model_name=model, start_after_sequence=0)
@@ -323,7 +334,8 @@ def promote(ctx: Context, step: Step) -> dict[str, Any]:
     refused: list[str] = []
     verified: dict[str, str] = {}
     print("the registry:")
-    with _events(ctx.endpoints.address("registry"), ctx.actor, model) as received:
+    registry = ctx.endpoints.address("registry")
+    with _events(registry, ctx.actor, model, ctx.endpoints.security) as received:
         for p in step.item:
             move, refusal = _move(stub, model, p, versions[p.job])
             moves.append(move)
