@@ -101,6 +101,8 @@ SCHEMALESS_KINDS: dict[str, tuple[tuple[str, KeyPath], ...]] = {
     ),
     # Prometheus operator: embeds no built-in object; servicemonitor_problems checks it.
     "ServiceMonitor": (),
+    # cert-manager: embeds no built-in object; certificate_problems checks it.
+    "Certificate": (),
 }
 NO_SCHEMA = re.compile(r"Couldn't find schema for kind (\S+)")
 LONG_RUNNING = {"Deployment", "StatefulSet", "DaemonSet"}
@@ -305,13 +307,37 @@ def _container_problems(where: str, container: dict[str, Any], pod_seccomp: Any)
     return [f"{where}: {message}" for message, ok in checks.items() if not ok]
 
 
+HEALTHCHECK = ["python", "-m", "weather_runtime.healthcheck"]
+HEALTHCHECK_TLS_ARGS = ("--ca", "--cert", "--key", "--server-name")
+
+
+def health_probe_port(probe: dict[str, Any] | None) -> int | None:
+    """The port a gRPC health probe checks: a native grpc probe's, or that of the exec probe
+    running weather_runtime.healthcheck on 127.0.0.1:<port> over TLS (the kubelet's gRPC probe
+    cannot present a client certificate). None for any other probe."""
+    port = dig(probe, "grpc", "port")
+    if port is not None:
+        return int(port)
+    command = dig(probe, "exec", "command") or []
+    if command[:3] != HEALTHCHECK or len(command) < 4:
+        return None
+    host, _, number = str(command[3]).rpartition(":")
+    if host != "127.0.0.1" or not number.isdigit():
+        return None
+    if not all(flag in command[4:] for flag in HEALTHCHECK_TLS_ARGS):
+        return None
+    return int(number)
+
+
 def _server_problems(where: str, container: dict[str, Any], grace: int) -> list[str]:
-    """Long-running gRPC servers: native gRPC probes, and a pod grace above the server's."""
+    """Long-running gRPC servers: native gRPC probes (exec health checks over TLS), and a pod
+    grace above the server's."""
     problems = []
     grpc_ports = {p["containerPort"] for p in container.get("ports", []) if p.get("name") == "grpc"}
     for probe in ("readinessProbe", "livenessProbe"):
-        port = dig(container, probe, "grpc", "port")
+        port = health_probe_port(container.get(probe))
         if port is None:
+            # (or the weather_runtime.healthcheck exec probe over TLS)
             problems.append(f"{where}: {probe} must be a native grpc probe")
         elif port not in grpc_ports:
             problems.append(f"{where}: {probe} port {port} is not the container port named grpc")
@@ -398,9 +424,68 @@ def _uncovered(
     return problems
 
 
+def networkpolicy_problems(docs: list[dict[str, Any]]) -> list[str]:
+    """Each NetworkPolicy denies by default in both directions (policyTypes Ingress and
+    Egress) and allows only port-scoped flows (any port only between named pods of the
+    namespace), ingress from named peers."""
+    problems = []
+    for policy in kinds(docs, "NetworkPolicy"):
+        where = f"NetworkPolicy/{policy['metadata']['name']}"
+        spec = policy.get("spec") or {}
+        if sorted(spec.get("policyTypes") or []) != ["Egress", "Ingress"]:
+            problems.append(f"{where}: policyTypes must be [Ingress, Egress] (default deny)")
+        if not dig(spec, "podSelector", "matchLabels"):
+            problems.append(f"{where}: podSelector must name the pods (matchLabels)")
+        for direction, peers in (("ingress", "from"), ("egress", "to")):
+            for i, rule in enumerate(spec.get(direction) or []):
+                # Any port only between named pods of the namespace (a Dask cluster's own).
+                named_pods = rule.get(peers) and all(
+                    set(peer) == {"podSelector"} and dig(peer, "podSelector", "matchLabels")
+                    for peer in rule[peers]
+                )
+                if not rule.get("ports") and not named_pods:
+                    problems.append(f"{where} {direction}[{i}]: allows every port")
+                if direction == "ingress" and not rule.get(peers):
+                    problems.append(f"{where} ingress[{i}]: allows every source")
+    return problems
+
+
+def certificate_problems(docs: list[dict[str, Any]]) -> list[str]:
+    """Each cert-manager Certificate: cert-manager.io/v1, fills a Secret some pod of the render
+    mounts, names the render's Services it is for, serves both ends of mTLS (server auth and
+    client auth) and names its issuer."""
+    problems = []
+    mounted = {
+        v["secret"]["secretName"]
+        for d in docs
+        if d.get("kind") in POD_SPEC_PATHS
+        for _, spec in pod_specs(d)
+        for v in spec.get("volumes", [])
+        if "secret" in v
+    }
+    services = {s["metadata"]["name"] for s in kinds(docs, "Service")}
+    for cert in kinds(docs, "Certificate"):
+        where = f"Certificate/{cert['metadata']['name']}"
+        spec = cert.get("spec") or {}
+        if cert.get("apiVersion") != "cert-manager.io/v1":
+            problems.append(f"{where}: apiVersion must be cert-manager.io/v1")
+        if spec.get("secretName") not in mounted:
+            problems.append(f"{where}: secretName {spec.get('secretName')!r} is mounted by no pod")
+        if not services & set(spec.get("dnsNames") or []):
+            problems.append(f"{where}: dnsNames name no Service of the release")
+        missing = {"server auth", "client auth"} - set(spec.get("usages") or [])
+        if missing:
+            problems.append(f"{where}: usages lack {sorted(missing)}")
+        if not dig(spec, "issuerRef", "name"):
+            problems.append(f"{where}: issuerRef.name missing")
+    return problems
+
+
 def manifest_problems(docs: list[dict[str, Any]], values: dict[str, Any]) -> list[str]:
     problems = [problem for doc in docs for problem in _doc_problems(doc)]
     problems += servicemonitor_problems(docs)
+    problems += networkpolicy_problems(docs)
+    problems += certificate_problems(docs)
     workloads = [d for d in docs if d["kind"] in LONG_RUNNING]
     policies = kinds(docs, "NetworkPolicy")
     if dig(values, "networkPolicy", "enabled"):

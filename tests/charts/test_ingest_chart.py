@@ -54,7 +54,7 @@ def test_ingest_defaults_local_dask_and_archive_claim(helm: str) -> None:
     assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
     assert pod_spec(deployment)["terminationGracePeriodSeconds"] == 40
     volumes, mounts = volumes_by_name(deployment), mounts_by_path(container)
-    assert set(mounts) == {"/tmp", "/scratch", "/archive"}
+    assert set(mounts) == {"/tmp", "/scratch", "/archive", "/etc/weather/tls", "/etc/weather/auth"}
     assert volumes["archive"]["persistentVolumeClaim"] == {"claimName": "rel-ingest-archive"}
     pvc = one(docs, "PersistentVolumeClaim")
     assert pvc["metadata"]["name"] == "rel-ingest-archive"

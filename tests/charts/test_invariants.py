@@ -27,6 +27,7 @@ from tests.charts.support import (
     K8S_VERSION,
     LIBRARY,
     LIBRARY_NAME,
+    POD_SPEC_PATHS,
     PREDICTOR,
     PREPROCESS,
     REGISTRY,
@@ -43,6 +44,7 @@ from tests.charts.support import (
     kubeversion_floor,
     manifest_problems,
     one,
+    pod_specs,
     redefined_common_helpers,
     render,
     run_tool,
@@ -488,3 +490,369 @@ def test_effective_values_follow_helm_merge() -> None:
     values = effective_values(TRAINER, TRAINER / "ci" / "minimal-values.yaml")
     assert dig(values, "dask", "enabled") is False and dig(values, "dask", "mode") == "local"
     assert json.loads(json.dumps(values)) == values
+
+
+# --- Pod Security Standard "restricted", with defaults and with every optional feature on
+
+# The volume types the "restricted" profile allows.
+RESTRICTED_VOLUME_TYPES = {
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+}
+SECCOMP_OK = {"RuntimeDefault", "Localhost"}
+
+
+def _restricted_container_problems(
+    where: str, container: dict[str, Any], pod_sc: dict[str, Any]
+) -> list[str]:
+    sc = container.get("securityContext") or {}
+    caps = sc.get("capabilities") or {}
+    problems = []
+    if sc.get("privileged"):
+        problems.append("privileged")
+    if sc.get("allowPrivilegeEscalation") is not False:
+        problems.append("allowPrivilegeEscalation must be false")
+    if "ALL" not in (caps.get("drop") or []):
+        problems.append("capabilities.drop must contain ALL")
+    added = set(caps.get("add") or []) - {"NET_BIND_SERVICE"}
+    if added:
+        problems.append(f"capabilities.add {sorted(added)} (only NET_BIND_SERVICE)")
+    if sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot")) is not True:
+        problems.append("runAsNonRoot must be true (pod or container)")
+    if sc.get("runAsUser", pod_sc.get("runAsUser")) == 0:
+        problems.append("runAsUser 0")
+    seccomp = dig(sc, "seccompProfile", "type", default=dig(pod_sc, "seccompProfile", "type"))
+    if seccomp not in SECCOMP_OK:
+        problems.append(f"seccompProfile {seccomp!r} (RuntimeDefault or Localhost)")
+    if sc.get("procMount", "Default") != "Default":
+        problems.append("procMount must be Default")
+    if dig(sc, "windowsOptions", "hostProcess"):
+        problems.append("windowsOptions.hostProcess")
+    if any(p.get("hostPort") for p in container.get("ports", [])):
+        problems.append("hostPort")
+    return [f"{where} container {container.get('name')}: {p}" for p in problems]
+
+
+def restricted_pod_security_problems(docs: list[dict[str, Any]]) -> list[str]:
+    """Every pod spec of a render (Pods, Deployments, StatefulSets, DaemonSets, ReplicaSets,
+    Jobs, CronJobs and the DaskCluster's scheduler and workers) against the Kubernetes Pod
+    Security Standard "restricted" (and no service-account token): one line per violation."""
+    problems = []
+    for doc in docs:
+        if doc.get("kind") not in POD_SPEC_PATHS:
+            continue
+        for where, spec in pod_specs(doc):
+            pod_sc = spec.get("securityContext") or {}
+            pod = [
+                f"{key} is true" for key in ("hostNetwork", "hostPID", "hostIPC") if spec.get(key)
+            ]
+            if spec.get("automountServiceAccountToken") is not False:
+                pod.append("automountServiceAccountToken must be false")
+            for volume in spec.get("volumes", []):
+                kinds_ = set(volume) - {"name"}
+                if not kinds_ <= RESTRICTED_VOLUME_TYPES:
+                    pod.append(f"volume {volume.get('name')} of type {sorted(kinds_)}")
+            if pod_sc.get("sysctls"):
+                pod.append("sysctls")
+            if dig(pod_sc, "seccompProfile", "type", default="RuntimeDefault") not in SECCOMP_OK:
+                pod.append("securityContext.seccompProfile must be RuntimeDefault or Localhost")
+            problems += [f"{where}: {p}" for p in pod]
+            containers = [
+                *spec.get("initContainers", []),
+                *spec.get("containers", []),
+                *spec.get("ephemeralContainers", []),
+            ]
+            if not containers:
+                problems.append(f"{where}: no containers")
+            for container in containers:
+                problems += _restricted_container_problems(where, container, pod_sc)
+    return problems
+
+
+# Every optional feature of the service charts on (the ci/ files switch on the rest: Dask
+# operator and external modes, multi-worker training, object stores, claims, autoscaling).
+ALL_FEATURES = (
+    "tls.certManager.enabled=true",
+    "tls.certManager.issuerRef.name=weather-ca",
+    "auth.jwks.secret=weather-jwks",
+    "auth.issuer=https://issuer.example",
+    "auth.audience=weather",
+    "auth.staticTokensSecret=weather-static-tokens",
+    "otel.enabled=true",
+    "otel.endpoint=http://otel-collector.observability.svc:4317",
+    "metrics.serviceMonitor.enabled=true",
+)
+CLIENT_CHARTS = {"trainer", "predictor"}
+UMBRELLA_FEATURES = (
+    "global.tls.certManager.enabled=true",
+    "global.tls.certManager.issuerRef.name=weather-ca",
+    "global.auth.jwks.configMap=weather-jwks",
+    "global.auth.issuer=https://issuer.example",
+    "global.auth.audience=weather",
+    "global.auth.staticTokensSecret=weather-static-tokens",
+    "global.otel.enabled=true",
+    "global.otel.endpoint=http://otel-collector.observability.svc:4317",
+    "global.metrics.serviceMonitor.enabled=true",
+    "trainer.auth.clientTokenSecret=trainer-token",
+    "predictor.auth.clientTokenSecret=sync-token",
+)
+
+
+def all_features(chart: Path) -> tuple[str, ...]:
+    if chart == UMBRELLA:
+        return UMBRELLA_FEATURES
+    extra = ("auth.clientTokenSecret=client-token",) if chart.name in CLIENT_CHARTS else ()
+    return (*ALL_FEATURES, *extra)
+
+
+@pytest.mark.parametrize("features", [False, True], ids=["defaults", "all-features"])
+@pytest.mark.parametrize(("chart", "values"), CASES)
+def test_every_pod_meets_restricted_pod_security(
+    helm: str, chart: Path, values: Path | None, features: bool
+) -> None:
+    docs = render(helm, chart, values, *(all_features(chart) if features else ()))
+    assert [d for d in docs if d.get("kind") in POD_SPEC_PATHS], "no pod spec rendered"
+    problems = restricted_pod_security_problems(docs)
+    assert not problems, "\n".join(problems)
+    if features:
+        assert kinds(docs, "Certificate") and kinds(docs, "ServiceMonitor")
+        problems = chart_problems(chart, values, docs)
+        assert not problems, "\n".join(problems)
+
+
+def _bad_pod_manifest() -> dict[str, Any]:
+    return {
+        "kind": "Deployment",
+        "metadata": {"name": "bad"},
+        "spec": {
+            "template": {
+                "spec": {
+                    "hostNetwork": True,
+                    "securityContext": {"runAsUser": 0, "seccompProfile": {"type": "Unconfined"}},
+                    "volumes": [{"name": "docker", "hostPath": {"path": "/var/run/docker.sock"}}],
+                    "initContainers": [{"name": "setup", "securityContext": {"privileged": True}}],
+                    "containers": [
+                        {
+                            "name": "app",
+                            "ports": [{"containerPort": 80, "hostPort": 80}],
+                            "securityContext": {
+                                "allowPrivilegeEscalation": False,
+                                "runAsNonRoot": True,
+                                "capabilities": {"drop": ["ALL"], "add": ["SYS_ADMIN"]},
+                            },
+                        }
+                    ],
+                }
+            }
+        },
+    }
+
+
+def test_restricted_pod_security_check_bites() -> None:
+    problems = restricted_pod_security_problems([_bad_pod_manifest()])
+    expected = [
+        "Deployment/bad: hostNetwork is true",
+        "Deployment/bad: automountServiceAccountToken must be false",
+        "Deployment/bad: volume docker of type ['hostPath']",
+        "Deployment/bad: securityContext.seccompProfile must be RuntimeDefault or Localhost",
+        "Deployment/bad container setup: privileged",
+        "Deployment/bad container setup: allowPrivilegeEscalation must be false",
+        "Deployment/bad container setup: capabilities.drop must contain ALL",
+        "Deployment/bad container setup: runAsNonRoot must be true (pod or container)",
+        "Deployment/bad container setup: runAsUser 0",
+        "Deployment/bad container app: capabilities.add ['SYS_ADMIN'] (only NET_BIND_SERVICE)",
+        "Deployment/bad container app: runAsUser 0",
+        "Deployment/bad container app: hostPort",
+    ]
+    for line in expected:
+        assert line in problems, f"{line!r} not reported: {problems}"
+
+
+def test_restricted_pod_security_check_bites_on_a_rendered_pod(helm: str) -> None:
+    docs = render(helm, REGISTRY)
+    assert not restricted_pod_security_problems(docs)
+    spec = one(docs, "Deployment")["spec"]["template"]["spec"]
+    spec["containers"][0]["securityContext"]["capabilities"]["add"] = ["NET_ADMIN"]
+    spec["volumes"].append({"name": "host", "hostPath": {"path": "/"}})
+    assert restricted_pod_security_problems(docs) == [
+        "Deployment/rel-registry: volume host of type ['hostPath']",
+        "Deployment/rel-registry container registry: capabilities.add ['NET_ADMIN']"
+        " (only NET_BIND_SERVICE)",
+    ]
+
+
+# --- secrets never in plain values
+
+# Names of settings that hold a secret; a name ending in one of REFERENCE_SUFFIXES names where
+# the secret is (a Secret, its key, a mounted file) instead.
+SECRETISH = re.compile(
+    r"pass(word|wd|phrase)?$|token|secret|credential|(access|private|api|signing|client)_?key$",
+    re.I,
+)
+REFERENCE_SUFFIXES = re.compile(
+    r"(secrets?|secretname|secretkey|secretref|tokenkey|tokenskey|configmap|file|path|dir|name"
+    r"|ref|enabled)$",
+    re.I,
+)
+USERINFO_PASSWORD = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.I)
+PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
+SECRET_ENV = re.compile(r"PASSWORD|PASSWD|TOKEN|SECRET|KEY|CREDENTIAL")
+URL_ENV = re.compile(r"(_URL|_URI|_DSN|_ENDPOINT)$")
+ENV_REFERENCE_SUFFIXES = ("_FILE", "_PATH", "_DIR", "_ID", "_NAME")
+
+
+def _secret_value_problems(where: str, key: str, value: Any) -> list[str]:
+    if not isinstance(value, str) or not value:
+        return []
+    problems = []
+    if USERINFO_PASSWORD.search(value):
+        problems.append(f"{where}: a URL with user:password@")
+    if PRIVATE_KEY.search(value):
+        problems.append(f"{where}: a private key")
+    if SECRETISH.search(key) and not REFERENCE_SUFFIXES.search(key):
+        problems.append(f"{where}: a literal secret (use a Secret name)")
+    return problems
+
+
+def secret_values_problems(values: Any, path: str = "") -> list[str]:
+    """Values (values.yaml, ci/*.yaml) carrying a password, token or key instead of the name of
+    the Secret that holds it."""
+    problems = []
+    if isinstance(values, dict):
+        for key, value in values.items():
+            where = f"{path}.{key}" if path else str(key)
+            problems += _secret_value_problems(where, str(key), value)
+            problems += secret_values_problems(value, where)
+    elif isinstance(values, list):
+        for i, item in enumerate(values):
+            problems += secret_values_problems(item, f"{path}[{i}]")
+    return problems
+
+
+def secret_schema_problems(schema: Any, path: str = "") -> list[str]:
+    """values.schema.json properties that would take a secret as a plain value (secret-looking
+    names without a reference suffix), and secret-looking defaults."""
+    problems = []
+    if isinstance(schema, dict):
+        for key, sub in (schema.get("properties") or {}).items():
+            where = f"{path}.{key}" if path else key
+            takes_string = isinstance(sub, dict) and sub.get("type") == "string"
+            if takes_string and SECRETISH.search(key) and not REFERENCE_SUFFIXES.search(key):
+                problems.append(f"schema {where}: a property for a literal secret")
+            problems += _secret_value_problems(f"schema {where} default", key, dig(sub, "default"))
+            problems += secret_schema_problems(sub, where)
+        for key in ("items", "additionalProperties"):
+            problems += secret_schema_problems(schema.get(key), f"{path}[]")
+        for name, sub in (schema.get("definitions") or {}).items():
+            problems += secret_schema_problems(sub, f"#{name}")
+    return problems
+
+
+def secret_manifest_problems(docs: list[dict[str, Any]]) -> list[str]:
+    """Rendered objects: no Secret rendered from values, no env var with a literal value whose
+    name looks secret, no URL with a password or private key in env or ConfigMaps."""
+    problems = []
+    for doc in docs:
+        where = f"{doc['kind']}/{doc['metadata']['name']}"
+        if doc["kind"] == "Secret":
+            problems.append(f"{where}: the charts take Secret names only, never render one")
+        if doc["kind"] == "ConfigMap":
+            for key, value in (doc.get("data") or {}).items():
+                problems += [
+                    p
+                    for p in _secret_value_problems(f"{where} {key}", "", value)
+                    if "literal" not in p
+                ]
+        if doc["kind"] not in POD_SPEC_PATHS:
+            continue
+        for spot, spec in pod_specs(doc):
+            for c in [*spec.get("initContainers", []), *spec.get("containers", [])]:
+                for env in c.get("env", []):
+                    name, value = env["name"], env.get("value")
+                    at = f"{spot} container {c['name']} env {name}"
+                    if not isinstance(value, str) or not value:
+                        continue
+                    if USERINFO_PASSWORD.search(value) or PRIVATE_KEY.search(value):
+                        problems.append(f"{at}: a secret in a literal value")
+                    elif (
+                        SECRET_ENV.search(name)
+                        and not value.startswith("/")  # a path (GOOGLE_APPLICATION_CREDENTIALS)
+                        and not URL_ENV.search(name)  # a URL without user:password@ is fine
+                        and not name.endswith(ENV_REFERENCE_SUFFIXES)
+                    ):
+                        problems.append(f"{at}: a literal value for a secret-looking name")
+    return problems
+
+
+@pytest.mark.parametrize("chart", APP_CHARTS, ids=lambda c: c.name)
+def test_no_secret_in_values_or_schema(chart: Path) -> None:
+    problems = []
+    for path in [chart / "values.yaml", *sorted((chart / "ci").glob("*.yaml"))]:
+        problems += [
+            f"{path.relative_to(CHARTS_DIR)}: {p}"
+            for p in secret_values_problems(yaml.safe_load(path.read_text()) or {})
+        ]
+    schema = chart / "values.schema.json"
+    if schema.is_file():
+        problems += secret_schema_problems(json.loads(schema.read_text()))
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("features", [False, True], ids=["defaults", "all-features"])
+@pytest.mark.parametrize(("chart", "values"), CASES)
+def test_no_secret_in_rendered_manifests(
+    helm: str, chart: Path, values: Path | None, features: bool
+) -> None:
+    docs = render(helm, chart, values, *(all_features(chart) if features else ()))
+    problems = secret_manifest_problems(docs)
+    assert not problems, "\n".join(problems)
+
+
+def test_secret_checks_bite() -> None:
+    values = {
+        "database": {"postgresql": {"url": "postgresql://u:hunter2@db:5432/r"}},
+        "auth": {"token": "abc", "clientTokenSecret": "ok", "clientTokenKey": "token"},
+        "s3": {"accessKey": "AKIA", "secretAccessKey": "x", "existingSecret": "fine"},
+        "tls": {"key": "-----BEGIN EC PRIVATE KEY-----\n..."},
+        "password": "",
+    }
+    assert secret_values_problems(values) == [
+        "database.postgresql.url: a URL with user:password@",
+        "auth.token: a literal secret (use a Secret name)",
+        "s3.accessKey: a literal secret (use a Secret name)",
+        "s3.secretAccessKey: a literal secret (use a Secret name)",
+        "tls.key: a private key",
+    ]
+    schema = {
+        "properties": {
+            "db": {
+                "properties": {"password": {"type": "string"}, "passwordSecret": {"type": "string"}}
+            }
+        }
+    }
+    assert secret_schema_problems(schema) == ["schema db.password: a property for a literal secret"]
+    env = [
+        {"name": "REGISTRY_DATABASE_URL", "value": "postgresql://u:p@db/r"},
+        {"name": "AWS_SECRET_ACCESS_KEY", "value": "abc"},
+        {"name": "WEATHER_TOKEN", "value": "abc"},
+        {"name": "REGISTRY_TLS_KEY_FILE", "value": "/etc/weather/tls/tls.key"},
+        {"name": "PREDICTOR_ARCHIVE_URL", "value": "s3://bucket/archive"},
+    ]
+    doc = {
+        "kind": "Pod",
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c", "env": env}]},
+    }
+    secret = {"kind": "Secret", "metadata": {"name": "s"}, "data": {"url": "eA=="}}
+    assert secret_manifest_problems([doc, secret]) == [
+        "Pod/p container c env REGISTRY_DATABASE_URL: a secret in a literal value",
+        "Pod/p container c env AWS_SECRET_ACCESS_KEY: a literal value for a secret-looking name",
+        "Pod/p container c env WEATHER_TOKEN: a literal value for a secret-looking name",
+        "Secret/s: the charts take Secret names only, never render one",
+    ]

@@ -21,6 +21,7 @@ from tests.charts.support import (
     TOOL_TIMEOUT,
     container_env,
     effective_values,
+    health_probe_port,
     kinds,
     manifest_problems,
     mounts_by_path,
@@ -101,7 +102,7 @@ def test_predictor_defaults_three_containers(helm: str) -> None:
     assert not [a for a in args if a.startswith(("--model_name", "--model_base_path"))]
 
     # The config file's path is where the init container copies the ConfigMap's initial config.
-    configmap = one(docs, "ConfigMap")
+    (configmap,) = [c for c in kinds(docs, "ConfigMap") if c["data"].get("models.config")]
     assert volumes["tfserving-config"]["configMap"]["name"] == configmap["metadata"]["name"]
     assert configmap["data"]["models.config"].split() == ["model_config_list", "{", "}"]
     assert "max_batch_size { value: 32 }" in configmap["data"]["batching.config"]
@@ -155,15 +156,19 @@ def test_predictor_defaults_three_containers(helm: str) -> None:
         "SERVING_SYNC_LOG_LEVEL": "INFO",
         "SERVING_SYNC_LOG_FORMAT": "json",
         "HOME": "/tmp",
+        # mTLS to the registry (and the model server) with the pod's certificate
+        "SERVING_SYNC_CLIENT_CA_FILE": "/etc/weather/tls/ca.crt",
+        "SERVING_SYNC_CLIENT_CERT_FILE": "/etc/weather/tls/tls.crt",
+        "SERVING_SYNC_CLIENT_KEY_FILE": "/etc/weather/tls/tls.key",
         # the sync is traced like the other services (weather-common.otelEnv): off by default
         "OTEL_SDK_DISABLED": "true",
     }
     for c in containers.values():
         assert "envFrom" not in c, "no credentials Secret by default"
 
-    # probes: native gRPC on the predictor, TCP on TF Serving, none on the sync
+    # probes: gRPC health (over mTLS) on the predictor, TCP on TF Serving, none on the sync
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        assert predictor[probe]["grpc"] == {"port": 50055}
+        assert health_probe_port(predictor[probe]) == 50055
         assert tfs[probe]["tcpSocket"] == {"port": "tfs-grpc"}
         assert probe not in sync
     assert tfs["startupProbe"]["failureThreshold"] * tfs["startupProbe"]["periodSeconds"] >= 300
@@ -368,7 +373,9 @@ def test_predictor_models_on_pvc(helm: str) -> None:
     assert pvc["spec"]["resources"]["requests"]["storage"] == "5Gi"
     assert pvc["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
     assert volumes["models"]["persistentVolumeClaim"] == {"claimName": "rel-predictor-models"}
-    config = one(docs, "ConfigMap")["data"]["models.config"]
+    (config,) = [
+        c["data"]["models.config"] for c in kinds(docs, "ConfigMap") if "models.config" in c["data"]
+    ]
     assert 'name: "temperature"' in config and 'base_path: "/models/temperature"' in config
     assert 'model_platform: "tensorflow"' in config
     assert volumes["artifacts"]["persistentVolumeClaim"] == {
@@ -387,7 +394,8 @@ def test_predictor_helm_test_pod(helm: str) -> None:
     pod = one(docs, "Pod")
     assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
     (container,) = pod["spec"]["containers"]
-    assert container["command"][-1] == "rel-predictor:50055"
+    assert container["command"][3] == "rel-predictor:50055"
+    assert container["command"][-2:] == ["--server-name", "rel-predictor"]
     labels = pod["metadata"]["labels"]
     assert not selects({"matchLabels": one(docs, "Service")["spec"]["selector"]}, labels)
     assert any(

@@ -3,17 +3,17 @@ NetworkPolicy and helm test pod, and the values it rejects."""
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.charts.support import (
     REGISTRY,
     RELEASE,
     container_env,
+    health_probe_port,
     kinds,
+    mounts_by_path,
     one,
     pod_spec,
     render,
@@ -65,7 +65,8 @@ def test_registry_defaults_sqlite_on_pvc(helm: str) -> None:
     assert env["OTEL_SDK_DISABLED"] == "true"
     assert "REGISTRY_ARTIFACT_ROOTS" not in env
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        assert container[probe]["grpc"] == {"port": 50051}
+        # TLS on by default: the health check over mTLS, not the kubelet's gRPC probe
+        assert "exec" in container[probe] and health_probe_port(container[probe]) == 50051
     assert {p["name"]: p["containerPort"] for p in container["ports"]} == {
         "grpc": 50051,
         "metrics": 9101,
@@ -77,7 +78,12 @@ def test_registry_defaults_sqlite_on_pvc(helm: str) -> None:
 
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in spec["volumes"]}
-    assert mounts == {"/tmp": "tmp", "/data": "data"}
+    assert mounts == {
+        "/tmp": "tmp",
+        "/data": "data",
+        "/etc/weather/tls": "tls",
+        "/etc/weather/auth": "auth",
+    }
     assert "emptyDir" in volumes["tmp"]
     assert volumes["data"]["persistentVolumeClaim"]["claimName"] == "rel-registry-data"
     pvc = one(docs, "PersistentVolumeClaim")
@@ -152,32 +158,6 @@ def test_registry_postgresql_existing_secret(helm: str) -> None:
     assert egress[4317] == [] and egress[443] == [] and 53 in egress
 
 
-def test_registry_postgresql_inline_url_creates_secret(helm: str) -> None:
-    values_file = REGISTRY / "ci" / "postgresql-inline-url-values.yaml"
-    url = yaml.safe_load(values_file.read_text())["database"]["postgresql"]["url"]
-    docs = _registry(helm, values_file.name)
-    deployment, container = _server(docs)
-    secret = one(docs, "Secret")
-
-    assert secret["metadata"]["name"] == "rel-registry-database"
-    assert base64.b64decode(secret["data"]["url"]).decode() == url
-    assert container_env(container)["REGISTRY_DATABASE_URL"] == {
-        "secretKeyRef": {"name": "rel-registry-database", "key": "url"}
-    }
-    assert url not in yaml.safe_dump(deployment), "the URL must never appear in the pod spec"
-    assert "checksum/database-secret" in deployment["spec"]["template"]["metadata"]["annotations"]
-    assert one(docs, "PodDisruptionBudget")["spec"] == {
-        "maxUnavailable": 1,
-        "selector": {
-            "matchLabels": {
-                "app.kubernetes.io/name": "registry",
-                "app.kubernetes.io/instance": RELEASE,
-            }
-        },
-    }
-    assert _egress_ports(docs)[5432] == [], "no CIDR: any destination on 5432"
-
-
 def test_registry_minimal(helm: str) -> None:
     docs = _registry(helm, "minimal-values.yaml")
     deployment, _ = _server(docs)
@@ -199,7 +179,14 @@ def test_registry_helm_test_pod(helm: str) -> None:
         "-m",
         "weather_runtime.healthcheck",
         "rel-registry:50051",
+        *("--ca", "/etc/weather/tls/ca.crt", "--cert", "/etc/weather/tls/tls.crt"),
+        *("--key", "/etc/weather/tls/tls.key", "--server-name", "rel-registry"),
     ]
+    assert mounts_by_path(container)["/etc/weather/tls"] == {
+        "name": "tls",
+        "mountPath": "/etc/weather/tls",
+        "readOnly": True,
+    }
     labels = pod["metadata"]["labels"]
     assert not selects({"matchLabels": one(docs, "Service")["spec"]["selector"]}, labels), (
         "Service must not route to it"
@@ -244,6 +231,25 @@ def test_registry_accepts(helm: str, sets: tuple[str, ...], check: Any) -> None:
     assert check(_registry(helm, None, *sets))
 
 
+def test_registry_postgresql_url_key_defaults_and_any_destination(helm: str) -> None:
+    docs = _registry(helm, "postgresql-no-cidr-values.yaml")
+    _, container = _server(docs)
+    assert container_env(container)["REGISTRY_DATABASE_URL"] == {
+        "secretKeyRef": {"name": "registry-database", "key": "url"}
+    }
+    assert not kinds(docs, "Secret"), "the chart never creates the database Secret"
+    assert one(docs, "PodDisruptionBudget")["spec"] == {
+        "maxUnavailable": 1,
+        "selector": {
+            "matchLabels": {
+                "app.kubernetes.io/name": "registry",
+                "app.kubernetes.io/instance": RELEASE,
+            }
+        },
+    }
+    assert _egress_ports(docs)[5432] == [], "no CIDR: any destination on 5432"
+
+
 @pytest.mark.parametrize(
     ("sets", "message"),
     [
@@ -266,16 +272,17 @@ def test_registry_accepts(helm: str, sets: tuple[str, ...], check: Any) -> None:
             id="sqlite-two-replicas",
         ),
         pytest.param(
-            ("database.type=postgresql",), "needs the database URL", id="postgresql-without-url"
+            ("database.type=postgresql",),
+            "needs the database URL from a Secret",
+            id="postgresql-without-secret",
         ),
         pytest.param(
             (
                 "database.type=postgresql",
                 "database.postgresql.url=postgresql://u:p@db:5432/r",
-                "database.postgresql.existingSecret=s",
             ),
-            "only one of",
-            id="postgresql-url-and-secret",
+            "Additional property url is not allowed",
+            id="postgresql-url-in-values",
         ),
         pytest.param(("otel.enabled=true",), "otel.endpoint", id="otel-without-endpoint"),
     ],

@@ -17,6 +17,7 @@ from tests.charts.support import (
     TOOL_TIMEOUT,
     TRAINER,
     container_env,
+    health_probe_port,
     kinds,
     mounts_by_path,
     one,
@@ -96,7 +97,7 @@ def test_trainer_single_mode_one_recreate_replica(helm: str) -> None:
     }
     assert not {"TF_CONFIG", "TF_CONFIG_WORKERS", "POD_INDEX"} & env.keys()
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        assert container[probe]["grpc"] == {"port": 50054}
+        assert health_probe_port(container[probe]) == 50054
     assert {p["name"]: p["containerPort"] for p in container["ports"]} == {
         "grpc": 50054,
         "metrics": 9104,
@@ -115,6 +116,8 @@ def test_trainer_single_mode_one_recreate_replica(helm: str) -> None:
         "/scratch": "scratch",
         "/work": "work",
         "/archive": "archive",
+        "/etc/weather/tls": "tls",
+        "/etc/weather/auth": "auth",
     }
     assert "emptyDir" in volumes["tmp"] and "emptyDir" in volumes["scratch"]
     assert volumes["work"]["persistentVolumeClaim"] == {"claimName": "rel-trainer-work"}
@@ -390,12 +393,13 @@ def test_trainer_helm_test_pod(helm: str) -> None:
     pod = one(docs, "Pod")
     assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
     (container,) = pod["spec"]["containers"]
-    assert container["command"] == [
+    assert container["command"][:4] == [
         "python",
         "-m",
         "weather_runtime.healthcheck",
         "rel-trainer:50054",
     ]
+    assert container["command"][-2:] == ["--server-name", "rel-trainer"]
     labels = pod["metadata"]["labels"]
     for service in kinds(docs, "Service"):
         assert not selects({"matchLabels": service["spec"]["selector"]}, labels), "no routing to it"

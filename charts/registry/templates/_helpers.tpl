@@ -5,27 +5,15 @@ library chart (charts/weather-common).
 */}}
 
 {{/*
-Name and key of the Secret holding the PostgreSQL URL.
+Name and key of the Secret holding the PostgreSQL URL (it carries the
+password, so the chart takes it from a Secret only, never from values).
 */}}
 {{- define "registry.databaseSecretName" -}}
-{{- default (printf "%s-database" (include "weather-common.fullname" .)) .Values.database.postgresql.existingSecret }}
+{{- .Values.database.postgresql.existingSecret }}
 {{- end }}
 
 {{- define "registry.databaseSecretKey" -}}
-{{- if .Values.database.postgresql.existingSecret }}
 {{- .Values.database.postgresql.existingSecretKey }}
-{{- else -}}
-url
-{{- end }}
-{{- end }}
-
-{{/*
-True ("true") when the chart itself must create the database Secret.
-*/}}
-{{- define "registry.createDatabaseSecret" -}}
-{{- if and (eq .Values.database.type "postgresql") (not .Values.database.postgresql.existingSecret) .Values.database.postgresql.url -}}
-true
-{{- end }}
 {{- end }}
 
 {{/*
@@ -53,11 +41,8 @@ Cross-field checks the JSON schema cannot express. Included by deployment.yaml.
 {{- end }}
 {{- if eq .Values.database.type "postgresql" }}
 {{- $pg := .Values.database.postgresql }}
-{{- if and (not $pg.existingSecret) (not $pg.url) }}
-{{- fail "registry: database.type=postgresql needs the database URL: set database.postgresql.existingSecret (and existingSecretKey) or database.postgresql.url" }}
-{{- end }}
-{{- if and $pg.existingSecret $pg.url }}
-{{- fail "registry: set only one of database.postgresql.existingSecret and database.postgresql.url" }}
+{{- if not $pg.existingSecret }}
+{{- fail "registry: database.type=postgresql needs the database URL from a Secret: set database.postgresql.existingSecret (and existingSecretKey); the URL carries a password, so it is never a plain value" }}
 {{- end }}
 {{- end }}
 {{- include "weather-common.validateCommon" . }}

@@ -136,6 +136,7 @@ spec:
         {{- with include "trainer.artifactsEnv" . }}
         {{- trim . | nindent 8 }}
         {{- end }}
+        {{- include "weather-common.securityEnv" (dict "root" . "server" true "client" true) | nindent 8 }}
         {{- include "weather-common.otelEnv" (dict "root" .) | nindent 8 }}
         {{- with .Values.extraEnv }}
         {{- toYaml . | nindent 8 }}
@@ -158,6 +159,7 @@ spec:
         {{- with include "trainer.artifactsVolumeMounts" . }}
         {{- trim . | nindent 8 }}
         {{- end }}
+        {{- include "weather-common.securityVolumeMounts" (dict "root" . "server" true "client" true) | nindent 8 }}
   volumes:
     # The root filesystem is read-only; /tmp (and /scratch for Dask) are the scratch space.
     - name: tmp
@@ -183,5 +185,6 @@ spec:
     {{- with include "trainer.artifactsVolumes" . }}
     {{- trim . | nindent 4 }}
     {{- end }}
+    {{- include "weather-common.securityVolumes" (dict "root" . "server" true "client" true) | nindent 4 }}
   {{- include "weather-common.scheduling" . | nindent 2 }}
 {{- end }}

@@ -85,6 +85,7 @@ spec:
             {{- with include "weather-common.storageEnv" $root }}
             {{- trim . | nindent 12 }}
             {{- end }}
+            {{- include "weather-common.securityEnv" (dict "root" $root "server" true) | nindent 12 }}
             {{- include "weather-common.otelEnv" (dict "root" $root) | nindent 12 }}
             {{- with $root.Values.extraEnv }}
             {{- toYaml . | nindent 12 }}
@@ -99,6 +100,7 @@ spec:
             {{- with include "weather-common.storageVolumeMounts" $root }}
             {{- trim . | nindent 12 }}
             {{- end }}
+            {{- include "weather-common.securityVolumeMounts" (dict "root" $root "server" true) | nindent 12 }}
       volumes:
         # The root filesystem is read-only; /tmp (and /scratch for Dask) are the scratch space.
         - name: tmp
@@ -107,6 +109,7 @@ spec:
         {{- with include "weather-common.storageVolumes" $root }}
         {{- trim . | nindent 8 }}
         {{- end }}
+        {{- include "weather-common.securityVolumes" (dict "root" $root "server" true) | nindent 8 }}
       {{- include "weather-common.scheduling" $root | nindent 6 }}
 {{- end }}
 

@@ -374,11 +374,7 @@ spec:
         - namespaceSelector:
             {{- toYaml $np.metrics.namespaceSelector | nindent 12 }}
   egress:
-    - ports:
-        - port: 53
-          protocol: UDP
-        - port: 53
-          protocol: TCP
+    {{- include "weather-common.dnsEgress" $root | nindent 4 }}
     - to:
         - podSelector:
             matchLabels:

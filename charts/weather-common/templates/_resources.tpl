@@ -91,6 +91,9 @@ spec:
         - -m
         - weather_runtime.healthcheck
         - "{{ include "weather-common.fullname" $root }}:{{ $root.Values.service.ports.grpc }}"
+        {{- if include "weather-common.tlsEnabled" $root }}
+        {{- include "weather-common.healthcheckTlsArgs" $root | nindent 8 }}
+        {{- end }}
       securityContext:
         {{- include "weather-common.securityContext" $root | nindent 8 }}
       resources:
@@ -103,6 +106,7 @@ spec:
       volumeMounts:
         - name: tmp
           mountPath: /tmp
+        {{- include "weather-common.tlsVolumeMount" $root | nindent 8 }}
   volumes:
     - name: tmp
       {{- with .tmpSizeLimit }}
@@ -111,6 +115,7 @@ spec:
       {{- else }}
       emptyDir: {}
       {{- end }}
+    {{- include "weather-common.tlsVolume" $root | nindent 4 }}
   {{- with $root.Values.nodeSelector }}
   nodeSelector:
     {{- toYaml . | nindent 4 }}
@@ -139,25 +144,33 @@ from the monitoring namespace(s). A YAML list body.
     - podSelector:
         matchLabels:
           {{- include "weather-common.testSelectorLabels" . | nindent 10 }}
-# Prometheus scrapes from the monitoring namespace(s).
+# Prometheus scrapes from the monitoring namespace(s) (and its pods there, when set).
 - ports:
     - port: {{ .Values.service.ports.metrics }}
       protocol: TCP
   from:
     - namespaceSelector:
         {{- toYaml $np.metrics.namespaceSelector | nindent 8 }}
+      {{- with $np.metrics.podSelector }}
+      podSelector:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
 {{- end }}
 
 {{/*
 NetworkPolicy egress rule for DNS, to whichever resolver the cluster uses.
 */}}
 {{- define "weather-common.dnsEgress" -}}
-# DNS, to whichever resolver the cluster uses.
+# DNS, to the cluster's resolver (networkPolicy.egress.dns.to: kube-system by default).
 - ports:
     - port: 53
       protocol: UDP
     - port: 53
       protocol: TCP
+  {{- with dig "egress" "dns" "to" (list) .Values.networkPolicy }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
 {{- end }}
 
 {{/*
@@ -227,6 +240,7 @@ context.
 */}}
 {{- define "weather-common.validateCommon" -}}
 {{- $chart := .Chart.Name }}
+{{- include "weather-common.validateSecurity" . }}
 {{- if and (include "weather-common.otelEnabled" .) (not (include "weather-common.otelEndpoint" .)) }}
 {{- fail (printf "%s: otel.enabled=true (or global.otel.enabled) needs otel.endpoint or global.otel.endpoint (e.g. http://otel-collector.observability:4317)" $chart) }}
 {{- end }}
