@@ -37,6 +37,7 @@ from weather.trainer.v1 import trainer_service_pb2 as tpb
 from weather.trainer.v1 import trainer_service_pb2_grpc as tpb_grpc
 
 from tests.observability.prometheus import PROMETHEUS_ENV, Prometheus, prometheus_binary
+from weather_runtime.auth import BearerTokenInterceptor
 from weather_runtime.identity import with_actor
 from weatherctl.launcher import LocalSuite, source_root
 from weatherctl.recipes import recipe_from_yaml
@@ -123,8 +124,13 @@ def prometheus(suite: LocalSuite, tmp_path_factory: pytest.TempPathFactory) -> I
 def _channel(suite: LocalSuite, name: str) -> grpc.Channel:
     address, security = suite.services[name].address, suite.client_tls  # mTLS by default
     if security is None:
-        return with_actor(grpc.insecure_channel(address), ACTOR)
-    return with_actor(grpc.secure_channel(address, security.credentials()), ACTOR)
+        channel = grpc.insecure_channel(address)
+    else:
+        channel = grpc.secure_channel(address, security.credentials())
+    if suite.client_token_file:  # authentication on by default: weatherctl's token
+        token = Path(suite.client_token_file).read_text().strip()
+        channel = grpc.intercept_channel(channel, BearerTokenInterceptor(lambda: token))
+    return with_actor(channel, ACTOR)
 
 
 def _follow_operation(stub: Any, operation_id: str, timeout: float = 300) -> Any:

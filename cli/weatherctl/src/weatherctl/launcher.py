@@ -19,6 +19,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from weather_runtime.local_ca import LocalPki, make_local_pki
 from weather_runtime.tls import ClientTLS
 from weather_runtime.trace_files import TRACES_DIR_VARIABLE
+from weatherctl.tokens import LocalAuth, make_local_auth
 
 
 @dataclass(frozen=True)
@@ -213,6 +214,7 @@ class LocalSuite:
         log_level: str = "INFO",
         extra_env: dict[str, str] | None = None,
         tls: bool = True,
+        auth: bool = True,
     ) -> None:
         # absolute: the predictor and the sync take their folders as URLs, not relative paths
         self.data_dir = data_dir.absolute()
@@ -225,6 +227,9 @@ class LocalSuite:
         # mTLS between everything (a fresh local CA under <data-dir>/tls at each start)
         self.tls = tls
         self.pki: LocalPki | None = None
+        # bearer tokens checked against the shipped policy (a fresh key under <data-dir>/auth)
+        self.auth = auth
+        self.local_auth: LocalAuth | None = None
 
     @property
     def client_tls(self) -> ClientTLS | None:
@@ -254,6 +259,21 @@ class LocalSuite:
         return {spec.prefix + k: v for k, v in env.items()}
 
     @property
+    def client_token_file(self) -> str:
+        """weatherctl's bearer token file (admin role); '' without authentication."""
+        if self.local_auth is None:
+            return ""
+        return str(self.local_auth.tokens[CTL_IDENTITY])
+
+    def _auth_env(self, spec: ServiceSpec) -> dict[str, str]:
+        """A service's AUTH_* settings (a server) and the token of its outgoing calls."""
+        if self.local_auth is None:
+            return {}
+        env = self.local_auth.server_env() if spec.serves_grpc else {}
+        env["CLIENT_TOKEN_FILE"] = str(self.local_auth.tokens[spec.name])
+        return {spec.prefix + k: v for k, v in env.items()}
+
+    @property
     def archive_url(self) -> str:
         return archive_url(self.data_dir)
 
@@ -278,6 +298,10 @@ class LocalSuite:
                 servers=[spec.name for spec in specs if spec.serves_grpc],
                 clients=[*(spec.name for spec in specs), CTL_IDENTITY],
             )
+        if self.auth:
+            self.local_auth = make_local_auth(
+                self.data_dir / "auth", [*(spec.name for spec in specs), CTL_IDENTITY]
+            )
         security = self.client_tls
         for spec in specs:
             port = ports[spec.name] if spec.serves_grpc else 0
@@ -286,6 +310,7 @@ class LocalSuite:
                 **os.environ,
                 **{spec.prefix + k: v for k, v in spec.local_settings.items()},
                 **self._tls_env(spec),
+                **self._auth_env(spec),
                 spec.prefix + "LOG_LEVEL": self.log_level,
             }
             # spans go to local files unless the caller chose a folder (or OTLP) already
@@ -473,6 +498,8 @@ def write_suite_file(suite: LocalSuite) -> Path:
     tls = suite_tls(suite)
     if tls:
         content["tls"] = tls
+    if suite.client_token_file:
+        content["auth"] = {"token_file": suite.client_token_file}
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(content, indent=2) + "\n")
     os.replace(temporary, path)
@@ -508,6 +535,9 @@ def run_up(data_dir: Path, ports: dict[str, int]) -> int:
         print("mTLS is on; for weatherctl commands against this suite:", flush=True)
         for key, variable in TLS_VARIABLES.items():
             print(f"  export {variable}={tls[key]}", flush=True)
+    if suite.client_token_file:
+        print("authentication is on; weatherctl's token (admin):", flush=True)
+        print(f"  export WEATHER_TOKEN_FILE={suite.client_token_file}", flush=True)
     print(f"traces in {suite.traces_dir} (weatherctl trace list --dir ...)", flush=True)
     print("suite is up; Ctrl-C or SIGTERM stops it", flush=True)
     while not stopping and not suite.dead():

@@ -22,6 +22,7 @@ from weatherctl import (
     forecast_commands,
     plot_commands,
     registry_commands,
+    token_commands,
     trace_commands,
     train_commands,
 )
@@ -76,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
         parser.add_argument(
             option, default=os.environ.get(variable, ""), help=f"{what} (default ${variable})"
         )
+    parser.add_argument(
+        "--token-file",
+        default=os.environ.get("WEATHER_TOKEN_FILE", ""),
+        help="bearer token sent to the services (default $WEATHER_TOKEN_FILE; or $WEATHER_TOKEN)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="run the implemented services locally until Ctrl-C")
     up.add_argument("--data-dir", type=Path, default=Path("var/local"))
@@ -94,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     plot_commands.add_parser(commands)
     pipeline_commands.add_parser(commands)
     trace_commands.add_parser(commands)
+    token_commands.add_parser(commands)
     return parser
 
 
@@ -101,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.security = _security(args)
+        args.token = os.environ.get("WEATHER_TOKEN", "").strip()
     except SettingsError as exc:
         error(str(exc))
         return 2
@@ -155,7 +163,12 @@ def _on_channel(
     address: str, args: argparse.Namespace, command: Callable[[grpc.Channel], int]
 ) -> int:
     """Runs command on a channel to address; gRPC errors become one clear line."""
-    channel = with_actor(instrumented_channel(address, security=args.security), args.actor)
+    channel = with_actor(
+        instrumented_channel(
+            address, security=args.security, token=args.token, token_file=args.token_file
+        ),
+        args.actor,
+    )
     try:
         return command(channel)
     except grpc.RpcError as exc:

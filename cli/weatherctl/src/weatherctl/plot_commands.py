@@ -110,7 +110,15 @@ def plot_rmse(args: argparse.Namespace) -> Path:
         from weather_runtime.telemetry import instrumented_channel
 
         security = getattr(args, "security", None)  # TLS files of weatherctl (main)
-        channel = with_actor(instrumented_channel(args.registry, security=security), args.actor)
+        channel = with_actor(
+            instrumented_channel(
+                args.registry,
+                security=security,
+                token=getattr(args, "token", ""),
+                token_file=getattr(args, "token_file", ""),
+            ),
+            args.actor,
+        )
         try:
             stub = rpb_grpc.RegistryServiceStub(channel)
             series = rmse_from_registry(stub, args.model, args.version, args.variable)

@@ -7,16 +7,29 @@ from typing import Any
 
 import grpc
 
+from weather_runtime.policy import Principal, current_principal
+
 ACTOR_METADATA_KEY = "x-weather-actor"
 _SAFE = re.compile(r"[^A-Za-z0-9@._:/+-]")
 
 
-def caller(context: grpc.ServicerContext) -> str:
-    """The caller's identity: the TLS peer identity when authenticated, else the declared actor.
+def principal(context: grpc.ServicerContext | None = None) -> Principal | None:
+    """The authenticated principal (subject, roles) of the call being served; None when
+    authentication is off (no <P>AUTH_POLICY_FILE)."""
+    return current_principal()
 
-    Clients declare themselves with the x-weather-actor metadata entry; without it the peer
-    address is used. Under mTLS (a later setting) the certificate identity takes precedence.
+
+def caller(context: grpc.ServicerContext) -> str:
+    """The caller's identity: the credential's subject when authentication is on; else the
+    TLS peer identity, else the declared actor.
+
+    With authentication off, clients declare themselves with the x-weather-actor metadata
+    entry (ignored when it is on); without it the peer address is used. Under mTLS the
+    certificate identity takes precedence over the header.
     """
+    found = current_principal()
+    if found is not None:
+        return _clean(found.subject)
     auth = context.auth_context() or {}
     tls_names = auth.get("x509_common_name") or auth.get("x509_subject_alternative_name")
     if tls_names:

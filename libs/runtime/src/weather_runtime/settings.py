@@ -69,6 +69,22 @@ class ServiceSettings(BaseSettings):
     client_ca_file: str = Field("", description="PEM CA verifying the services this one calls.")
     client_cert_file: str = Field("", description="PEM client certificate for outgoing calls.")
     client_key_file: str = Field("", description="PEM private key of client_cert_file.")
+    client_token_file: str = Field(
+        "", description="Bearer token sent on outgoing calls (re-read when the file changes)."
+    )
+    # authentication and authorisation (weather_runtime.auth): on when the policy file is set
+    auth_policy_file: str = Field(
+        "", description="YAML policy: method -> minimal role; set: every call is authenticated."
+    )
+    auth_jwks_file: str = Field("", description="JWKS (JSON) with the keys verifying JWTs.")
+    auth_jwt_issuer: str = Field("", description="Accepted JWT issuer (iss).")
+    auth_jwt_audience: str = Field("", description="Accepted JWT audience (aud).")
+    auth_clock_skew_seconds: float = Field(
+        30.0, ge=0, le=3600, description="Leeway on JWT exp, nbf and iat."
+    )
+    auth_static_tokens_file: str = Field(
+        "", description="YAML: sha256 hex of a static token -> subject and roles."
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -10,6 +10,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from weather_runtime.auth import bearer_interceptor
 from weather_runtime.identity import ActorInterceptor
 from weather_runtime.tls import ClientTLS, ReloadingChannel
 
@@ -127,15 +128,23 @@ def instrumented_channel(
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     options: Sequence[tuple[str, object]] = (),
     security: ClientTLS | None = None,
+    token_file: str = "",
+    token: str = "",
 ) -> grpc.Channel:
     """A channel to target whose calls carry the current trace context: what every service,
     the serving sync and weatherctl use to call a service (`unix:PATH` targets work too).
-    With security, a TLS (mTLS with a client certificate) channel following its files."""
+    With security, a TLS (mTLS with a client certificate) channel following its files; with
+    token (or token_file, re-read when it changes) every call carries it as a bearer token."""
     all_options = [
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
         *options,
     ]
     if security is not None:
-        return traced(ReloadingChannel(target, security, all_options), actor)
-    return traced(grpc.insecure_channel(target, options=all_options), actor)
+        channel: grpc.Channel = ReloadingChannel(target, security, all_options)
+    else:
+        channel = grpc.insecure_channel(target, options=all_options)
+    bearer = bearer_interceptor(token, token_file)
+    if bearer is not None:
+        channel = grpc.intercept_channel(channel, bearer)
+    return traced(channel, actor)

@@ -121,12 +121,13 @@ class ModelServerClient:
         breaker: CircuitBreaker,
         slow_call_seconds: float = 1.0,
         security: ClientTLS | None = None,
+        token_file: str = "",
     ) -> None:
         self.address = address
         self.slow_call_seconds = slow_call_seconds
         # the model server's spans join the request's trace (TF Serving ignores the headers)
         self._channel = instrumented_channel(
-            address, max_message_bytes=max_message_bytes, security=security
+            address, max_message_bytes=max_message_bytes, security=security, token_file=token_file
         )
         self._stub = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
         # the same Predict with serialised messages in and out (the hot path splices them)

@@ -35,6 +35,7 @@ def build_predictor_server(
         breaker=CircuitBreaker(settings.breaker_failures, settings.breaker_reset_seconds),
         slow_call_seconds=settings.breaker_slow_call_seconds,
         security=client_tls(settings),
+        token_file=settings.client_token_file,
     )
     catalog = ModelCatalog(
         client,

@@ -25,6 +25,7 @@ from weather_registry.store import RegistryStore
 from weather_registry.validation import Violations
 from weather_runtime import paging
 from weather_runtime.artifacts import directory_digest, is_under
+from weather_runtime.auth import require_role
 from weather_runtime.errors import (
     Aborted,
     FailedPrecondition,
@@ -32,6 +33,7 @@ from weather_runtime.errors import (
     NotFound,
     PreconditionViolation,
 )
+from weather_runtime.policy import Principal
 
 
 @dataclass(frozen=True)
@@ -205,7 +207,11 @@ class Registry:
         override_gate: bool = False,
         reason: str = "",
         validate_only: bool = False,
+        principal: Principal | None = None,
     ) -> AliasChange:
+        """Moves alias to version; a gated alias needs the gate passed (or overridden with a
+        reason). With authentication on, only an admin principal overrides the gate or moves a
+        gated alias."""
         v = Violations()
         validation.require_name(model_name, "model_name", v)
         validation.require_alias(alias, "alias", v)
@@ -216,6 +222,7 @@ class Registry:
             v.add("reason", "is required when override_gate is set")
         validation.check_text(reason, "reason", v, 2000)
         v.raise_if_any()
+        self._check_gated(principal, model_name, alias, override_gate)
         target = self.store.get_version(model_name, version)
         gate = None
         if alias in self.policy.gated_aliases:
@@ -256,6 +263,14 @@ class Registry:
         self.bus.notify()
         return change
 
+    def _check_gated(
+        self, principal: Principal | None, model_name: str, alias: str, override_gate: bool
+    ) -> None:
+        if override_gate:
+            require_role(principal, "admin", "overriding the promotion gate")
+        if alias in self.policy.gated_aliases:
+            require_role(principal, "admin", f"changing the gated alias {model_name}@{alias}")
+
     def _current_target(self, model_name: str, alias: str) -> int:
         try:
             return self.store.resolve_alias(model_name, alias)
@@ -280,12 +295,20 @@ class Registry:
             violations,
         )
 
-    def delete_alias(self, model_name: str, alias: str, reason: str, actor: str) -> AliasChange:
+    def delete_alias(
+        self,
+        model_name: str,
+        alias: str,
+        reason: str,
+        actor: str,
+        principal: Principal | None = None,
+    ) -> AliasChange:
         v = Violations()
         validation.require_name(model_name, "model_name", v)
         validation.require_alias(alias, "alias", v)
         validation.check_text(reason, "reason", v, 2000)
         v.raise_if_any()
+        self._check_gated(principal, model_name, alias, False)
         change = self.store.delete_alias(model_name, alias, actor, reason, self.clock())
         self.bus.notify()
         return change

@@ -11,7 +11,7 @@ from weather.registry.v1 import registry_service_pb2_grpc as pb_grpc
 
 from weather_registry import convert
 from weather_registry.registry import Registry
-from weather_runtime.identity import caller
+from weather_runtime.identity import caller, principal
 
 
 def _page(token: str) -> pagination_pb2.PageResponse:
@@ -120,6 +120,7 @@ class RegistryServicer(pb_grpc.RegistryServiceServicer):
             override_gate=request.override_gate,
             reason=request.reason,
             validate_only=request.validate_only,
+            principal=principal(context),
         )
         return pb.SetAliasResponse(change=convert.change_to_pb(change))
 
@@ -127,7 +128,11 @@ class RegistryServicer(pb_grpc.RegistryServiceServicer):
         self, request: pb.DeleteAliasRequest, context: grpc.ServicerContext
     ) -> pb.DeleteAliasResponse:
         change = self.registry.delete_alias(
-            request.model_name, request.alias, request.reason, caller(context)
+            request.model_name,
+            request.alias,
+            request.reason,
+            caller(context),
+            principal(context),
         )
         return pb.DeleteAliasResponse(change=convert.change_to_pb(change))
 

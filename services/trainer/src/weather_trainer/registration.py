@@ -86,8 +86,11 @@ class Registrar:
         timeout_seconds: float,
         actor: str = "trainer",
         security: ClientTLS | None = None,
+        token_file: str = "",
     ) -> None:
-        self._channel = instrumented_channel(address, actor=actor, security=security)
+        self._channel = instrumented_channel(
+            address, actor=actor, security=security, token_file=token_file
+        )
         self._stub = rpb_grpc.RegistryServiceStub(self._channel)
         self._timeout = timeout_seconds
 

@@ -44,6 +44,7 @@ def build_trainer_server(
             settings.registry_address,
             settings.registry_timeout_seconds,
             security=client_tls(settings),
+            token_file=settings.client_token_file,
         )
         if settings.registry_address
         else None

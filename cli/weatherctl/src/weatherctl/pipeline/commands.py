@@ -105,7 +105,13 @@ def _run(pipeline: Pipeline, args: argparse.Namespace) -> int:
     if not archive and pipeline.forecast is not None:
         raise _Refused("--archive URL is needed to score forecasts against the archive")
     security = getattr(args, "security", None) or _suite_tls(suite)
-    endpoints = Endpoints({s: services[s] for s in SERVICES}, archive, security)
+    token, token_file = getattr(args, "token", ""), getattr(args, "token_file", "")
+    if not token and not token_file:
+        auth = suite.get("auth")
+        token_file = str(auth.get("token_file", "")) if isinstance(auth, dict) else ""
+    endpoints = Endpoints(
+        {s: services[s] for s in SERVICES}, archive, security, token or "", token_file or ""
+    )
     return _report(runner.run(pipeline, endpoints, data_dir, args.actor, args.force))
 
 
@@ -172,6 +178,7 @@ def run_local(
                 {s: suite.services[s].address for s in SERVICES},
                 suite.archive_url,
                 suite.client_tls,
+                token_file=suite.client_token_file,
             )
             result = runner.run(pipeline, endpoints, data_dir, actor, force or [])
     except RuntimeError as exc:

@@ -67,6 +67,15 @@ class Endpoints:
     archive_url: str
     # TLS (mTLS with a client certificate) of every call; None: plaintext
     security: ClientTLS | None = None
+    # bearer token of every call (or the file holding it); '': none
+    token: str = ""
+    token_file: str = ""
+
+    def bearer(self) -> str:
+        """The bearer token as it is now ('' without one)."""
+        if self.token or not self.token_file:
+            return self.token
+        return Path(self.token_file).read_text().strip()
 
     def address(self, service: str) -> str:
         found = self.services.get(service, "")
@@ -90,7 +99,12 @@ class Context:
     def channel(self, service: str) -> grpc.Channel:
         if service not in self.channels:
             address = self.endpoints.address(service)
-            channel = instrumented_channel(address, security=self.endpoints.security)
+            channel = instrumented_channel(
+                address,
+                security=self.endpoints.security,
+                token=self.endpoints.token,
+                token_file=self.endpoints.token_file,
+            )
             self.channels[service] = with_actor(channel, self.actor)
         return self.channels[service]
 
@@ -288,7 +302,7 @@ def train(ctx: Context, step: Step) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def _events(
-    address: str, actor: str, model: str, security: ClientTLS | None = None
+    address: str, actor: str, model: str, security: ClientTLS | None = None, token: str = ""
 ) -> Iterator[Callable[[], list[pb.RegistryEvent]]]:
     """Streams the model's registry events (replayed from the start) while the block runs;
     yields a function returning those received once the stream has been quiet for a second."""
@@ -301,7 +315,8 @@ def _events(
     channel = with_actor(plain, actor)
     sink: queue.Queue[pb.RegistryEvent] = queue.Queue()
     call = pb_grpc.RegistryServiceStub(channel).WatchEvents(
-        pb.WatchEventsRequest(model_name=model, start_after_sequence=0)
+        pb.WatchEventsRequest(model_name=model, start_after_sequence=0),
+        metadata=[("authorization", f"Bearer {token}")] if token else None,
     )
 
     def drain() -> None:
@@ -335,7 +350,9 @@ def promote(ctx: Context, step: Step) -> dict[str, Any]:
     verified: dict[str, str] = {}
     print("the registry:")
     registry = ctx.endpoints.address("registry")
-    with _events(registry, ctx.actor, model, ctx.endpoints.security) as received:
+    with _events(
+        registry, ctx.actor, model, ctx.endpoints.security, ctx.endpoints.bearer()
+    ) as received:
         for p in step.item:
             move, refusal = _move(stub, model, p, versions[p.job])
             moves.append(move)

@@ -98,10 +98,13 @@ class ServingSync:
         self.settings = settings
         security = client_tls(settings)  # None without SERVING_SYNC_CLIENT_* files
         self._registry_channel = instrumented_channel(
-            settings.registry_address, actor=ACTOR, security=security
+            settings.registry_address,
+            actor=ACTOR,
+            security=security,
+            token_file=settings.client_token_file,
         )
         self._server_channel = instrumented_channel(
-            settings.model_server_address, security=security
+            settings.model_server_address, security=security, token_file=settings.client_token_file
         )
         self._registry = rpb_grpc.RegistryServiceStub(self._registry_channel)
         self._models = model_service_pb2_grpc.ModelServiceStub(self._server_channel)

@@ -97,6 +97,9 @@ class SyncSettings(BaseSettings):
     client_ca_file: str = Field("", description="PEM CA verifying the registry and model server.")
     client_cert_file: str = Field("", description="PEM client certificate of the sync.")
     client_key_file: str = Field("", description="PEM private key of client_cert_file.")
+    client_token_file: str = Field(
+        "", description="Bearer token sent to the registry and model server (re-read on change)."
+    )
 
     @field_validator("model_names", "aliases", mode="before")
     @classmethod
