@@ -18,11 +18,12 @@ from weather_data.cluster import DaskRuntime
 from weather_data.manifest import Manifest
 from weather_data.publish import publish
 from weather_ingest import sources
-from weather_ingest.requests import IngestRequest, check_source_allowed, check_source_exists
+from weather_ingest.requests import IngestRequest, check_source_exists
 from weather_ingest.source import CorruptSource, Source
 from weather_runtime.artifacts import local_path
 from weather_runtime.errors import InvalidArgument
 from weather_runtime.operations import Cancelled
+from weather_runtime.uris import UriPolicy
 
 Progress = Callable[[str, float], None]
 
@@ -39,14 +40,17 @@ class OpenedSource:
 class Ingester:
     """Runs ingests against one archive and one Dask cluster."""
 
-    def __init__(self, archive: Archive, runtime: DaskRuntime, allowed_roots: list[str]) -> None:
+    def __init__(
+        self, archive: Archive, runtime: DaskRuntime, allowed: list[str] | UriPolicy
+    ) -> None:
         self.archive = archive
         self.runtime = runtime
-        self.allowed_roots = allowed_roots
+        self.policy = allowed if isinstance(allowed, UriPolicy) else UriPolicy.build(allowed)
 
     def precheck(self, request: IngestRequest) -> tuple[str, bool, int]:
         """Allowed root and existence, without opening: (normalised uri, is_dir, size)."""
-        normal = check_source_allowed(request.source_uri, self.allowed_roots)
+        normal = self.policy.check(request.source_uri, "source_uri")  # text only, no I/O
+        self.policy.check_open(normal, "source_uri")  # links leading out of the roots
         is_dir, size = check_source_exists(normal)
         return normal, is_dir, size
 
@@ -54,7 +58,7 @@ class Ingester:
     def open(self, request: IngestRequest) -> Iterator[OpenedSource]:
         """The canonical lazy dataset of a request's source (a local copy of remote files)."""
         normal, is_dir, size = self.precheck(request)
-        with _local_copy(normal, is_dir) as path:
+        with _local_copy(self.policy.check_open(normal, "source_uri"), is_dir) as path:
             source = self._choose(request, normal, path, is_dir)
             try:
                 raw = source.open(path, request.options)

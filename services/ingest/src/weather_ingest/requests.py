@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import fsspec
 import pandas as pd
@@ -14,8 +12,8 @@ from weather_data.archive import DATASET_ID
 from weather_data.canonical import Selection
 from weather_data.region import Region
 from weather_ingest.source import SourceOptions
-from weather_runtime.artifacts import is_under, local_path, normalise_uri
 from weather_runtime.errors import FieldViolation, InvalidArgument, NotFound
+from weather_runtime.uris import UriPolicy
 
 FORMATS = ("", "grib", "netcdf", "zarr", "csv")
 
@@ -34,23 +32,11 @@ class IngestRequest:
 def check_source_allowed(uri: str, roots: list[str], field_name: str = "source_uri") -> str:
     """The normalised URI when it lies under an allowed root (symlinks resolved), else an error.
 
-    Nothing is opened: only the path text is checked (and, for local paths, where links lead).
+    Nothing is opened: the text is checked (weather_runtime.uris), then where links lead.
     """
-    try:
-        normal = normalise_uri(uri)
-    except ValueError as exc:
-        raise InvalidArgument.field(field_name, str(exc)) from None
-    if not is_under(normal, roots):
-        raise InvalidArgument.field(
-            field_name, "is outside the allowed source roots " + ", ".join(roots)
-        )
-    path = local_path(normal)
-    if path is not None:
-        real = Path(os.path.realpath(path))
-        if not is_under(str(real), roots):
-            raise InvalidArgument.field(
-                field_name, "resolves (through a link) outside the allowed roots"
-            )
+    policy = UriPolicy.build(roots)
+    normal = policy.check(uri, field_name)
+    policy.check_open(normal, field_name)
     return normal
 
 

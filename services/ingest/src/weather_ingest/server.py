@@ -13,6 +13,7 @@ from weather_ingest.service import IngestService
 from weather_ingest.servicer import IngestServicer
 from weather_ingest.settings import IngestSettings
 from weather_runtime.server import ManagedServer, ServiceRegistration, build_server
+from weather_runtime.uris import UriPolicy
 
 SERVICE_NAME = ingest_service_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name
 
@@ -26,7 +27,7 @@ def build_ingest_server(
     service = IngestService(
         Archive(settings.archive_url),
         runtime or DaskRuntime(settings.dask()),
-        list(settings.allowed_roots),
+        UriPolicy.build(settings.allowed_roots, settings.allowed_schemes, settings.allowed_hosts),
         settings.max_running,
     )
     server, port = build_server(

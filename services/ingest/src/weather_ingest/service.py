@@ -15,6 +15,7 @@ from weather_ingest.requests import IngestRequest
 from weather_runtime.domain_metrics import ArchiveMetrics
 from weather_runtime.errors import InvalidArgument
 from weather_runtime.operations import Cancelled, Operations, Snapshot
+from weather_runtime.uris import UriPolicy
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +24,15 @@ class IngestService:
     """Ingest operations, dataset manifests and appends."""
 
     def __init__(
-        self, archive: Archive, runtime: DaskRuntime, allowed_roots: list[str], max_running: int
+        self,
+        archive: Archive,
+        runtime: DaskRuntime,
+        allowed: list[str] | UriPolicy,
+        max_running: int,
     ) -> None:
         self.archive = archive
         self.runtime = runtime
-        self.ingester = Ingester(archive, runtime, allowed_roots)
+        self.ingester = Ingester(archive, runtime, allowed)
         self.appender = Appender(archive)
         self.operations: Operations[Manifest] = Operations(max_running, service="ingest")
         self.metrics = ArchiveMetrics()

@@ -21,13 +21,22 @@ class IngestSettings(DataServiceSettings):
     metrics_port: int = Field(9102, ge=-1, le=65535, description="/metrics port; -1 off.")
     allowed_roots: CommaList = Field(
         default_factory=lambda: [str(Path("data").resolve())],
-        description="URL prefixes sources may be read from; anything else is refused unopened.",
+        description="URL prefixes sources may be read from; anything else is refused unopened "
+        "(INVALID_ARGUMENT naming source_uri). Default: ./data.",
+    )
+    allowed_schemes: CommaList = Field(
+        default_factory=list,
+        description="URL schemes sources may use; empty: file,s3,gs,gcs,memory.",
+    )
+    allowed_hosts: CommaList = Field(
+        default_factory=list,
+        description="Hosts (buckets) remote sources may name; empty: those the roots name.",
     )
     max_append_bytes: int = Field(
         512 * 1024 * 1024, ge=1024, description="Largest total payload of one append stream."
     )
 
-    @field_validator("allowed_roots", mode="before")
+    @field_validator("allowed_roots", "allowed_schemes", "allowed_hosts", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         return split_comma_list(value)
