@@ -104,10 +104,12 @@ def test_defaults_render_every_service(helm: str) -> None:
 
 
 def test_a_service_renders_as_its_own_chart_does(helm: str) -> None:
-    """The umbrella adds nothing to a service it passes no values to."""
+    """The umbrella adds nothing to a service beyond the values it passes (the registry: the
+    suite's callers by certificate name)."""
     suite = _suite(helm)
-    for chart in (REGISTRY, INGEST):
-        alone = render(helm, chart)
+    identities = ("auth.identities.rel-trainer={trainer}", "auth.identities.rel-predictor={reader}")
+    for chart, sets in ((REGISTRY, identities), (INGEST, ())):
+        alone = render(helm, chart, None, *sets)
         for doc in alone:
             if doc["kind"] == "Pod":
                 continue

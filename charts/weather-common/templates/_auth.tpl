@@ -44,8 +44,9 @@ policyKey: {{ ternary $a.policy.key "policy.yaml" (not (empty $a.policy.existing
 {{- end }}
 
 {{/*
-The ConfigMap of the chart's policy file (files/auth-policy.yaml), unless
-auth is off or auth.policy.existingConfigMap names another.
+The ConfigMap of the chart's policy file (files/auth-policy.yaml) with
+auth.identities (client certificate names, rendered with tpl, -> roles) as its
+identities, unless auth is off or auth.policy.existingConfigMap names another.
 */}}
 {{- define "weather-common.authPolicyConfigMap" -}}
 {{- if and .Values.auth.enabled (not .Values.auth.policy.existingConfigMap) }}
@@ -61,7 +62,13 @@ metadata:
     {{- include "weather-common.labels" . | nindent 4 }}
 data:
   policy.yaml: |
-    {{- $policy | nindent 4 }}
+    {{- $policy | trim | nindent 4 }}
+    {{- with .Values.auth.identities }}
+    identities:
+      {{- range $name := keys . | sortAlpha }}
+      {{ tpl $name $ | quote }}: {{ index $.Values.auth.identities $name | toJson }}
+      {{- end }}
+    {{- end }}
 {{- end }}
 {{- end }}
 
