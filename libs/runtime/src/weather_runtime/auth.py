@@ -145,6 +145,8 @@ class JwtVerifier:
             decoded = jwt.decode(token, self._keys(), algorithms=list(JWT_ALGORITHMS))
         except jose_errors.BadSignatureError:
             raise Unauthenticated("token signature does not verify with the trusted keys") from None
+        except jose_errors.InvalidKeyIdError:
+            raise Unauthenticated("token signed by a key not among the trusted keys") from None
         except (jose_errors.UnsupportedAlgorithmError, jose_errors.MissingAlgorithmError):
             raise Unauthenticated(
                 f"token algorithm not accepted (accepted: {', '.join(JWT_ALGORITHMS)})"
