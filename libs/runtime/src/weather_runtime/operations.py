@@ -23,6 +23,7 @@ from weather_runtime.errors import (
     FieldViolation,
     InvalidArgument,
     NotFound,
+    ResourceExhausted,
     Unavailable,
 )
 from weather_runtime.logging import current_trace_ids
@@ -71,12 +72,24 @@ class _Entry(Generic[T]):
     context: otel_context.Context | None = None
     name: str = "operation"
     attributes: dict[str, str] = field(default_factory=dict)
+    caller: str = ""
 
 
 class Operations(Generic[T]):
     """Runs work functions in a bounded pool and tracks their snapshots."""
 
-    def __init__(self, max_running: int, keep: int = 1000, service: str = "") -> None:
+    def __init__(
+        self,
+        max_running: int,
+        keep: int = 1000,
+        service: str = "",
+        per_caller: int = 0,
+        per_caller_setting: str = "",
+    ) -> None:
+        """per_caller > 0: a caller with that many operations pending or running gets
+        RESOURCE_EXHAUSTED (naming per_caller_setting) for the next one."""
+        self._per_caller = per_caller
+        self._per_caller_setting = per_caller_setting
         self._pool = ThreadPoolExecutor(max_workers=max_running, thread_name_prefix="operation")
         self._entries: OrderedDict[str, _Entry[T]] = OrderedDict()
         self._cond = threading.Condition()
@@ -92,6 +105,8 @@ class Operations(Generic[T]):
         self,
         work: Callable[[Callable[[str, float], None], threading.Event], T],
         name: str = "operation",
+        *,
+        caller: str = "",
         **attributes: str,
     ) -> Snapshot[T]:
         """Queues work(progress, cancel); returns the PENDING snapshot at once. The work runs
@@ -99,15 +114,35 @@ class Operations(Generic[T]):
         current at submission: the operation stays in the trace of the call that started it."""
         now = datetime.now(tz=UTC)
         snapshot: Snapshot[T] = Snapshot(uuid.uuid4().hex, "PENDING", 0.0, "queued", now, now)
-        entry = _Entry(snapshot, context=spans.capture(), name=name, attributes=attributes)
+        entry = _Entry(
+            snapshot, context=spans.capture(), name=name, attributes=attributes, caller=caller
+        )
         with self._cond:
             if self._closed:
                 raise Unavailable("the service is shutting down")
+            self._check_caller(caller)
             self._entries[snapshot.operation_id] = entry
             self._kinds.add(name)
             self._trim()
         self._pool.submit(self._run, entry, work)
         return snapshot
+
+    def _check_caller(self, caller: str) -> None:
+        """RESOURCE_EXHAUSTED when caller is at the per-caller limit (call holding _cond)."""
+        if self._per_caller <= 0 or not caller:
+            return
+        unfinished = sum(
+            1
+            for entry in self._entries.values()
+            if entry.caller == caller and entry.snapshot.state in _UNFINISHED
+        )
+        if unfinished >= self._per_caller:
+            raise ResourceExhausted(
+                f"{caller} has {unfinished} operations pending or running, the limit per caller "
+                f"({self._per_caller_setting or 'per_caller'} = {self._per_caller}); retry "
+                "when one ends",
+                self._per_caller_setting or "operations_per_caller",
+            )
 
     def _update(self, entry: _Entry[T], **changes: object) -> None:
         with self._cond:

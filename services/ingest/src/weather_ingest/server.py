@@ -29,6 +29,7 @@ def build_ingest_server(
         runtime or DaskRuntime(settings.dask()),
         UriPolicy.build(settings.allowed_roots, settings.allowed_schemes, settings.allowed_hosts),
         settings.max_running,
+        settings.max_operations_per_caller,
     )
     server, port = build_server(
         settings,

@@ -29,12 +29,18 @@ class IngestService:
         runtime: DaskRuntime,
         allowed: list[str] | UriPolicy,
         max_running: int,
+        per_caller: int = 0,
     ) -> None:
         self.archive = archive
         self.runtime = runtime
         self.ingester = Ingester(archive, runtime, allowed)
         self.appender = Appender(archive)
-        self.operations: Operations[Manifest] = Operations(max_running, service="ingest")
+        self.operations: Operations[Manifest] = Operations(
+            max_running,
+            service="ingest",
+            per_caller=per_caller,
+            per_caller_setting="INGEST_MAX_OPERATIONS_PER_CALLER",
+        )
         self.metrics = ArchiveMetrics()
 
     def validate(self, request: IngestRequest) -> None:
@@ -60,7 +66,10 @@ class IngestService:
             return manifest
 
         return self.operations.submit(
-            work, "ingest", **{"dataset.id": request.dataset_id, "source.uri": request.source_uri}
+            work,
+            "ingest",
+            caller=actor,
+            **{"dataset.id": request.dataset_id, "source.uri": request.source_uri},
         )
 
     def _count_ingested(self, manifest: Manifest, before: Manifest | None) -> None:

@@ -32,6 +32,13 @@ class IngestSettings(DataServiceSettings):
         default_factory=list,
         description="Hosts (buckets) remote sources may name; empty: those the roots name.",
     )
+    max_operations_per_caller: int = Field(
+        8,
+        ge=1,
+        le=10000,
+        description="Ingests one caller may have pending or running; the next one gets "
+        "RESOURCE_EXHAUSTED.",
+    )
     max_append_bytes: int = Field(
         512 * 1024 * 1024, ge=1024, description="Largest total payload of one append stream."
     )

@@ -24,7 +24,10 @@ def build_preprocess_server(
 ) -> tuple[ManagedServer, int]:
     """The preprocess server (not started) and its port; stopping it stops operations and Dask."""
     service = PreprocessService(
-        Archive(settings.archive_url), runtime or DaskRuntime(settings.dask()), settings.max_running
+        Archive(settings.archive_url),
+        runtime or DaskRuntime(settings.dask()),
+        settings.max_running,
+        settings.max_operations_per_caller,
     )
     server, port = build_server(
         settings,

@@ -24,12 +24,19 @@ log = logging.getLogger(__name__)
 class PreprocessService:
     """Builds, analyses and statistics artefacts."""
 
-    def __init__(self, archive: Archive, runtime: DaskRuntime, max_running: int) -> None:
+    def __init__(
+        self, archive: Archive, runtime: DaskRuntime, max_running: int, per_caller: int = 0
+    ) -> None:
         self.archive = archive
         self.runtime = runtime
         self.builder = Builder(archive, runtime)
         self.analyst = Analyst(archive, runtime)
-        self.operations: Operations[Outcome] = Operations(max_running, service="preprocess")
+        self.operations: Operations[Outcome] = Operations(
+            max_running,
+            service="preprocess",
+            per_caller=per_caller,
+            per_caller_setting="PREPROCESS_MAX_OPERATIONS_PER_CALLER",
+        )
         self.metrics = ArchiveMetrics()
 
     def start_build(self, recipe: pb.Recipe, actor: str) -> Snapshot[Outcome]:
@@ -42,7 +49,9 @@ class PreprocessService:
                 self._count_written(outcome.manifest, "build")
             return outcome
 
-        return self.operations.submit(work, "build", **{"dataset.id": recipe.output_dataset_id})
+        return self.operations.submit(
+            work, "build", caller=actor, **{"dataset.id": recipe.output_dataset_id}
+        )
 
     def start_analysis(self, request: pb.StartAnalysisRequest, actor: str) -> Snapshot[Outcome]:
         """Checks the request and its input now, then queues the analysis."""
@@ -52,7 +61,7 @@ class PreprocessService:
             return self.analyst.run(request, actor, progress, cancel)
 
         return self.operations.submit(
-            work, "analysis", **{"analysis.kind": pb.AnalysisKind.Name(request.kind)}
+            work, "analysis", caller=actor, **{"analysis.kind": pb.AnalysisKind.Name(request.kind)}
         )
 
     def _count_written(self, manifest: Manifest, kind: str) -> None:

@@ -15,3 +15,10 @@ class PreprocessSettings(DataServiceSettings):
 
     port: int = Field(50053, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
     metrics_port: int = Field(9103, ge=-1, le=65535, description="/metrics port; -1 off.")
+    max_operations_per_caller: int = Field(
+        8,
+        ge=1,
+        le=10000,
+        description="Builds and analyses one caller may have pending or running; the next one "
+        "gets RESOURCE_EXHAUSTED.",
+    )

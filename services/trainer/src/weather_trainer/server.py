@@ -57,6 +57,7 @@ def build_trainer_server(
         else train,
         validate=validate,
         max_running=settings.max_running,
+        max_jobs_per_caller=settings.max_jobs_per_caller,
         registrar=registrar,
         runtime=dask,
         code_version=code_version(),

@@ -25,6 +25,7 @@ from weather_runtime.errors import (
     InvalidArgument,
     NotFound,
     PreconditionViolation,
+    ResourceExhausted,
     Unavailable,
 )
 from weather_runtime.logging import current_trace_ids
@@ -54,6 +55,7 @@ class TrainerService:
         train: Train,
         validate: Validate,
         max_running: int = 1,
+        max_jobs_per_caller: int = 0,
         registrar: Registrar | None = None,
         runtime: DaskRuntime | None = None,
         code_version: str = "",
@@ -69,6 +71,8 @@ class TrainerService:
         self._code_version = code_version
         self._artifacts = artifacts
         self._pool = ThreadPoolExecutor(max_workers=max_running, thread_name_prefix="training")
+        self._per_caller = max_jobs_per_caller
+        self._admit = threading.Lock()  # the per-caller count and the new record, together
         self._cond = threading.Condition()
         self._cancels: dict[str, threading.Event] = {}
         self._closing = False
@@ -194,11 +198,29 @@ class TrainerService:
             request_id=request_id,
             code_version=self._code_version,
         )
-        stored = self.store.create(record)
+        with self._admit:
+            self._check_caller(actor)
+            stored = self.store.create(record)
         self._metrics.saw(stored)
         if stored.job_id == record.job_id:
             self._submit(stored)
         return stored
+
+    def _check_caller(self, actor: str) -> None:
+        """RESOURCE_EXHAUSTED when actor already has max_jobs_per_caller jobs queued or running."""
+        if self._per_caller <= 0:
+            return
+        active = sum(
+            1
+            for r in self.store.all()
+            if r.creator == actor and r.state in (jobs.QUEUED, jobs.RUNNING)
+        )
+        if active >= self._per_caller:
+            raise ResourceExhausted(
+                f"{actor} has {active} jobs queued or running, the limit per caller "
+                f"(TRAINER_MAX_JOBS_PER_CALLER = {self._per_caller}); retry when one ends",
+                "TRAINER_MAX_JOBS_PER_CALLER",
+            )
 
     def get(self, job_id: str) -> JobRecord:
         """The job; NotFound when unknown."""

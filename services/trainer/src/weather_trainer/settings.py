@@ -22,6 +22,13 @@ class TrainerSettings(DataServiceSettings):
     port: int = Field(50054, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
     metrics_port: int = Field(9104, ge=-1, le=65535, description="/metrics port; -1 off.")
     max_running: int = Field(1, ge=1, le=16, description="Training jobs running at once.")
+    max_jobs_per_caller: int = Field(
+        4,
+        ge=1,
+        le=10000,
+        description="Jobs one caller may have queued or running; the next one gets "
+        "RESOURCE_EXHAUSTED.",
+    )
     work_root: str = Field(
         default_factory=lambda: str(Path("var/trainer").resolve()),
         description="Folder for job records, checkpoints and exported SavedModels.",
