@@ -351,3 +351,44 @@ def test_bad_auth_settings_are_named(tmp_path: Path, keys: Keys) -> None:
                 **auth_settings(keys),  # type: ignore[arg-type]
             ).model_copy(update={"auth_jwks_file": str(secret)})
         )
+
+
+def test_weatherctl_token_keygen_and_issue(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from weatherctl.main import main
+
+    key, jwks = tmp_path / "signing.json", tmp_path / "jwks.json"
+    assert main(["token", "keygen", "--key", str(key), "--jwks", str(jwks)]) == 0
+    assert key.stat().st_mode & 0o077 == 0  # the private key is the owner's only
+    assert '"d"' not in jwks.read_text()  # the JWKS holds the public key only
+    issue = ["token", "issue", "--subject", "carol", "--role", "trainer", "--ttl", "15m"]
+    issue += ["--key", str(key), "--issuer", ISSUER, "--audience", AUDIENCE]
+    capsys.readouterr()
+    assert main(issue) == 0
+    token = capsys.readouterr().out.strip()
+    root = tmp_path / "artifacts"
+    root.mkdir()
+    running = start_registry(
+        f"sqlite:///{tmp_path / 'r.db'}",
+        root,
+        auth_policy_file=str(default_policy_path()),
+        auth_jwks_file=str(jwks),
+        auth_jwt_issuer=ISSUER,
+        auth_jwt_audience=AUDIENCE,
+    )
+    try:
+        made = running.stub.CreateRegisteredModel(
+            pb.CreateRegisteredModelRequest(name="by-carol"), metadata=bearer(token), timeout=10
+        )
+        assert made.model.name == "by-carol"
+        with pytest.raises(grpc.RpcError) as denied:
+            running.stub.SetAlias(
+                pb.SetAliasRequest(model_name="by-carol", alias="staging", version=1),
+                metadata=bearer(token),
+                timeout=10,
+            )
+        assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    finally:
+        running.channel.close()
+        running.server.stop(1)
