@@ -258,6 +258,19 @@ def test_a_method_without_a_rule_is_denied_and_logged(
         assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
         assert "no rule" in (denied.value.details() or "")
         assert any("no rule" in r.getMessage() for r in caplog.records)
+        # the policy file is followed: the rule added, the call gets through
+        policy.write_text(default_policy_path().read_text())
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                running.stub.ListRegisteredModels(
+                    LIST, metadata=bearer(keys.token("ada", ["admin"])), timeout=10
+                )
+                break
+            except grpc.RpcError as exc:
+                assert exc.code() == grpc.StatusCode.PERMISSION_DENIED
+                assert time.monotonic() < deadline, "the changed policy was not picked up"
+                time.sleep(0.3)
     finally:
         running.channel.close()
         running.server.stop(1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import logging
 import os
 import threading
 import time
@@ -15,6 +16,8 @@ from typing import Any, Generic, TypeVar
 import yaml
 
 from weather_runtime.settings import SettingsError
+
+log = logging.getLogger(__name__)
 
 # Each role includes the ones before it.
 ROLES = ("reader", "trainer", "operator", "admin")
@@ -200,7 +203,5 @@ class WatchedFile(Generic[T]):
                     self._value = self._parse(self.path)
                     self._stamp = stamp
                 except SettingsError as exc:
-                    import logging
-
-                    logging.getLogger(__name__).error("keeping the previous %s: %s", self.path, exc)
+                    log.error("keeping the previous %s: %s", self.path, exc)
         return self._value
