@@ -221,7 +221,8 @@ NOTES lines: the addresses, and how to reach and check the API.
 */}}
 {{- define "weather-common.notesAddress" -}}
 {{- $fullname := include "weather-common.fullname" . -}}
-In-cluster address (gRPC, plaintext): {{ $fullname }}.{{ .Release.Namespace }}.svc:{{ .Values.service.ports.grpc }}
+In-cluster address (gRPC, {{ include "weather-common.notesTransport" . }}): {{ $fullname }}.{{ .Release.Namespace }}.svc:{{ .Values.service.ports.grpc }}
+{{ include "weather-common.notesAuth" . }}
 Metrics: http://{{ $fullname }}.{{ .Release.Namespace }}.svc:{{ .Values.service.ports.metrics }}/metrics
 {{- if include "weather-common.serviceMonitorEnabled" . }}
 ServiceMonitor {{ $fullname }} (monitoring.coreos.com/v1) scrapes it every {{ .Values.metrics.serviceMonitor.interval | default "30s" }} or the global interval.
@@ -240,8 +241,7 @@ Traces: OTLP to {{ include "weather-common.otelEndpoint" . }}.
 
 2. Check gRPC health (grpc.health.v1) through the port-forward, or in-cluster with `helm test`:
 
-     python -m weather_runtime.healthcheck localhost:{{ $grpc }}
-     grpcurl -plaintext localhost:{{ $grpc }} grpc.health.v1.Health/Check
+{{ include "weather-common.notesHealthcheck" . | trimPrefix "\n" }}
      helm test {{ .Release.Name }} --namespace {{ .Release.Namespace }}
 {{- end }}
 

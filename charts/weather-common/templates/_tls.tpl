@@ -156,3 +156,50 @@ spec:
     group: {{ $group }}
 {{- end }}
 {{- end }}
+
+{{/*
+NOTES pieces: the transport of the gRPC port, the health-check commands
+through a port-forward (with the flags TLS needs), and the auth summary.
+*/}}
+{{- define "weather-common.notesTransport" -}}
+{{- if not .Values.tls.enabled -}}
+plaintext
+{{- else if .Values.tls.mutual -}}
+mTLS, Secret {{ include "weather-common.tlsSecretName" . }}
+{{- else -}}
+TLS, Secret {{ include "weather-common.tlsSecretName" . }}
+{{- end }}
+{{- end }}
+
+{{- define "weather-common.notesHealthcheck" -}}
+{{- $fullname := include "weather-common.fullname" . }}
+{{- $grpc := .Values.service.ports.grpc }}
+{{- $mutual := and .Values.tls.enabled .Values.tls.mutual }}
+{{- if .Values.tls.enabled }}
+     # ca.crt: the CA of {{ include "weather-common.tlsSecretName" . }}{{ if $mutual }}; client.crt/.key: a certificate it signed{{ end }}
+     python -m weather_runtime.healthcheck localhost:{{ $grpc }} --ca ca.crt{{ if $mutual }} --cert client.crt --key client.key{{ end }} --server-name {{ $fullname }}
+     grpcurl -cacert ca.crt{{ if $mutual }} -cert client.crt -key client.key{{ end }} -servername {{ $fullname }} localhost:{{ $grpc }} grpc.health.v1.Health/Check
+{{- else }}
+     python -m weather_runtime.healthcheck localhost:{{ $grpc }}
+     grpcurl -plaintext localhost:{{ $grpc }} grpc.health.v1.Health/Check
+{{- end }}
+{{- end }}
+
+{{- define "weather-common.notesAuth" -}}
+{{- $s := include "weather-common.authSettings" . | fromYaml }}
+{{- if $s.enabled }}
+{{- $credentials := list }}
+{{- if or $s.jwksConfigMap $s.jwksSecret }}
+{{- $credentials = append $credentials (printf "JWTs from %s" ($s.issuer | default "?")) }}
+{{- end }}
+{{- with $s.staticTokensSecret }}
+{{- $credentials = append $credentials (printf "static tokens (Secret %s)" .) }}
+{{- end }}
+{{- if and .Values.tls.enabled .Values.tls.mutual }}
+{{- $credentials = append $credentials "client certificates (the policy's identities)" }}
+{{- end -}}
+Auth: per-method roles from ConfigMap {{ $s.policyConfigMap }}; credentials: {{ join ", " $credentials | default "none (every call is refused)" }}.
+{{- else -}}
+Auth: off (auth.enabled=false): every caller that reaches the port may call every method.
+{{- end }}
+{{- end }}
