@@ -367,3 +367,12 @@ def test_predictor_pod_shares_one_auth_volume(helm: str) -> None:
     assert _mount(containers["tfserving"], "tls") is None, "TF Serving reads no certificate"
     assert _mount(containers["predictor"], "auth") and _mount(containers["serving-sync"], "auth")
     assert "PREDICTOR_CLIENT_TOKEN_FILE" not in container_env(containers["predictor"])
+
+
+@pytest.mark.parametrize("chart", [*SERVICE_CHARTS, UMBRELLA], ids=lambda c: c.name)
+def test_readme_documents_the_security_values(chart: Path) -> None:
+    readme = (chart / "README.md").read_text()
+    assert "docs/security-charts.md" in readme
+    keys = ("global.tls.certManager", "global.auth") if chart == UMBRELLA else ("tls.", "auth.")
+    assert all(key in readme for key in keys), keys
+    assert (REPO / "docs" / "security-charts.md").is_file()
