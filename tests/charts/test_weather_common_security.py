@@ -20,8 +20,10 @@ from tests.charts.support import (
     TRAINER,
     UMBRELLA,
     container_env,
+    effective_values,
     health_probe_port,
     kinds,
+    manifest_problems,
     one,
     pod_specs,
     render,
@@ -376,3 +378,70 @@ def test_readme_documents_the_security_values(chart: Path) -> None:
     keys = ("global.tls.certManager", "global.auth") if chart == UMBRELLA else ("tls.", "auth.")
     assert all(key in readme for key in keys), keys
     assert (REPO / "docs" / "security-charts.md").is_file()
+
+
+def _security_docs(helm: str) -> list[dict[str, Any]]:
+    return render(helm, REGISTRY, REGISTRY / "ci" / "security-values.yaml")
+
+
+def _policy(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    spec: dict[str, Any] = one(docs, "NetworkPolicy")["spec"]
+    return spec
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        pytest.param(
+            lambda d: _policy(d).update(policyTypes=["Ingress"]),
+            "NetworkPolicy/rel-registry: policyTypes must be [Ingress, Egress] (default deny)",
+            id="no-egress-default-deny",
+        ),
+        pytest.param(
+            lambda d: _policy(d)["ingress"][0].pop("from"),
+            "NetworkPolicy/rel-registry ingress[0]: allows every source",
+            id="ingress-from-anywhere",
+        ),
+        pytest.param(
+            lambda d: _policy(d)["egress"][0].pop("ports"),
+            "NetworkPolicy/rel-registry egress[0]: allows every port",
+            id="egress-every-port",
+        ),
+        pytest.param(
+            lambda d: _policy(d).update(podSelector={}),
+            "NetworkPolicy/rel-registry: podSelector must name the pods (matchLabels)",
+            id="selects-every-pod",
+        ),
+        pytest.param(
+            lambda d: one(d, "Certificate")["spec"].update(usages=["server auth"]),
+            "Certificate/rel-registry: usages lack ['client auth']",
+            id="certificate-server-only",
+        ),
+        pytest.param(
+            lambda d: one(d, "Certificate")["spec"].update(secretName="elsewhere"),
+            "Certificate/rel-registry: secretName 'elsewhere' is mounted by no pod",
+            id="certificate-secret-unused",
+        ),
+        pytest.param(
+            lambda d: one(d, "Certificate")["spec"].update(dnsNames=["example.com"]),
+            "Certificate/rel-registry: dnsNames name no Service of the release",
+            id="certificate-wrong-names",
+        ),
+        pytest.param(
+            lambda d: one(d, "Certificate")["spec"]["issuerRef"].pop("name"),
+            "Certificate/rel-registry: issuerRef.name missing",
+            id="certificate-no-issuer",
+        ),
+        pytest.param(
+            lambda d: one(d, "Certificate").update(apiVersion="cert-manager.io/v1alpha2"),
+            "Certificate/rel-registry: apiVersion must be cert-manager.io/v1",
+            id="certificate-old-api",
+        ),
+    ],
+)
+def test_networkpolicy_and_certificate_checks_bite(helm: str, mutate: Any, expected: str) -> None:
+    docs = _security_docs(helm)
+    values = effective_values(REGISTRY, REGISTRY / "ci" / "security-values.yaml")
+    assert not manifest_problems(docs, values), "the unmutated render must pass"
+    mutate(docs)
+    assert expected in manifest_problems(docs, values)
