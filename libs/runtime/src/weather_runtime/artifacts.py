@@ -102,3 +102,29 @@ def local_path(uri: str) -> Path | None:
     """The local filesystem path of a file:// URI or absolute path; None for remote URIs."""
     normal = normalise_uri(uri)
     return Path(normal[len("file://") :]) if normal.startswith("file://") else None
+
+
+DIGEST_RECORDS = ".digests"
+
+
+def digest_record_path(version_dir: Path) -> Path:
+    """Where the serving sync records the registered digest of the copy <base>/<model>/<version>:
+    <base>/.digests/<model>/<version>, outside the model folders the model server scans."""
+    return version_dir.parent.parent / DIGEST_RECORDS / version_dir.parent.name / version_dir.name
+
+
+def write_digest_record(version_dir: Path, digest: str) -> None:
+    """Records digest for a version folder (written whole: a temporary file renamed in place)."""
+    record = digest_record_path(version_dir)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    partial = record.with_name(f".{record.name}.partial")
+    partial.write_text(digest + "\n")
+    partial.replace(record)
+
+
+def read_digest_record(version_dir: Path) -> str | None:
+    """The digest recorded for a version folder; None when there is no record."""
+    try:
+        return digest_record_path(version_dir).read_text().strip()
+    except FileNotFoundError:
+        return None

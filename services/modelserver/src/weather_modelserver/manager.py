@@ -16,9 +16,10 @@ from opentelemetry.trace import Status, StatusCode
 
 from weather_modelserver.config import ModelConfig, ServerConfig
 from weather_modelserver.metrics import ModelServerMetrics
-from weather_modelserver.servables import Servable, error_code, error_message
+from weather_modelserver.servables import LoadError, Servable, error_code, error_message
 from weather_modelserver.source import find_versions
 from weather_runtime import spans
+from weather_runtime.artifacts import digest_record_path, directory_digest, read_digest_record
 from weather_runtime.domain_metrics import ServingMetrics
 from weather_runtime.errors import (
     FailedPrecondition,
@@ -28,6 +29,37 @@ from weather_runtime.errors import (
 )
 
 log = logging.getLogger(__name__)
+
+
+class DigestRefused(LoadError):
+    """A version refused for its digest: not retried (the same files give the same answer)."""
+
+
+def verify_digest(version_dir: Path, required: bool) -> None:
+    """Refuses a version whose files do not match the digest the serving sync recorded
+    (LoadError DATA_LOSS), or that has no record when one is required (FAILED_PRECONDITION)."""
+    expected = read_digest_record(version_dir)
+    if expected is None:
+        if required:
+            raise DigestRefused(
+                "FAILED_PRECONDITION",
+                f"no digest record at {digest_record_path(version_dir)}; "
+                "MODELSERVER_REQUIRE_DIGEST_RECORD is on",
+            )
+        return
+    actual = directory_digest(str(version_dir)).digest
+    if actual != expected:
+        log.error(
+            "refusing %s: its files changed after registration (digest %s, recorded %s)",
+            version_dir,
+            actual,
+            expected,
+        )
+        raise DigestRefused(
+            "DATA_LOSS",
+            f"the SavedModel's digest {actual} does not match the registered {expected}; "
+            "refused (changed on disk after registration)",
+        )
 
 
 class State(enum.Enum):
@@ -61,6 +93,7 @@ class ManagerOptions:
     poll_wait_seconds: float = 1.0
     allow_labels_for_unavailable: bool = False
     load_timeout_seconds: float = 600.0
+    require_digest_record: bool = False
 
 
 @dataclass(eq=False)
@@ -442,6 +475,7 @@ class ServableManager:
             return
         try:
             started = time.monotonic()
+            verify_digest(slot.path, self.options.require_digest_record)
             servable = self._load_servable(name, slot.version, slot.path)
             if self.options.warmup:
                 replayed = servable.warm_up(self.options.warmup_iterations)
@@ -457,7 +491,8 @@ class ServableManager:
                 attempts,
                 message,
             )
-            if attempt + 1 < attempts and not self._closing.is_set():
+            refused = isinstance(exc, DigestRefused)  # not retried
+            if attempt + 1 < attempts and not self._closing.is_set() and not refused:
                 self._retry_later(name, model, slot, attempt + 1)
             else:
                 self._settle(name, model, slot, None, error_code(exc), message)

@@ -39,6 +39,7 @@ def build_modelserver(settings: ModelServerSettings) -> ModelServer:
             poll_wait_seconds=settings.file_system_poll_wait_seconds,
             allow_labels_for_unavailable=settings.allow_version_labels_for_unavailable_models,
             load_timeout_seconds=settings.model_load_timeout_seconds,
+            require_digest_record=settings.require_digest_record,
         ),
         metrics,
     )

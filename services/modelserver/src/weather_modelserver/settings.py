@@ -90,6 +90,12 @@ class ModelServerSettings(ServiceSettings):
         gt=0,
         description="How long start-up and HandleReloadConfigRequest wait for models to load.",
     )
+    require_digest_record: bool = Field(
+        False,
+        description="Load only versions with a digest record from the serving sync "
+        "(<base>/.digests/<model>/<version>); off: versions without one load unchecked. A "
+        "version whose files do not match its record is always refused (DATA_LOSS).",
+    )
 
     @field_validator("model_base_path")
     @classmethod

@@ -10,9 +10,21 @@ from pathlib import Path
 
 import fsspec
 
-from weather_runtime.artifacts import directory_digest, normalise_uri
+from weather_runtime.artifacts import (
+    digest_record_path,
+    directory_digest,
+    normalise_uri,
+    write_digest_record,
+)
+from weather_runtime.domain_metrics import counter
 
 log = logging.getLogger(__name__)
+CHANGED_COPIES = counter(
+    "weather_serving_sync_changed_copies_total",
+    "Served copies found changed on disk after registration (digest differs from the "
+    "registry's record) and replaced with a verified copy, by model.",
+    ["model"],
+)
 
 _CHUNK = 4 * 1024 * 1024
 PARTIAL_PREFIX = ".partial-"
@@ -70,15 +82,28 @@ def materialise(base: Path, model: str, version: int, uri: str, digest: str) -> 
 
     The copy goes to a hidden temporary folder (TF Serving ignores non-numeric folders), is
     checked against digest, then renamed into place, so a half-copied or wrong version is never
-    visible. An existing folder with the right digest is kept. Raises ArtifactError.
+    visible; the digest is recorded (digest_record_path) for the model server to check at load.
+    An existing folder with the right digest is kept; one whose files changed after registration
+    is reported (log and weather_serving_sync_changed_copies_total) and replaced by a verified
+    copy. Raises ArtifactError.
     """
     final = version_dir(base, model, version)
     if final.is_dir():
-        if directory_digest(str(final)).digest == digest:
+        actual = directory_digest(str(final)).digest
+        if actual == digest:
+            if not digest_record_path(final).is_file():
+                write_digest_record(final, digest)
             return final
-        raise ArtifactError(
-            f"{final} exists but does not match the registered digest {digest}; not replaced"
+        log.error(
+            "the served copy of %s version %d changed on disk after registration (digest %s, "
+            "the registry says %s): replacing it with a verified copy",
+            model,
+            version,
+            actual,
+            digest,
+            extra={"path": str(final)},
         )
+        CHANGED_COPIES.labels(model).inc()
     final.parent.mkdir(parents=True, exist_ok=True)
     partial = final.parent / f"{PARTIAL_PREFIX}{version}-{uuid.uuid4().hex[:8]}"
     try:
@@ -93,7 +118,8 @@ def materialise(base: Path, model: str, version: int, uri: str, digest: str) -> 
             raise ArtifactError(
                 f"the copy of {uri} has digest {actual}, the registry says {digest}"
             )
-        os.replace(partial, final)
+        write_digest_record(final, digest)
+        _swap_into_place(partial, final)
     finally:
         if partial.exists():
             shutil.rmtree(partial, ignore_errors=True)
@@ -101,6 +127,17 @@ def materialise(base: Path, model: str, version: int, uri: str, digest: str) -> 
         "materialised %s version %d", model, version, extra={"path": str(final), "files": files}
     )
     return final
+
+
+def _swap_into_place(partial: Path, final: Path) -> None:
+    """Renames partial to final; an existing final is renamed away first, then deleted."""
+    if not final.exists():
+        os.replace(partial, final)
+        return
+    doomed = final.parent / f"{PARTIAL_PREFIX}replaced-{final.name}-{uuid.uuid4().hex[:8]}"
+    os.replace(final, doomed)
+    os.replace(partial, final)
+    shutil.rmtree(doomed, ignore_errors=True)
 
 
 def remove_version(base: Path, model: str, version: int) -> None:
@@ -111,6 +148,7 @@ def remove_version(base: Path, model: str, version: int) -> None:
     doomed = final.parent / f"{PARTIAL_PREFIX}removed-{version}-{uuid.uuid4().hex[:8]}"
     os.replace(final, doomed)
     shutil.rmtree(doomed, ignore_errors=True)
+    digest_record_path(final).unlink(missing_ok=True)
     log.info("removed %s version %d", model, version, extra={"path": str(final)})
 
 

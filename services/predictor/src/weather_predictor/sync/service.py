@@ -475,8 +475,8 @@ class ServingSync:
         base = self.settings.serving_base_path
         key = (model, want.version, want.digest)
         folder = layout.version_dir(base, model, want.version)
-        if key in self._verified and folder.is_dir():
-            return True
+        # no shortcut for copies verified before: each pass re-checks them (a copy changed on
+        # disk since is reported and replaced by materialise)
         for attempt in range(2):
             try:
                 layout.materialise(base, model, want.version, want.uri, want.digest)
