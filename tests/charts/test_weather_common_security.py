@@ -445,3 +445,28 @@ def test_networkpolicy_and_certificate_checks_bite(helm: str, mutate: Any, expec
     assert not manifest_problems(docs, values), "the unmutated render must pass"
     mutate(docs)
     assert expected in manifest_problems(docs, values)
+
+
+@pytest.mark.parametrize("chart", SERVICE_CHARTS, ids=lambda c: c.name)
+def test_otlp_egress_to_the_collector(helm: str, chart: Path) -> None:
+    collector = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}}
+    }
+    sets = ("otel.enabled=true", "otel.endpoint=http://otel-collector.observability.svc:4317")
+    for extra, expected in (
+        ((), None),
+        (
+            (
+                "networkPolicy.egress.otlpTo[0].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name=observability",
+            ),
+            [collector],
+        ),
+    ):
+        docs = render(helm, chart, None, *sets, *extra)
+        (policy,) = [
+            p for p in kinds(docs, "NetworkPolicy") if p["metadata"]["name"] == f"rel-{chart.name}"
+        ]
+        (rule,) = [
+            r for r in policy["spec"]["egress"] if {"port": 4317, "protocol": "TCP"} in r["ports"]
+        ]
+        assert rule.get("to") == expected

@@ -55,9 +55,13 @@ NetworkPolicy egress rule for the OTLP export (empty with tracing off).
 */}}
 {{- define "weather-common.otlpEgress" -}}
 {{- if include "weather-common.otelEnabled" . }}
-# OTLP trace export.
+# OTLP trace export, to networkPolicy.egress.otlpTo (any destination when empty).
 - ports:
     - port: {{ .Values.networkPolicy.egress.otlpPort }}
       protocol: TCP
+  {{- with dig "egress" "otlpTo" (list) .Values.networkPolicy }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
 {{- end }}
 {{- end }}
