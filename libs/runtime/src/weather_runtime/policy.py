@@ -68,7 +68,10 @@ def bind_principal(principal: Principal | None) -> contextvars.Token[Principal |
 
 
 def unbind_principal(token: contextvars.Token[Principal | None]) -> None:
-    _PRINCIPAL.reset(token)
+    try:
+        _PRINCIPAL.reset(token)
+    except ValueError:  # a stream's generator closed from another thread's context
+        _PRINCIPAL.set(None)
 
 
 def normalise_method(name: str) -> str:
