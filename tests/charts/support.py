@@ -6,15 +6,18 @@ Every chart directory (charts/<name>/Chart.yaml) is picked up. Application chart
 service charts and the weather-suite umbrella) are linted, rendered with every values file
 in their ci/ folder (or their defaults when they have none), validated against the
 Kubernetes OpenAPI schemas and checked for the platform's invariants: Pod Security Standard
-"restricted", explicit resources, native gRPC probes (except the sidecars in
-NON_GRPC_CONTAINERS), no service-account token, a NetworkPolicy when enabled, well-formed
-ServiceMonitors. The weather-common library chart is linted only (it renders nothing).
+"restricted", explicit resources, gRPC health probes (native, or with TLS the
+weather_runtime.healthcheck exec probe over mTLS; except the sidecars in NON_GRPC_CONTAINERS),
+no service-account token, a default-deny NetworkPolicy when enabled with port-scoped rules,
+well-formed ServiceMonitors and cert-manager Certificates. The weather-common library chart is
+linted only (it renders nothing).
 
 kubernetes-validate has no schema for custom resources and only warns about them. A kind it
 finds no schema for fails the schema test unless it is in SCHEMALESS_KINDS, which names the
 built-in objects embedded in it (a DaskCluster's scheduler and worker pod specs and scheduler
 Service); those are validated in its place, and its pod specs get the same security checks.
-A ServiceMonitor embeds no built-in object: servicemonitor_problems checks its structure.
+A ServiceMonitor or Certificate embeds no built-in object: servicemonitor_problems and
+certificate_problems check their structure.
 
 Tools: helm from $HELM or <repo>/.tools/bin/helm (tools/install_tools.sh),
 kubernetes-validate and yamllint from <repo>/.venv/bin or PATH. A missing tool skips the

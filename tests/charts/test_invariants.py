@@ -2,7 +2,10 @@
 charts/*/ci/*.yaml, kubernetes-validate on every rendered manifest, the platform's invariants
 (Pod Security Standard "restricted", probes, labels, NetworkPolicies, ServiceMonitors),
 yamllint, documented values and draft-07 values schemas; the custom-resource checks must bite;
-every service chart uses the weather-common library and installs on its own.
+every service chart uses the weather-common library and installs on its own; every pod spec
+meets the Pod Security Standard "restricted" with defaults and with every optional feature on
+(restricted_pod_security_problems), and no password, token or key is a plain value in values,
+schemas or renders (secret_*_problems); both checks must bite.
 """
 
 from __future__ import annotations
