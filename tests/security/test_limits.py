@@ -1,4 +1,4 @@
-"""Per-caller limits: ingest/preprocess operations and trainer jobs beyond them get RESOURCE_EXHAUSTED."""
+"""Request limits: operations and jobs per caller, time steps and grid points per request."""
 
 from __future__ import annotations
 
@@ -11,20 +11,29 @@ from pathlib import Path
 from typing import NoReturn
 
 import grpc
+import numpy as np
 import pytest
-from weather.common.v1 import operation_pb2
+import xarray as xr
+from google.protobuf import timestamp_pb2
+from weather.common.v1 import dataset_pb2, operation_pb2
 from weather.ingest.v1 import ingest_service_pb2 as pb
 from weather.ingest.v1 import ingest_service_pb2_grpc as pb_grpc
+from weather.preprocess.v1 import preprocess_service_pb2 as ppb
+from weather.preprocess.v1 import preprocess_service_pb2_grpc as ppb_grpc
 
+from tests.preprocess.conftest import ingest_into, ref
 from tests.registry.helpers import rpc_error, status_details
 from weather_data.archive import Archive
 from weather_data.cluster import DaskRuntime, DaskSettings
+from weather_data.limits import ExtentLimits
 from weather_ingest.server import build_ingest_server
 from weather_ingest.settings import IngestSettings
+from weather_preprocess.server import build_preprocess_server
 from weather_preprocess.settings import PreprocessSettings
 from weather_runtime.errors import ResourceExhausted
 from weather_runtime.identity import with_actor
 from weather_runtime.operations import Cancelled, Operations
+from weather_runtime.server import ManagedServer
 from weather_trainer.jobs import CANCELLED, QUEUED, RUNNING, JobStore
 from weather_trainer.service import TrainerService
 from weather_trainer.settings import TrainerSettings
@@ -200,3 +209,116 @@ def test_trainer_jobs_per_caller(tmp_path: Path) -> None:
         assert len([r for r in service.list() if r.creator == "alice"]) == 3
     finally:
         service.close()
+
+
+# time steps and grid points per request
+
+NAVY = Path(__file__).resolve().parents[2] / "data" / "demo" / "monthly_navy_winds.cdf"
+
+
+def _ingest_server(tmp_path: Path, **limits: int) -> tuple[ManagedServer, grpc.Channel]:
+    settings = IngestSettings(
+        host="127.0.0.1",
+        port=0,
+        metrics_port=-1,
+        archive_url=str(tmp_path / "archive"),
+        allowed_roots=[str(NAVY.parent)],
+        **limits,  # type: ignore[arg-type]
+    )
+    server, port = build_ingest_server(settings, runtime=DaskRuntime(DaskSettings()))
+    server.start()
+    return server, grpc.insecure_channel(f"127.0.0.1:{port}")
+
+
+@pytest.mark.parametrize(
+    ("limits", "setting"),
+    [
+        ({"max_time_steps": 12}, "INGEST_MAX_TIME_STEPS"),
+        ({"max_grid_points": 100}, "INGEST_MAX_GRID_POINTS"),
+    ],
+)
+def test_ingest_refuses_a_source_above_the_extent_limits(
+    tmp_path: Path, limits: dict[str, int], setting: str
+) -> None:
+    server, channel = _ingest_server(tmp_path, **limits)
+    stub = pb_grpc.IngestServiceStub(channel)
+    request = pb.StartIngestRequest(source_uri=str(NAVY), dataset_id="navy", validate_only=True)
+    try:
+        error = rpc_error(stub.StartIngest, request)
+        assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED  # type: ignore[attr-defined]
+        assert setting in (error.details() or "")  # type: ignore[attr-defined]
+        # started for real, the operation fails the same way and writes nothing
+        request.validate_only = False
+        started = stub.StartIngest(request).operation
+        last = list(
+            stub.WatchOperation(pb.WatchOperationRequest(operation_id=started.operation_id))
+        )
+        assert last[-1].operation.state == operation_pb2.OPERATION_STATE_FAILED
+        assert last[-1].operation.error.code == "RESOURCE_EXHAUSTED"
+        assert setting in last[-1].operation.error.message
+        assert not list((tmp_path / "archive").rglob("*.json"))
+    finally:
+        channel.close()
+        server.stop(5)
+
+
+def test_ingest_within_the_limits_passes(tmp_path: Path) -> None:
+    server, channel = _ingest_server(tmp_path, max_time_steps=100_000, max_grid_points=100_000)
+    try:
+        ok = pb_grpc.IngestServiceStub(channel).StartIngest(
+            pb.StartIngestRequest(source_uri=str(NAVY), dataset_id="navy", validate_only=True)
+        )
+        assert not ok.HasField("operation")
+    finally:
+        channel.close()
+        server.stop(5)
+
+
+def test_extent_limits_count_steps_and_points() -> None:
+    ds = xr.Dataset({"t": (("time", "level", "latitude", "longitude"), np.zeros((5, 2, 3, 4)))})
+    ExtentLimits(5, 24, "X_").check(ds, "the request")
+    with pytest.raises(ResourceExhausted, match=r"6 time steps.*X_MAX_TIME_STEPS") as caught:
+        ExtentLimits(5, 24, "X_").check(ds.pad(time=(0, 1)), "the request")
+    assert caught.value.subject == "X_MAX_TIME_STEPS"
+    with pytest.raises(ResourceExhausted, match=r"24 grid points.*X_MAX_GRID_POINTS"):
+        ExtentLimits(5, 23, "X_").check(ds, "the request")
+    ExtentLimits().check(ds, "no ceilings")
+    assert PreprocessSettings(max_time_steps=3).extent_limits() == ExtentLimits(
+        3, 50_000_000, "PREPROCESS_"
+    )
+
+
+def test_preprocess_analysis_above_the_time_limit(
+    tmp_path: Path, dask_runtime: DaskRuntime
+) -> None:
+    archive = tmp_path / "archive"
+    ingest_into(archive, dask_runtime, NAVY, "navy")
+    settings = PreprocessSettings(
+        host="127.0.0.1", port=0, metrics_port=-1, archive_url=str(archive), max_time_steps=12
+    )
+    server, port = build_preprocess_server(settings, runtime=dask_runtime)
+    server.start()
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    stub = ppb_grpc.PreprocessServiceStub(channel)
+    try:
+        error = rpc_error(
+            stub.StartAnalysis,
+            ppb.StartAnalysisRequest(source=ref("navy"), kind=ppb.ANALYSIS_KIND_TREND),
+        )
+        assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED  # type: ignore[attr-defined]
+        assert "PREPROCESS_MAX_TIME_STEPS" in (error.details() or "")  # type: ignore[attr-defined]
+        # a period within the limit is accepted
+        start, end = timestamp_pb2.Timestamp(), timestamp_pb2.Timestamp()
+        start.FromJsonString("1985-01-01T00:00:00Z")
+        end.FromJsonString("1985-12-31T00:00:00Z")
+        ok = stub.StartAnalysis(
+            ppb.StartAnalysisRequest(
+                source=ref("navy"),
+                kind=ppb.ANALYSIS_KIND_TREND,
+                period=dataset_pb2.TimeRange(start=start, end=end),
+            )
+        )
+        assert ok.operation.operation_id
+    finally:
+        channel.close()
+        server.stop(5)

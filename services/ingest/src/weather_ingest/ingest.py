@@ -15,6 +15,7 @@ import xarray as xr
 from weather_data.archive import Archive
 from weather_data.canonical import canonicalize
 from weather_data.cluster import DaskRuntime
+from weather_data.limits import ExtentLimits
 from weather_data.manifest import Manifest
 from weather_data.publish import publish
 from weather_ingest import sources
@@ -41,10 +42,15 @@ class Ingester:
     """Runs ingests against one archive and one Dask cluster."""
 
     def __init__(
-        self, archive: Archive, runtime: DaskRuntime, allowed: list[str] | UriPolicy
+        self,
+        archive: Archive,
+        runtime: DaskRuntime,
+        allowed: list[str] | UriPolicy,
+        limits: ExtentLimits | None = None,
     ) -> None:
         self.archive = archive
         self.runtime = runtime
+        self.limits = limits or ExtentLimits()
         self.policy = allowed if isinstance(allowed, UriPolicy) else UriPolicy.build(allowed)
 
     def precheck(self, request: IngestRequest) -> tuple[str, bool, int]:
@@ -64,7 +70,9 @@ class Ingester:
                 raw = source.open(path, request.options)
             except CorruptSource as exc:
                 raise InvalidArgument.field("source_uri", str(exc)) from None
-            yield OpenedSource(canonicalize(raw, request.selection), source, size)
+            dataset = canonicalize(raw, request.selection)
+            self.limits.check(dataset, "the source (after the selection)")
+            yield OpenedSource(dataset, source, size)
 
     @staticmethod
     def _choose(request: IngestRequest, uri: str, path: str, is_dir: bool) -> Source:

@@ -30,6 +30,7 @@ def build_ingest_server(
         UriPolicy.build(settings.allowed_roots, settings.allowed_schemes, settings.allowed_hosts),
         settings.max_running,
         settings.max_operations_per_caller,
+        settings.extent_limits(),
     )
     server, port = build_server(
         settings,

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 
 from weather_data.archive import Archive
 from weather_data.cluster import DaskRuntime
+from weather_data.limits import ExtentLimits
 from weather_data.manifest import Manifest
 from weather_ingest.append import Appender, AppendOutcome, Step
 from weather_ingest.ingest import Ingester
@@ -30,10 +31,11 @@ class IngestService:
         allowed: list[str] | UriPolicy,
         max_running: int,
         per_caller: int = 0,
+        limits: ExtentLimits | None = None,
     ) -> None:
         self.archive = archive
         self.runtime = runtime
-        self.ingester = Ingester(archive, runtime, allowed)
+        self.ingester = Ingester(archive, runtime, allowed, limits)
         self.appender = Appender(archive)
         self.operations: Operations[Manifest] = Operations(
             max_running,

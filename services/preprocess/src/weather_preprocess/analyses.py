@@ -14,6 +14,7 @@ from weather.preprocess.v1 import preprocess_service_pb2 as pb
 from weather_data.archive import DATASET_ID, Archive
 from weather_data.canonical import TIME
 from weather_data.cluster import DaskRuntime
+from weather_data.limits import ExtentLimits
 from weather_data.manifest import Manifest
 from weather_data.publish import publish
 from weather_preprocess import analysis
@@ -115,9 +116,12 @@ def _window(message: object, field: str) -> tuple[pd.Timestamp, pd.Timestamp] | 
 class Analyst:
     """Runs analyses on one archive and Dask cluster."""
 
-    def __init__(self, archive: Archive, runtime: DaskRuntime) -> None:
+    def __init__(
+        self, archive: Archive, runtime: DaskRuntime, limits: ExtentLimits | None = None
+    ) -> None:
         self.archive = archive
         self.runtime = runtime
+        self.limits = limits or ExtentLimits()
 
     def prepare(self, request: pb.StartAnalysisRequest) -> Manifest:
         """Checks the request and its input now (no data read); returns the input manifest."""
@@ -146,6 +150,7 @@ class Analyst:
                 ds = ds.sel({TIME: slice(*window)})
         if TIME not in ds.dims or ds.sizes[TIME] == 0:
             raise InvalidArgument.field("period", "selects no time step")
+        self.limits.check(ds, "the analysis")
         return ds
 
     def _compute(

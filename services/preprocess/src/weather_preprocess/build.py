@@ -14,6 +14,7 @@ from weather.preprocess.v1 import preprocess_service_pb2 as pb
 from weather_data.archive import Archive
 from weather_data.canonical import ORDER, TIME
 from weather_data.cluster import DaskRuntime
+from weather_data.limits import ExtentLimits
 from weather_data.manifest import Manifest
 from weather_data.publish import publish
 from weather_preprocess import transform
@@ -90,9 +91,12 @@ def _split_steps(ds: xr.Dataset, split: pb.Split) -> dict[str, slice]:
 class Builder:
     """Runs builds on one archive and Dask cluster."""
 
-    def __init__(self, archive: Archive, runtime: DaskRuntime) -> None:
+    def __init__(
+        self, archive: Archive, runtime: DaskRuntime, limits: ExtentLimits | None = None
+    ) -> None:
         self.archive = archive
         self.runtime = runtime
+        self.limits = limits or ExtentLimits()
 
     def plan(self, recipe: pb.Recipe) -> tuple[Manifest, str, xr.Dataset, dict[str, slice]]:
         """Checks the recipe against its input and lays out the lazy pipeline (no data read):
@@ -111,6 +115,7 @@ class Builder:
         ds = transform.regrid(ds, recipe)
         ds = transform.add_derived(ds, list(recipe.derived))
         ds = ds.transpose(*[d for d in ORDER if d in ds.dims], ...)
+        self.limits.check(ds, "the recipe")
         return source, recipe_hash(recipe), ds, _split_steps(ds, recipe.split)
 
     def run(

@@ -28,6 +28,7 @@ def build_preprocess_server(
         runtime or DaskRuntime(settings.dask()),
         settings.max_running,
         settings.max_operations_per_caller,
+        settings.extent_limits(),
     )
     server, port = build_server(
         settings,

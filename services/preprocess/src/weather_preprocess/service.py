@@ -10,6 +10,7 @@ from weather.preprocess.v1 import preprocess_service_pb2 as pb
 
 from weather_data.archive import Archive
 from weather_data.cluster import DaskRuntime
+from weather_data.limits import ExtentLimits
 from weather_data.manifest import Manifest
 from weather_preprocess.analyses import AnalysisOutcome, Analyst
 from weather_preprocess.build import Builder, BuildOutcome, load_statistics
@@ -25,12 +26,17 @@ class PreprocessService:
     """Builds, analyses and statistics artefacts."""
 
     def __init__(
-        self, archive: Archive, runtime: DaskRuntime, max_running: int, per_caller: int = 0
+        self,
+        archive: Archive,
+        runtime: DaskRuntime,
+        max_running: int,
+        per_caller: int = 0,
+        limits: ExtentLimits | None = None,
     ) -> None:
         self.archive = archive
         self.runtime = runtime
-        self.builder = Builder(archive, runtime)
-        self.analyst = Analyst(archive, runtime)
+        self.builder = Builder(archive, runtime, limits)
+        self.analyst = Analyst(archive, runtime, limits)
         self.operations: Operations[Outcome] = Operations(
             max_running,
             service="preprocess",
