@@ -144,6 +144,8 @@ HOSTILE: list[tuple[str, str]] = [
     ("malformed", "{root}/x.nc\n/forbidden-target"),
     ("malformed", "{root}/x.nc?evil=1"),
     ("malformed", "{root}/x.nc#evil"),
+    ("malformed", f"s3://{BUCKET}/incoming/*/../../evil"),
+    ("malformed", "{root}/[a-z]*/forbidden-target"),
 ]
 
 
@@ -314,6 +316,7 @@ def _policy(tmp_path: Path, **kwargs: list[str]) -> UriPolicy:
         ("file://{root}/a.nc", "file://{root}/a.nc"),
         ("file://localhost{root}//sub/./a.nc", "file://{root}/sub/a.nc"),
         ("{root}", "file://{root}"),
+        ("{root}/My Data/a b.nc", "file://{root}/My Data/a b.nc"),
         (f"s3://{BUCKET}/incoming/x/y.grib", f"s3://{BUCKET}/incoming/x/y.grib"),
         (f"S3://{BUCKET.upper()}/incoming/", f"s3://{BUCKET}/incoming"),
         ("memory://scratch/a.zarr", "memory://scratch/a.zarr"),

@@ -20,8 +20,9 @@ _BLOCKED_SUFFIXES = (".internal", ".local", ".localhost", ".localdomain", ".arpa
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]{0,31})://")
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?)*$")
 _NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
-# characters a URI may hold: printable ASCII without space, backslash, '%', '?', '#', '"', '<', '>'
-_ALLOWED_CHARS = re.compile(r"^[A-Za-z0-9/._~:@!$&'()*+,;=\[\]-]+$")
+# characters a URI may hold: printable ASCII (spaces inside paths too) without backslash, '%',
+# '#', quotes and brackets, nor the glob characters '*', '?', '[', ']' (fsspec expands them)
+_ALLOWED_CHARS = re.compile(r"^[A-Za-z0-9/._~:@!$&'()+,;= -]+$")
 
 
 @dataclass(frozen=True)
@@ -115,8 +116,10 @@ def _check_text(uri: str) -> None:
         raise ValueError("must not contain backslashes")
     if "%" in uri:
         raise ValueError("must not contain percent-escapes")
+    if uri != uri.strip():
+        raise ValueError("must not start or end with spaces")
     if not _ALLOWED_CHARS.match(uri):
-        raise ValueError('must not contain spaces, control characters or any of ?#"<>')
+        raise ValueError("must not contain control characters, quotes, brackets, # or * ? [ ]")
 
 
 def _check_host(scheme: str, host: str) -> str:
