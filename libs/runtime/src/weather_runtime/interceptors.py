@@ -9,8 +9,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 
-from weather_runtime.errors import DomainError, internal_status, to_status
+from weather_runtime.errors import DomainError, InvalidArgument, internal_status, to_status
 from weather_runtime.logging import current_trace_ids
 from weather_runtime.metrics import CallMetrics
 
@@ -51,6 +52,10 @@ class WrappingInterceptor(grpc.ServerInterceptor):
         self._handlers[method] = (handler, wrapped)
         return wrapped
 
+    def wrap_deserializer(self, deserializer: Any) -> Any:
+        """The request deserializer of the wrapped handler (the same one unless overridden)."""
+        return deserializer
+
     def _rewrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         if handler.response_streaming:
             streaming = handler.unary_stream or handler.stream_stream
@@ -70,7 +75,7 @@ class WrappingInterceptor(grpc.ServerInterceptor):
             behavior = self.wrap_unary(method, unary)  # type: ignore[arg-type]
         return factory(  # type: ignore[no-any-return]
             behavior,
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=self.wrap_deserializer(handler.request_deserializer),
             response_serializer=handler.response_serializer,
         )
 
@@ -86,6 +91,20 @@ class CallInterceptor(WrappingInterceptor):
         super().__init__()
         self._metrics = metrics
 
+    def wrap_deserializer(self, deserializer: Any) -> Any:
+        """A deserializer that turns bytes no message parses into an Undecodable marker (gRPC
+        itself would answer INTERNAL); the wrapped handler answers INVALID_ARGUMENT."""
+        if deserializer is None:
+            return None
+
+        def lenient(data: bytes) -> Any:
+            try:
+                return deserializer(data)
+            except DecodeError as exc:
+                return Undecodable(str(exc))
+
+        return lenient
+
     def wrap_unary(self, method: str, behavior: Behavior) -> Behavior:
         metrics = self._metrics.method(method)
 
@@ -93,7 +112,7 @@ class CallInterceptor(WrappingInterceptor):
             start = time.perf_counter()
             metrics.start()
             try:
-                return behavior(request, context)
+                return behavior(_decoded(request), context)
             except Exception as exc:  # noqa: BLE001 - every failure is mapped to a status
                 _abort_for(method, exc, context)
             finally:
@@ -108,13 +127,41 @@ class CallInterceptor(WrappingInterceptor):
             start = time.perf_counter()
             metrics.start()
             try:
-                yield from behavior(request, context)
+                yield from behavior(_decoded(request), context)
             except Exception as exc:  # noqa: BLE001
                 _abort_for(method, exc, context)
             finally:
                 metrics.record(code_name(context), time.perf_counter() - start)
 
         return wrapped
+
+
+class Undecodable:
+    """A request message whose bytes did not parse (kept so the handler can refuse it)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _refuse(reason: str) -> InvalidArgument:
+    return InvalidArgument.field("request", f"is not a valid serialised message ({reason})")
+
+
+def _decoded(request: Any) -> Any:
+    """The request, raising InvalidArgument for an undecodable one; a request stream is
+    checked message by message as the handler reads it."""
+    if isinstance(request, Undecodable):
+        raise _refuse(request.reason)
+    if isinstance(request, Iterator):
+        return _decoded_stream(request)
+    return request
+
+
+def _decoded_stream(requests: Iterator[Any]) -> Iterator[Any]:
+    for request in requests:
+        if isinstance(request, Undecodable):
+            raise _refuse(request.reason)
+        yield request
 
 
 def _abort_for(method: str, exc: Exception, context: grpc.ServicerContext) -> None:

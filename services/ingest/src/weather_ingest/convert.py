@@ -28,8 +28,12 @@ _DTYPES = {
 }
 
 
-def _time(message: timestamp_pb2.Timestamp) -> pd.Timestamp:
-    return pd.Timestamp(message.ToNanoseconds(), unit="ns")
+def _time(message: timestamp_pb2.Timestamp, field: str) -> pd.Timestamp:
+    """A Timestamp as pandas time; INVALID_ARGUMENT naming field when it is out of range."""
+    try:
+        return pd.Timestamp(message.ToNanoseconds(), unit="ns")
+    except (ValueError, OverflowError):
+        raise InvalidArgument.field(field, "is not a valid timestamp (years 1678-2261)") from None
 
 
 def ingest_request(request: pb.StartIngestRequest) -> IngestRequest:
@@ -50,8 +54,12 @@ def ingest_request(request: pb.StartIngestRequest) -> IngestRequest:
         dataset_id=request.dataset_id,
         format=_FORMATS[request.format],
         variables=list(request.variables),
-        start=_time(window.start) if window is not None and window.HasField("start") else None,
-        end=_time(window.end) if window is not None and window.HasField("end") else None,
+        start=_time(window.start, "time_range.start")
+        if window is not None and window.HasField("start")
+        else None,
+        end=_time(window.end, "time_range.end")
+        if window is not None and window.HasField("end")
+        else None,
         region=region,
         levels=list(request.levels),
         units=dict(request.units),
@@ -94,4 +102,4 @@ def step_from_pb(index: int, step: pb.TimeStep) -> Step:
         fields[field.variable] = np.frombuffer(field.data, dtype=dtype).reshape(tuple(field.shape))
     if problems:
         raise InvalidArgument(problems)
-    return Step(_time(step.time), fields)
+    return Step(_time(step.time, f"steps[{index}].time"), fields)

@@ -30,7 +30,10 @@ def time_or_none(message: Any, name: str) -> pd.Timestamp | None:
     """The Timestamp field name of message as a naive UTC pandas Timestamp, or None."""
     if not message.HasField(name):
         return None
-    return pd.Timestamp(getattr(message, name).ToNanoseconds(), unit="ns")
+    try:
+        return pd.Timestamp(getattr(message, name).ToNanoseconds(), unit="ns")
+    except (ValueError, OverflowError):
+        raise InvalidArgument.field(name, "is not a valid timestamp (years 1678-2261)") from None
 
 
 def check_recipe(recipe: pb.Recipe) -> None:

@@ -75,7 +75,15 @@ def metric_to_pb(metric: Metric) -> pb.Metric:
     )
 
 
-def metric_from_pb(metric: pb.Metric) -> Metric:
+def lead_time_from_pb(value: duration_pb2.Duration, field: str) -> timedelta:
+    """A Duration as a timedelta; one beyond timedelta's range (999999999 days) is refused."""
+    try:
+        return value.ToTimedelta()
+    except OverflowError:
+        raise InvalidArgument.field(field, "is out of range") from None
+
+
+def metric_from_pb(metric: pb.Metric, field: str = "metrics.lead_time") -> Metric:
     baselines: dict[str, float] = {}
     for score in metric.baselines:
         baselines[score.baseline] = score.value
@@ -83,7 +91,7 @@ def metric_from_pb(metric: pb.Metric) -> Metric:
     return Metric(
         name=metric.name,
         variable=metric.variable,
-        lead_time=metric.lead_time.ToTimedelta(),
+        lead_time=lead_time_from_pb(metric.lead_time, field),
         value=metric.value,
         goal=MetricGoal(goal) if goal else goal,  # type: ignore[arg-type]
         baselines=baselines,
@@ -144,7 +152,9 @@ def new_version_from_pb(request: pb.CreateModelVersionRequest) -> NewVersion:
             training_job_id=lineage.training_job_id,
             code_version=lineage.code_version,
         ),
-        metrics=tuple(metric_from_pb(m) for m in request.metrics),
+        metrics=tuple(
+            metric_from_pb(m, f"metrics[{i}].lead_time") for i, m in enumerate(request.metrics)
+        ),
         tags=dict(request.tags),
         description=request.description,
         request_id=request.request_id,
@@ -164,9 +174,11 @@ def version_query_from_pb(request: pb.ListModelVersionsRequest) -> VersionQuery:
             else mf.comparison,  # type: ignore[arg-type]
             threshold=mf.threshold,
             variable=mf.variable,
-            lead_time=mf.lead_time.ToTimedelta() if mf.HasField("lead_time") else None,
+            lead_time=lead_time_from_pb(mf.lead_time, f"metric_filters[{i}].lead_time")
+            if mf.HasField("lead_time")
+            else None,
         )
-        for mf in request.metric_filters
+        for i, mf in enumerate(request.metric_filters)
     )
     return VersionQuery(
         model_name=request.model_name,

@@ -222,6 +222,8 @@ class JobStore:
         """The record of job_id, or None."""
         if not job_id or "/" in job_id or job_id.startswith("."):
             return None
+        if len(job_id) > 200 or "\x00" in job_id:  # no job has such an id (nor file name)
+            return None
         path = self.job_dir(job_id) / "job.json"
         try:
             return from_json(path.read_text())
