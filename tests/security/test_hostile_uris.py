@@ -12,6 +12,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from pydantic import ValidationError
 from weather.ingest.v1 import ingest_service_pb2 as pb
 from weather.ingest.v1 import ingest_service_pb2_grpc as pb_grpc
 
@@ -408,3 +409,12 @@ def test_check_open_follows_links(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgument, match="through a link"):
         policy.check_open(bad, "f")
     assert policy.check_open("memory://scratch/a", "f") == "memory://scratch/a"
+
+
+def test_the_ingest_settings_refuse_a_hostile_root() -> None:
+    with pytest.raises(ValidationError, match="allowed_roots"):
+        IngestSettings(allowed_roots=["s3://169.254.169.254/x"])
+    settings = IngestSettings(
+        allowed_roots=["/srv/in"], allowed_schemes="file, s3", allowed_hosts="b"
+    )
+    assert (settings.allowed_schemes, settings.allowed_hosts) == (["file", "s3"], ["b"])

@@ -10,6 +10,7 @@ from pydantic_settings import SettingsConfigDict
 from weather_data.settings import DataServiceSettings
 from weather_runtime.artifacts import normalise_uri
 from weather_runtime.settings import CommaList, split_comma_list
+from weather_runtime.uris import UriPolicy
 
 
 class IngestSettings(DataServiceSettings):
@@ -51,4 +52,6 @@ class IngestSettings(DataServiceSettings):
     @field_validator("allowed_roots")
     @classmethod
     def _valid_roots(cls, value: list[str]) -> list[str]:
-        return [normalise_uri(root) for root in value]
+        roots = [normalise_uri(root) for root in value]
+        UriPolicy.build(roots)  # the policy's stricter checks, at start-up
+        return roots
