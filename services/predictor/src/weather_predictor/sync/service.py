@@ -103,8 +103,11 @@ class ServingSync:
             security=security,
             token_file=settings.client_token_file,
         )
+        plaintext = settings.model_server_plaintext  # TF Serving next to the sync in its pod
         self._server_channel = instrumented_channel(
-            settings.model_server_address, security=security, token_file=settings.client_token_file
+            settings.model_server_address,
+            security=None if plaintext else security,
+            token_file="" if plaintext else settings.client_token_file,
         )
         self._registry = rpb_grpc.RegistryServiceStub(self._registry_channel)
         self._models = model_service_pb2_grpc.ModelServiceStub(self._server_channel)

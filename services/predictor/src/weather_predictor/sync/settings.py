@@ -100,6 +100,11 @@ class SyncSettings(BaseSettings):
     client_token_file: str = Field(
         "", description="Bearer token sent to the registry and model server (re-read on change)."
     )
+    model_server_plaintext: bool = Field(
+        False,
+        description="Call the model server without TLS and token (TF Serving on loopback in the "
+        "same pod, which speaks neither); the registry calls keep the client files.",
+    )
 
     @field_validator("model_names", "aliases", mode="before")
     @classmethod
