@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, Phase, settings
 PROFILE_VARIABLE = "WEATHER_FUZZ_PROFILE"
 # examples per RPC and kind of payload; "shapes" only for requests holding tensors
 BUDGETS = {
-    "ci": {"valid": 100, "garbage": 40, "truncated": 40, "shapes": 80},
-    "long": {"valid": 1500, "garbage": 500, "truncated": 500, "shapes": 1500},
+    "ci": {"valid": 200, "garbage": 60, "truncated": 60, "shapes": 150},
+    "long": {"valid": 1500, "garbage": 400, "truncated": 400, "shapes": 1500},
 }
 _QUIET = [
     HealthCheck.too_slow,

@@ -62,7 +62,7 @@ class InvalidArgument(DomainError):
         request = error_details_pb2.BadRequest(
             field_violations=[
                 error_details_pb2.BadRequest.FieldViolation(
-                    field=v.field, description=v.description
+                    field=clip(v.field), description=clip(v.description)
                 )
                 for v in self.violations
             ]
@@ -83,7 +83,9 @@ class _ResourceError(DomainError):
 
     def details(self) -> list[any_pb2.Any]:
         info = error_details_pb2.ResourceInfo(
-            resource_type=self.resource_type, resource_name=self.name, description=self.message
+            resource_type=self.resource_type,
+            resource_name=clip(self.name),
+            description=clip(self.message),
         )
         return [_pack(info)]
 
@@ -167,6 +169,17 @@ class Unavailable(DomainError):
     code = grpc.StatusCode.UNAVAILABLE
 
 
+#: Longest text a status carries per message or detail field: statuses travel in trailers, which
+#: clients refuse beyond 16 KiB (an error echoing a huge request field would arrive as
+#: RESOURCE_EXHAUSTED "metadata size exceeds hard limit" instead of its own status).
+MAX_TEXT = 512
+
+
+def clip(text: str) -> str:
+    """text, cut to MAX_TEXT characters (marked) when longer."""
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 20] + f"... ({len(text)} chars)"
+
+
 def _pack(message: object) -> any_pb2.Any:
     packed = any_pb2.Any()
     packed.Pack(message)  # type: ignore[arg-type]
@@ -176,7 +189,7 @@ def _pack(message: object) -> any_pb2.Any:
 def to_status(error: DomainError) -> grpc.Status:
     """The grpc.Status (code, message, details trailer) for a domain error."""
     status = status_pb2.Status(
-        code=error.code.value[0], message=error.message, details=error.details()
+        code=error.code.value[0], message=clip(error.message), details=error.details()
     )
     return rpc_status.to_status(status)
 
