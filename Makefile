@@ -9,7 +9,7 @@ TOOLS := .tools/bin
 PACKAGES := gen/python libs/runtime libs/dataplane services/registry services/ingest services/preprocess services/trainer services/modelserver services/predictor cli/weatherctl
 STAMP := $(VENV)/.installed
 
-.PHONY: setup tools postgres proto lint format typecheck charts test pytest demo up bench-registry bench-preprocess bench-train bench-predictor lock clean
+.PHONY: setup tools postgres proto lint format typecheck charts test pytest demo up bench-registry bench-preprocess bench-train bench-predictor bench-fuzz lock clean
 
 setup: $(STAMP) tools
 
@@ -74,6 +74,9 @@ bench-train: setup
 
 bench-predictor: setup
 	$(PY) bench/predictor/run.py
+
+bench-fuzz: setup
+	$(PY) bench/fuzz/run.py
 
 lock:
 	rm -rf /tmp/weather-lock && $(PYTHON) -m venv /tmp/weather-lock
