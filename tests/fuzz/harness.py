@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from tests.fuzz.strategies import MessageStrategies, Payload, payloads
 
 CALL_TIMEOUT = 10.0  # a call still running after this is a hang (DEADLINE_EXCEEDED)
-STREAM_IDLE = 0.3  # a response stream quiet this long is cancelled (a watch waiting for news)
+STREAM_IDLE = 0.1  # a response stream quiet this long is cancelled (a watch waiting for news)
+STREAM_SHARE = 3  # response-streaming RPCs get 1/STREAM_SHARE of the examples (idle watches)
 STREAM_MESSAGES = 3  # a response stream is cancelled after this many messages
 BAD_CODES = (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.DEADLINE_EXCEEDED)
 # what a Python stack trace or exception repr looks like in a status message
@@ -210,6 +211,8 @@ def fuzz_rpc(
         client_streaming=method.client_streaming,
     )
     rpc = f"{target.name}/{method.name}"
+    if method.server_streaming:
+        options = settings(options, max_examples=max(1, options.max_examples // STREAM_SHARE))
 
     @options
     @given(payload=strategy)

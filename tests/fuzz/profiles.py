@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, Phase, settings
 PROFILE_VARIABLE = "WEATHER_FUZZ_PROFILE"
 # examples per RPC and kind of payload; "shapes" only for requests holding tensors
 BUDGETS = {
-    "ci": {"valid": 200, "garbage": 60, "truncated": 60, "shapes": 150},
+    "ci": {"valid": 300, "garbage": 80, "truncated": 80, "shapes": 200},
     "long": {"valid": 1500, "garbage": 400, "truncated": 400, "shapes": 1500},
 }
 _QUIET = [
