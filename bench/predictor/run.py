@@ -42,6 +42,7 @@ from weather.predictor.v1 import predictor_service_pb2 as pb
 from weather.predictor.v1 import predictor_service_pb2_grpc as pb_grpc
 
 from weather_modelserver.settings import ModelServerSettings
+from weather_runtime.trace_client import CLIENT_SPANS_VARIABLE
 from weather_runtime.trace_files import TRACES_DIR_VARIABLE, read_spans
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -650,6 +651,13 @@ def markdown(stamp: str, result: dict[str, Any]) -> str:
             f"started the same way with `{TRACES_DIR_VARIABLE}` set (every call's spans recorded "
             "and written as OTLP JSON lines by a BatchSpanProcessor in both processes); the "
             "ratios compare it with the predictor path."
+            + (
+                ""
+                if settings.get("client_spans", True)
+                else f" `{CLIENT_SPANS_VARIABLE}=false` in the traced pair: the predictor records "
+                "no CLIENT span of its model-server call (the model server's SERVER span records "
+                "that call); every call still has its span."
+            )
             if "traced_spans" in result
             else ""
         ),
@@ -759,12 +767,14 @@ def markdown(stamp: str, result: dict[str, Any]) -> str:
             ]
     spans = result.get("traced_spans")
     if spans:
+        client = result.get("settings", {}).get("client_spans", True)
+        whole = "predictor SERVER + CLIENT" if client else "predictor SERVER"
         lines += [
             "## Spans of the traced pair",
             "",
             f"Predict requests sent to the traced predictor while measuring: "
             f"{spans['requests']:,}; traces they started: {spans['traces']:,}, complete "
-            f"(predictor SERVER + CLIENT + model server SERVER): {spans['complete_traces']:,}; "
+            f"({whole} + model server SERVER): {spans['complete_traces']:,}; "
             f"spans in those traces: {spans['spans']:,}, **{spans['spans_per_request']:.2f} per "
             f"request**. All spans in the files (probes and background calls too): "
             f"{spans['spans_in_files']:,}.",
@@ -787,7 +797,9 @@ def process(path: str, name: str) -> str:
     return name + TRACED_SUFFIX if traced else name
 
 
-def count_spans(folder: Path, since_ns: int, requests: int) -> dict[str, Any]:
+def count_spans(
+    folder: Path, since_ns: int, requests: int, client_spans: bool = True
+) -> dict[str, Any]:
     """The traced pair's spans: the traces started by the Predict calls measured (their
     predictor SERVER span began at since_ns or later), and whether each is complete."""
     spans = read_spans(folder)
@@ -801,7 +813,9 @@ def count_spans(folder: Path, since_ns: int, requests: int) -> dict[str, Any]:
         found.setdefault(s.trace_id, set()).add((s.kind, s.name))
         key = (s.service, {SERVER: "SERVER", CLIENT: "CLIENT"}.get(s.kind, str(s.kind)), s.name)
         rows[key] = rows.get(key, 0) + 1
-    whole = {(SERVER, PREDICT), (CLIENT, MODEL_PREDICT), (SERVER, MODEL_PREDICT)}
+    whole = {(SERVER, PREDICT), (SERVER, MODEL_PREDICT)}
+    if client_spans:
+        whole.add((CLIENT, MODEL_PREDICT))
     return {
         "requests": requests,
         "traces": len(measured),
@@ -962,6 +976,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-traced", action="store_true", help="skip the traced pair (tracing on vs off)"
     )
+    parser.add_argument(
+        "--no-client-spans",
+        action="store_true",
+        help="the traced pair records no CLIENT spans (WEATHER_TRACE_CLIENT_SPANS=false): "
+        "every call still has its SERVER span",
+    )
     args = parser.parse_args(argv)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     command = shlex.join([".venv/bin/python", "bench/predictor/run.py", *(argv or sys.argv[1:])])
@@ -1003,7 +1023,11 @@ def main(argv: list[str] | None = None) -> int:
             services.append(passthrough)
             pairs = [(modelserver, predictor)]
             if not args.no_traced:  # the same pair again, every call's spans written to files
-                traced = {TRACES_DIR_VARIABLE: str(traces), "OTEL_TRACES_EXPORTER": "none"}
+                traced = {
+                    TRACES_DIR_VARIABLE: str(traces),
+                    "OTEL_TRACES_EXPORTER": "none",
+                    CLIENT_SPANS_VARIABLE: "false" if args.no_client_spans else "true",
+                }
                 pair = start_pair(folder, ports, config, batch_timeout, traced, TRACED_SUFFIX)
                 services += pair
                 pairs.append(pair)
@@ -1026,6 +1050,7 @@ def main(argv: list[str] | None = None) -> int:
                 "quick": args.quick,
                 "batch_timeout_micros": batch_timeout,
                 "traced": not args.no_traced,
+                "client_spans": not args.no_client_spans,
             }
             since_ns = time.time_ns()
             result["fields"] = {
@@ -1037,7 +1062,9 @@ def main(argv: list[str] | None = None) -> int:
                 service.stop()  # SIGTERM: the traced pair flushes its spans as it leaves
         if not args.no_traced:
             sent = sum(int(field["traced_requests"]) for field in result["fields"].values())
-            result["traced_spans"] = count_spans(traces, since_ns, sent)
+            result["traced_spans"] = count_spans(
+                traces, since_ns, sent, client_spans=not args.no_client_spans
+            )
     result["targets"] = targets(result["fields"])
     result["warnings"] = warnings_for(result, nproc)
     RESULTS.mkdir(parents=True, exist_ok=True)

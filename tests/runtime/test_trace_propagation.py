@@ -102,6 +102,31 @@ def test_calls_outside_a_trace_make_no_client_span(
     assert kinds == [SpanKind.SERVER]
 
 
+def test_without_client_spans_calls_still_carry_the_trace(
+    exporter: InMemorySpanExporter, tmp_path: Path
+) -> None:
+    from weather_runtime.trace_client import TraceContextClientInterceptor
+
+    root = tmp_path / "a"
+    root.mkdir()
+    running = start_registry(f"sqlite:///{tmp_path / 'r.db'}", root)
+    plain = grpc.insecure_channel(f"127.0.0.1:{running.port}")
+    channel = grpc.intercept_channel(plain, TraceContextClientInterceptor(client_spans=False))
+    try:
+        with trace.get_tracer("test").start_as_current_span("caller") as caller:
+            pb_grpc.RegistryServiceStub(channel).ListRegisteredModels(
+                pb.ListRegisteredModelsRequest()
+            )
+    finally:
+        plain.close()
+        running.server.stop(1)
+    [server] = [s for s in exporter.get_finished_spans() if s.name.endswith("Models")]
+    assert server.kind == SpanKind.SERVER  # no CLIENT span beside it
+    assert server.parent is not None  # the caller's span is the parent: the context went along
+    assert server.parent.span_id == caller.get_span_context().span_id
+    assert server.context.trace_id == caller.get_span_context().trace_id
+
+
 def test_an_operation_continues_the_trace_it_was_started_in(
     exporter: InMemorySpanExporter,
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +16,15 @@ from weather_runtime.identity import ActorInterceptor
 from weather_runtime.tls import ClientTLS, ReloadingChannel
 
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# WEATHER_TRACE_CLIENT_SPANS=false: calls carry the trace context but record no CLIENT span
+# (the servers called record their own SERVER spans: one span fewer per call where every
+# server is traced, at the cost of not seeing a call that never reached its server)
+CLIENT_SPANS_VARIABLE = "WEATHER_TRACE_CLIENT_SPANS"
+
+
+def client_spans_wanted() -> bool:
+    """Whether this process records CLIENT spans (WEATHER_TRACE_CLIENT_SPANS, default true)."""
+    return os.environ.get(CLIENT_SPANS_VARIABLE, "true").strip().lower() not in {"false", "0", "no"}
 
 
 def _listened(provider: trace.TracerProvider) -> bool:
@@ -49,8 +59,9 @@ class TraceContextClientInterceptor(
     call completes (a stream: when it ends or is cancelled; the call object is returned as
     is, so cancel() and the call's other methods keep working)."""
 
-    def __init__(self) -> None:
+    def __init__(self, client_spans: bool = True) -> None:
         self._tracer = ProviderTracer("weather_runtime.trace_client")
+        self.client_spans = client_spans
 
     def _begin(self, details: Any) -> tuple[Any, trace.Span | None]:
         provider = trace.get_tracer_provider()
@@ -58,7 +69,11 @@ class TraceContextClientInterceptor(
         span = None
         # a CLIENT span only inside a trace: background loops (health checks, resyncs) do not
         # start traces of their own; the server's span still records every call
-        if _listened(provider) and trace.get_current_span(context).get_span_context().is_valid:
+        if (
+            self.client_spans
+            and _listened(provider)
+            and trace.get_current_span(context).get_span_context().is_valid
+        ):
             method = str(details.method)
             service, _, name = method.lstrip("/").partition("/")
             span = self._tracer(provider).start_span(
@@ -110,7 +125,7 @@ def _end(span: trace.Span, call: Any) -> None:
     span.end()
 
 
-_INTERCEPTOR = TraceContextClientInterceptor()
+_INTERCEPTOR = TraceContextClientInterceptor(client_spans_wanted())
 
 
 def traced(channel: grpc.Channel, actor: str = "") -> grpc.Channel:
