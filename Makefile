@@ -43,6 +43,7 @@ typecheck: $(STAMP)
 	cd bench/registry && MYPYPATH=. ../../$(VENV)/bin/mypy --config-file ../../pyproject.toml .
 	if [ -d bench/preprocess ]; then cd bench/preprocess && MYPYPATH=. ../../$(VENV)/bin/mypy --config-file ../../pyproject.toml .; fi
 	cd bench/predictor && MYPYPATH=. ../../$(VENV)/bin/mypy --config-file ../../pyproject.toml .
+	cd bench/fuzz && MYPYPATH=.:../.. ../../$(VENV)/bin/mypy --config-file ../../pyproject.toml .
 
 # The test command: lint, types, contracts, charts and the whole pytest suite against a real
 # PostgreSQL that this target installs (Debian package) and starts. The data-plane tests run in a

@@ -104,3 +104,12 @@ def test_unsupported_dtype_and_negative_shape_are_refused() -> None:
         tensors.to_numpy(tensor_pb2.TensorProto(dtype=types_pb2.DT_RESOURCE), "x")
     with pytest.raises(InvalidArgument, match="negative"):
         tensors.to_numpy(_typed(types_pb2.DT_FLOAT, [-1], "float_val", []), "x")
+
+
+@pytest.mark.parametrize("dims", [[2**40, 2**40], [2**32, 2**32], [2**15, 2**14]])
+def test_a_shape_with_too_many_elements_names_the_shape(dims: list[int]) -> None:
+    # found by the fuzzer: [2**40, 2**40] wrapped numpy's int64 product around (INTERNAL);
+    # [2**15, 2**14] would be padded out from one value to 2**29 floats
+    proto = _typed(types_pb2.DT_HALF, dims, "half_val", [1])
+    with pytest.raises(InvalidArgument, match=r"inputs\['x'\]\.tensor_shape: .*more than"):
+        tensors.to_numpy(proto, "inputs['x']")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import ml_dtypes
@@ -65,6 +66,11 @@ def describe(enum: int) -> str:
     return f"{dtype_name(enum)} ({_enum_name(enum)})"
 
 
+# elements one tensor may have (1 GiB of float32): more cannot come in one message, and a
+# short typed-value list would otherwise be padded out to any size
+MAX_ELEMENTS = 2**28
+
+
 def to_numpy(proto: tensor_pb2.TensorProto, field: str) -> np.ndarray:
     """The array a TensorProto holds. tensor_content is taken as one buffer; typed values
     (float_val...) are converted in one call and, as TensorFlow does, a short list is padded
@@ -75,7 +81,7 @@ def to_numpy(proto: tensor_pb2.TensorProto, field: str) -> np.ndarray:
             f"{field}.dtype", f"{_enum_name(proto.dtype)} is not supported by this server"
         )
     shape = _shape(proto, field)
-    count = int(np.prod(shape, dtype=np.int64))
+    count = math.prod(shape)  # exact: numpy's int64 product wraps around on huge shapes
     if proto.dtype == types_pb2.DT_STRING:
         strings = np.empty(len(proto.string_val), dtype=object)
         strings[:] = list(proto.string_val)
@@ -137,6 +143,11 @@ def _shape(proto: tensor_pb2.TensorProto, field: str) -> tuple[int, ...]:
     if any(size < 0 for size in shape):
         raise InvalidArgument.field(
             f"{field}.tensor_shape", f"shape {list(shape)} has a negative dimension"
+        )
+    if math.prod(shape) > MAX_ELEMENTS:
+        raise InvalidArgument.field(
+            f"{field}.tensor_shape",
+            f"shape {list(shape)} has more than {MAX_ELEMENTS} elements",
         )
     return shape
 
