@@ -143,6 +143,7 @@ def test_predictor_defaults_three_containers(helm: str) -> None:
     assert sync_env == {
         "SERVING_SYNC_REGISTRY_ADDRESS": "rel-registry:50051",
         "SERVING_SYNC_MODEL_SERVER_ADDRESS": "127.0.0.1:8500",
+        "SERVING_SYNC_MODEL_SERVER_PLAINTEXT": "true",  # TF Serving on loopback: no TLS
         "SERVING_SYNC_SERVING_BASE_PATH": "/models",
         "SERVING_SYNC_MODEL_SERVER_BASE_PATH": "/models",
         "SERVING_SYNC_CONFIG_FILE_NAME": "models.config",
