@@ -123,6 +123,12 @@ def test_up_starts_the_suite_and_stops_it_cleanly_on_sigterm(tmp_path: Path) -> 
             str(tmp_path),
             "--registry-port",
             str(port),
+            # 0: a free port each, so a suite already running here (or anything on the
+            # default ports) cannot make this one fail to start
+            *(
+                f"--{name}-port=0"
+                for name in ("ingest", "preprocess", "trainer", "modelserver", "predictor")
+            ),
         ],
         stdout=subprocess.PIPE,
         text=True,

@@ -85,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="run the implemented services locally until Ctrl-C")
     up.add_argument("--data-dir", type=Path, default=Path("var/local"))
+    # each port: 0 picks a free one (the addresses are printed and written to suite.json)
     up.add_argument("--registry-port", type=int, default=50051)
     up.add_argument("--ingest-port", type=int, default=50052)
     up.add_argument("--preprocess-port", type=int, default=50053)
