@@ -9,7 +9,7 @@ TOOLS := .tools/bin
 PACKAGES := gen/python libs/runtime libs/dataplane services/registry services/ingest services/preprocess services/trainer services/modelserver services/predictor cli/weatherctl
 STAMP := $(VENV)/.installed
 
-.PHONY: setup tools postgres proto lint format typecheck charts test pytest demo up bench-registry bench-preprocess bench-train bench-predictor bench-fuzz lock clean
+.PHONY: setup tools postgres proto lint format typecheck charts test pytest demo up bench-registry bench-preprocess bench-train bench-predictor bench-fuzz bench-faults lock clean
 
 setup: $(STAMP) tools
 
@@ -78,6 +78,11 @@ bench-predictor: setup
 
 bench-fuzz: setup
 	$(PY) bench/fuzz/run.py
+
+# The fault trials of issue 11 (worker kill, model server restart, registry and PostgreSQL
+# outages, full and unwritable stores): each script writes bench/faults/results/<name>-<time>.json.
+bench-faults: setup
+	set -e; for script in bench/faults/*.py; do echo "== $$script"; $(PY) $$script; done
 
 lock:
 	rm -rf /tmp/weather-lock && $(PYTHON) -m venv /tmp/weather-lock
