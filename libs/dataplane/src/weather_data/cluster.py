@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from distributed import Client, LocalCluster
+from distributed.security import Security
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,34 @@ class DaskSettings:
     local_threads: int = 1
     memory_limit: str = "2GiB"
     local_directory: str = ""
+    # TLS of every Dask connection (distributed.security): the CA verifying the peers and the
+    # certificate and key this process presents (it needs both server and client auth usages:
+    # a local cluster's scheduler and workers serve with it too). No CA: an external scheduler
+    # is reached as its address says, a local cluster gets throwaway in-memory certificates.
+    tls_ca_file: str = ""
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    require_encryption: bool | None = None  # None: True when tls_ca_file is set
+
+    def security(self) -> Security:
+        """The Security of the client (and of a local cluster's scheduler and workers)."""
+        if self.tls_ca_file:
+            cert, key = self.tls_cert_file or None, self.tls_key_file or None
+            require = True if self.require_encryption is None else self.require_encryption
+            return Security(
+                require_encryption=require,
+                tls_ca_file=self.tls_ca_file,
+                tls_client_cert=cert,
+                tls_client_key=key,
+                tls_scheduler_cert=cert,
+                tls_scheduler_key=key,
+                tls_worker_cert=cert,
+                tls_worker_key=key,
+            )
+        if not self.scheduler_address:
+            temporary: Security = Security.temporary()  # in memory, this process only
+            return temporary
+        return Security(require_encryption=self.require_encryption)  # None: Dask's config
 
 
 class DaskRuntime:
@@ -41,9 +70,14 @@ class DaskRuntime:
                 s = self.settings
                 if s.scheduler_address:
                     log.info("connecting to the Dask scheduler at %s", s.scheduler_address)
-                    self._client = Client(s.scheduler_address, set_as_default=False, timeout=30)
+                    self._client = Client(
+                        s.scheduler_address, set_as_default=False, timeout=30, security=s.security()
+                    )
                 else:
+                    security = s.security()
                     self._cluster = LocalCluster(
+                        security=security,
+                        protocol="tls://",
                         n_workers=s.local_workers,
                         threads_per_worker=s.local_threads,
                         processes=True,
@@ -51,7 +85,7 @@ class DaskRuntime:
                         dashboard_address=None,
                         local_directory=s.local_directory or None,
                     )
-                    self._client = Client(self._cluster, set_as_default=False)
+                    self._client = Client(self._cluster, set_as_default=False, security=security)
                     log.info("started a local Dask cluster: %s", self._cluster.scheduler_address)
             return self._client
 

@@ -71,6 +71,7 @@ class ChildTask:
     log_format: str
     parent_pid: int
     traceparent: str = ""  # the job's span: the child's spans join its trace
+    security: Any = None  # the parent client's distributed.Security (TLS to the scheduler)
 
 
 class ProcessTrain:
@@ -106,6 +107,7 @@ class ProcessTrain:
             self.log_format,
             os.getpid(),
             current_traceparent(),
+            dask_client.security if dask_client is not None else None,
         )
         receiver, sender = SPAWN.Pipe(duplex=False)  # reports, child to parent
         orders, cancel = SPAWN.Pipe(duplex=False)  # a cancel, parent to child
@@ -260,7 +262,9 @@ def _train_and_report(
         if task.scheduler_address:
             from distributed import Client
 
-            client = Client(task.scheduler_address, set_as_default=False, timeout=30)
+            client = Client(
+                task.scheduler_address, set_as_default=False, timeout=30, security=task.security
+            )
         outcome = train(
             task.spec,
             Archive(task.archive_url),
