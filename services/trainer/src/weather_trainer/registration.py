@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 
 import grpc
 from weather.common.v1 import dataset_pb2, field_pb2, lineage_pb2
@@ -10,6 +12,7 @@ from weather.registry.v1 import registry_service_pb2 as rpb
 from weather.registry.v1 import registry_service_pb2_grpc as rpb_grpc
 
 from weather_runtime.errors import Unavailable
+from weather_runtime.operations import Cancelled
 from weather_runtime.telemetry import instrumented_channel
 from weather_runtime.tls import ClientTLS
 from weather_trainer.jobs import JobRecord
@@ -34,7 +37,16 @@ GOALS = {
 # Bias is recorded as a diagnostic without baselines: "closer to zero than persistence's bias"
 # (itself near zero at short leads) is no test of skill, so the gate does not judge it.
 JUDGED = ("rmse", "mae", "acc")
-RETRIES = 4
+# Codes after which the same call may be sent again: the registry was unreachable, or the answer
+# was lost (CreateModelVersion's request_id makes a repeat return the version already made).
+RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+FIRST_DELAY, MAX_DELAY = 0.5, 5.0
+# The channel tries to reconnect at least this often, so a registry that returns is seen soon.
+CHANNEL_OPTIONS = (
+    ("grpc.initial_reconnect_backoff_ms", 500),
+    ("grpc.min_reconnect_backoff_ms", 500),
+    ("grpc.max_reconnect_backoff_ms", int(MAX_DELAY * 1000)),
+)
 
 
 def model_name(record: JobRecord) -> str:
@@ -78,7 +90,8 @@ def metrics(scores: tuple[LeadScores, ...]) -> list[rpb.Metric]:
 
 
 class Registrar:
-    """A registry client that turns finished jobs into model versions."""
+    """A registry client that turns finished jobs into model versions; while the registry is
+    unreachable it keeps retrying, with backoff, for up to wait_seconds."""
 
     def __init__(
         self,
@@ -87,33 +100,49 @@ class Registrar:
         actor: str = "trainer",
         security: ClientTLS | None = None,
         token_file: str = "",
+        wait_seconds: float = 3600.0,
     ) -> None:
         self._channel = instrumented_channel(
-            address, actor=actor, security=security, token_file=token_file
+            address,
+            actor=actor,
+            security=security,
+            token_file=token_file,
+            options=CHANNEL_OPTIONS,
         )
         self._stub = rpb_grpc.RegistryServiceStub(self._channel)
+        self._address = address
         self._timeout = timeout_seconds
+        self._wait = wait_seconds
 
     def close(self) -> None:
         """Closes the channel."""
         self._channel.close()
 
-    def _call(self, method: str, request: object) -> object:
-        """One registry call, retried with backoff while the registry is unavailable."""
-        delay = 0.5
-        for attempt in range(RETRIES):
+    def _call(self, method: str, request: object, attempt: _Attempt) -> object:
+        """One registry call, sent again with backoff while the registry cannot be reached."""
+        while True:
             try:
                 return getattr(self._stub, method)(request, timeout=self._timeout)
             except grpc.RpcError as exc:
-                if exc.code() != grpc.StatusCode.UNAVAILABLE or attempt == RETRIES - 1:
+                if exc.code() not in RETRYABLE:
                     raise
-                time.sleep(delay)
-                delay *= 2
-        raise AssertionError("unreachable")
+                attempt.failed(exc)
 
-    def register(self, record: JobRecord, outcome: Outcome) -> tuple[str, int]:
-        """Creates the model when missing and a version for the job; returns (name, number)."""
+    def register(
+        self,
+        record: JobRecord,
+        outcome: Outcome,
+        waiting: Callable[[str], None] = lambda message: None,
+        cancel: threading.Event | None = None,
+    ) -> tuple[str, int]:
+        """Creates the model when missing and a version for the job; returns (name, number).
+
+        While the registry is unreachable, waiting(message) is called once and the calls are
+        retried until wait_seconds have passed (Unavailable then) or cancel is set (Cancelled).
+        """
         name = model_name(record)
+        kept = f"the exported model is kept at {record.artifact_uri}"
+        attempt = _Attempt(self._wait, waiting, cancel or threading.Event())
         try:
             try:
                 self._call(
@@ -121,37 +150,79 @@ class Registrar:
                     rpb.CreateRegisteredModelRequest(
                         name=name, description=f"{record.spec.model_family} forecasts"
                     ),
+                    attempt,
                 )
             except grpc.RpcError as exc:
                 if exc.code() != grpc.StatusCode.ALREADY_EXISTS:
                     raise
-            request = rpb.CreateModelVersionRequest(
-                model_name=name,
-                artifact_uri=record.artifact_uri,
-                artifact_digest=record.artifact_digest,
-                signature=rpb.SignatureSummary(
-                    signature_name="serving_default",
-                    inputs=[_tensor(t) for t in outcome.inputs],
-                    outputs=[_tensor(t) for t in outcome.outputs],
-                ),
-                lineage=lineage_pb2.Lineage(
-                    dataset=dataset_pb2.DatasetRef(
-                        dataset_id=record.spec.dataset_id, content_hash=outcome.dataset_hash
-                    ),
-                    recipe_hash=outcome.recipe_hash,
-                    normalisation_stats_hash=outcome.stats_hash,
-                    training_job_id=record.job_id,
-                    code_version=record.code_version,
-                ),
-                metrics=metrics(outcome.scores),
-                tags={"model_family": record.spec.model_family, "job_id": record.job_id},
-                description=record.spec.description,
-                request_id=f"trainer-job-{record.job_id}",
-            )
-            response = self._call("CreateModelVersion", request)
+            response = self._call("CreateModelVersion", version_request(record, outcome), attempt)
+        except _GaveUp as exc:
+            raise Unavailable(
+                f"the registry at {self._address} could not be reached for "
+                f"{self._wait:g} s (TRAINER_REGISTRATION_TIMEOUT_SECONDS; last: {exc}); "
+                f"the model was not registered and {kept}"
+            ) from None
         except grpc.RpcError as exc:
             raise Unavailable(
-                f"could not register the model with the registry: {exc.code().name} {exc.details()}"
+                f"could not register the model with the registry: {exc.code().name} "
+                f"{exc.details()}; {kept}"
             ) from None
         version = response.version  # type: ignore[attr-defined]
         return name, int(version.version)
+
+
+def version_request(record: JobRecord, outcome: Outcome) -> rpb.CreateModelVersionRequest:
+    """The job's version; its request_id makes every repeat return the same version."""
+    return rpb.CreateModelVersionRequest(
+        model_name=model_name(record),
+        artifact_uri=record.artifact_uri,
+        artifact_digest=record.artifact_digest,
+        signature=rpb.SignatureSummary(
+            signature_name="serving_default",
+            inputs=[_tensor(t) for t in outcome.inputs],
+            outputs=[_tensor(t) for t in outcome.outputs],
+        ),
+        lineage=lineage_pb2.Lineage(
+            dataset=dataset_pb2.DatasetRef(
+                dataset_id=record.spec.dataset_id, content_hash=outcome.dataset_hash
+            ),
+            recipe_hash=outcome.recipe_hash,
+            normalisation_stats_hash=outcome.stats_hash,
+            training_job_id=record.job_id,
+            code_version=record.code_version,
+        ),
+        metrics=metrics(outcome.scores),
+        tags={"model_family": record.spec.model_family, "job_id": record.job_id},
+        description=record.spec.description,
+        request_id=f"trainer-job-{record.job_id}",
+    )
+
+
+class _GaveUp(Exception):
+    """The registry stayed unreachable for the whole wait."""
+
+
+class _Attempt:
+    """The retry budget of one registration: a deadline, a growing delay, a cancel event."""
+
+    def __init__(
+        self, wait_seconds: float, waiting: Callable[[str], None], cancel: threading.Event
+    ) -> None:
+        self._deadline = time.monotonic() + wait_seconds
+        self._delay = FIRST_DELAY
+        self._waiting = waiting
+        self._cancel = cancel
+        self._told = False
+
+    def failed(self, exc: grpc.RpcError) -> None:
+        """Sleeps before the next try; raises _GaveUp past the deadline, Cancelled on cancel."""
+        last = f"{exc.code().name} {exc.details()}"
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise _GaveUp(last)
+        if not self._told:
+            self._told = True
+            self._waiting(f"the registry is unreachable ({last}); retrying")
+        if self._cancel.wait(min(self._delay, left)):
+            raise Cancelled()
+        self._delay = min(self._delay * 2, MAX_DELAY)

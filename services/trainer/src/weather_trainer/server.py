@@ -45,6 +45,7 @@ def build_trainer_server(
             settings.registry_timeout_seconds,
             security=client_tls(settings),
             token_file=settings.client_token_file,
+            wait_seconds=settings.registration_timeout_seconds,
         )
         if settings.registry_address
         else None

@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 # train(spec, archive, workdir, hooks, dask_client=...) -> Outcome; validate(spec, archive)
 Train = Callable[..., Outcome]
 Validate = Callable[[TrainSpec, Archive], None]
+# The stage of a job whose model is exported while the registry cannot be reached.
+WAITING = "waiting for the registry"
 
 
 class TrainerService:
@@ -403,7 +405,7 @@ class TrainerService:
             )
             if cancel.is_set() and self._closing:
                 raise Cancelled()
-            self._finish(box["record"], outcome, update, resumed_from)
+            self._finish(box["record"], outcome, update, resumed_from, cancel)
             log.info("job %s finished in %.1f s", job_id, time.monotonic() - started)
         except Cancelled:
             final = jobs.INTERRUPTED if self._closing else jobs.CANCELLED
@@ -438,6 +440,7 @@ class TrainerService:
         outcome: Outcome,
         update: Callable[..., None],
         resumed_from: int,
+        cancel: threading.Event,
     ) -> None:
         if self._artifacts is not None:
             update(progress=replace(record.progress, stage="publishing", fraction=0.93))
@@ -458,8 +461,16 @@ class TrainerService:
         registered_model, registered_version = "", 0
         if self._registrar is not None:
             current = self.get(record.job_id)
+
+            def waiting(message: str) -> None:
+                # the job stays RUNNING: its model is exported, the registry is awaited
+                log.warning("job %s: %s", record.job_id, message)
+                update(progress=replace(self.get(record.job_id).progress, stage=WAITING))
+
             with spans.step("register version") as span:
-                registered_model, registered_version = self._registrar.register(current, outcome)
+                registered_model, registered_version = self._registrar.register(
+                    current, outcome, waiting=waiting, cancel=cancel
+                )
                 span.set_attribute("model.name", registered_model)
                 span.set_attribute("model.version", registered_version)
         final = self.get(record.job_id)

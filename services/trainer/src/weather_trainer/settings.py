@@ -44,6 +44,15 @@ class TrainerSettings(DataServiceSettings):
         "", description="host:port of the registry; empty registers nothing (jobs still finish)."
     )
     registry_timeout_seconds: float = Field(30.0, gt=0, le=600)
+    registration_timeout_seconds: float = Field(
+        3600.0,
+        gt=0,
+        le=7 * 24 * 3600,
+        description=(
+            "How long a finished job waits for an unreachable registry (retrying with backoff) "
+            "before it fails; its exported model stays at its URI either way."
+        ),
+    )
     auto_resume: bool = Field(
         False, description="Resume interrupted jobs at start instead of waiting for ResumeJob."
     )
