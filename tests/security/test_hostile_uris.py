@@ -1,4 +1,5 @@
-"""Hostile source URIs through the ingest gRPC API: each refused, naming the field, before any I/O."""
+"""Hostile URIs through the ingest, registry and model server gRPC APIs: each refused, naming
+the field, before any I/O."""
 
 from __future__ import annotations
 
@@ -6,20 +7,26 @@ import contextlib
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
 import pytest
 from pydantic import ValidationError
+from tensorflow_serving.apis import model_management_pb2
 from weather.ingest.v1 import ingest_service_pb2 as pb
 from weather.ingest.v1 import ingest_service_pb2_grpc as pb_grpc
+from weather.registry.v1 import registry_service_pb2 as rpb
+from weather.registry.v1 import registry_service_pb2_grpc as rpb_grpc
 
-from tests.registry.helpers import rpc_error, violated_fields
+from tests.modelserver.support import model_config, server_config, start_modelserver
+from tests.registry.helpers import rpc_error, version_request, violated_fields
 from weather_data.cluster import DaskRuntime, DaskSettings
 from weather_ingest.server import build_ingest_server
 from weather_ingest.settings import IngestSettings
+from weather_registry.server import build_registry_server
+from weather_registry.settings import RegistrySettings
 from weather_runtime.errors import InvalidArgument
 from weather_runtime.uris import MAX_URI_LENGTH, UriPolicy, normalise
 
@@ -299,6 +306,162 @@ def test_links_inside_the_root_pointing_outside_are_refused(
         events = _refused_without_io(site, uri, validate_only)
         opened = [target for event, target in events if event == "open"]
         assert opened == [], uri
+
+
+# the registry's artifact_uri and the model server's reload base paths, under the same policy
+
+BASE_PATH = "config.model_config_list.config[0].base_path"
+
+
+@dataclass
+class Services:
+    """A registry and a model server whose allowed roots are root (and the bucket, for the
+    registry), with a folder outside both."""
+
+    root: Path
+    outside: Path
+    registry: rpb_grpc.RegistryServiceStub
+    reload: Callable[[str], model_management_pb2.ReloadConfigResponse]
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[Services]:
+    root = tmp_path / "incoming"
+    root.mkdir()
+    outside = tmp_path / "forbidden-target"
+    outside.mkdir()
+    (outside / "secret.nc").write_bytes(b"CDF\x01 not for you")
+    registry, port = build_registry_server(
+        RegistrySettings(
+            host="127.0.0.1",
+            port=0,
+            metrics_port=-1,
+            database_url=f"sqlite:///{tmp_path / 'registry.db'}",
+            artifact_roots=[str(root), f"s3://{BUCKET}/incoming", f"https://{HTTPS_HOST}/incoming"],
+            allowed_schemes=["file", "s3", "gs", "memory", "https"],
+        )
+    )
+    registry.start()
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    # started on a model config file in root and no allowed roots: root is the default
+    config_file = root / "models.config"
+    config_file.write_text("model_config_list {}\n")
+    modelserver = start_modelserver(
+        model_config_file=str(config_file), model_load_timeout_seconds=2
+    )
+    try:
+        stub = rpb_grpc.RegistryServiceStub(channel)
+        stub.CreateRegisteredModel(rpb.CreateRegisteredModelRequest(name="m"), timeout=10)
+
+        def reload(base_path: str) -> model_management_pb2.ReloadConfigResponse:
+            config = server_config(model_config("m", Path("/placeholder")))
+            config.model_config_list.config[0].base_path = base_path
+            return modelserver.reload(config)
+
+        yield Services(root, outside, stub, reload)
+    finally:
+        channel.close()
+        registry.stop(2)
+        modelserver.stop()
+
+
+def _create_version(services: Services, uri: str) -> object:
+    request = version_request("m", Path("/placeholder"))
+    request.artifact_uri = uri
+    return services.registry.CreateModelVersion(request, timeout=10)
+
+
+def _refused_by(call: Callable[[str], object], uri: str, field_name: str) -> list[tuple[str, str]]:
+    """Calls with uri; asserts INVALID_ARGUMENT naming field_name; returns I/O on targets."""
+    RECORDER.events = []
+    RECORDER.active = True
+    try:
+        error = rpc_error(call, uri)
+    finally:
+        RECORDER.active = False
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, (uri, error.details())  # type: ignore[attr-defined]
+    assert violated_fields(error) == [field_name], uri
+    return RECORDER.touched(NEEDLES)
+
+
+def test_hostile_artifact_uris_are_refused_by_the_registry_before_any_io(
+    services: Services,
+) -> None:
+    site = Site(services.root, services.outside, services.root, None)  # type: ignore[arg-type]
+    touched = {}
+    for kind, template in HOSTILE:
+        uri = _uri(template, site)
+        events = _refused_by(lambda u: _create_version(services, u), uri, "artifact_uri")
+        if events:
+            touched[f"{kind}: {uri[:120]}"] = events
+    assert touched == {}
+    listed = services.registry.ListModelVersions(
+        rpb.ListModelVersionsRequest(model_name="m"), timeout=10
+    )
+    assert list(listed.versions) == []
+    # the control: a folder under the root is accepted (the registry does not read it)
+    created = _create_version(services, str(services.root / "model" / "1"))
+    assert created.version.artifact_uri == str(services.root / "model" / "1")  # type: ignore[attr-defined]
+
+
+def test_hostile_base_paths_are_refused_by_the_model_server_before_any_io(
+    services: Services,
+) -> None:
+    site = Site(services.root, services.outside, services.root, None)  # type: ignore[arg-type]
+    touched = {}
+    for kind, template in HOSTILE:
+        uri = _uri(template, site)
+        events = _refused_by(services.reload, uri, BASE_PATH)
+        if events:
+            touched[f"{kind}: {uri[:120]}"] = events
+    assert touched == {}
+    # a link inside the root that leads out is refused too, nothing opened through it
+    (services.root / "linked").symlink_to(services.outside, target_is_directory=True)
+    events = _refused_by(services.reload, str(services.root / "linked"), BASE_PATH)
+    assert [e for e in events if e[0] != "open" or "linked" not in e[1]] == []
+
+
+def test_a_base_path_under_the_root_is_scanned(services: Services) -> None:
+    """The control: a folder under the default root passes the check and is looked into."""
+    folder = services.root / "forbidden-target-lookalike"
+    folder.mkdir()
+    RECORDER.events = []
+    RECORDER.active = True
+    try:
+        error = rpc_error(services.reload, str(folder))
+    finally:
+        RECORDER.active = False
+    # no version there: the new model does not become available in time
+    assert error.code() == grpc.StatusCode.UNAVAILABLE, error.details()  # type: ignore[attr-defined]
+    assert any(target == str(folder) for _, target in RECORDER.touched(("lookalike",)))
+
+
+def test_the_model_server_settings_take_allowed_roots(tmp_path: Path) -> None:
+    from weather_modelserver.settings import ModelServerSettings
+
+    base = tmp_path / "models" / "m"
+    settings = ModelServerSettings(model_base_path=str(base))
+    assert settings.base_path_policy().roots == (f"file://{tmp_path / 'models'}",)
+    narrowed = ModelServerSettings(model_base_path=str(base), allowed_roots=f"file://{base}, /srv")
+    assert narrowed.base_path_policy().roots == (f"file://{base}", "file:///srv")
+    with pytest.raises(ValidationError, match="allowed_roots"):
+        ModelServerSettings(model_base_path=str(base), allowed_roots="s3://bucket/models")
+    with pytest.raises(ValidationError, match="allowed_roots"):
+        ModelServerSettings(model_base_path=str(base), allowed_roots="/srv/../etc")
+
+
+def test_the_registry_settings_take_the_uri_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert RegistrySettings().artifact_roots == ["file:///"]  # today's default: any local path
+    monkeypatch.setenv("REGISTRY_ALLOWED_ROOTS", "/srv/models,s3://models/v")
+    monkeypatch.setenv("REGISTRY_ALLOWED_SCHEMES", "file,s3")
+    settings = RegistrySettings()
+    assert settings.artifact_roots == ["file:///srv/models", "s3://models/v"]
+    assert settings.allowed_schemes == ["file", "s3"]
+    monkeypatch.delenv("REGISTRY_ALLOWED_ROOTS")
+    monkeypatch.setenv("REGISTRY_ARTIFACT_ROOTS", "/old/name")  # the older variable still works
+    assert RegistrySettings().artifact_roots == ["file:///old/name"]
+    with pytest.raises(ValidationError, match=r"artifact_roots|ALLOWED_ROOTS"):
+        RegistrySettings(artifact_roots=["s3://169.254.169.254/x"])
 
 
 # unit tests of weather_runtime.uris

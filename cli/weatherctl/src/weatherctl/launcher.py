@@ -115,7 +115,11 @@ def implemented_services(
             "weather_modelserver",
             "MODELSERVER_",
             # starts serving nothing; the serving sync reloads its config as aliases move
-            {"MODEL_CONFIG_FILE": str(data_dir / "modelserver" / "empty.config")},
+            {
+                "MODEL_CONFIG_FILE": str(data_dir / "modelserver" / "empty.config"),
+                # reloads may point only at the serving sync's copies
+                "ALLOWED_ROOTS": str(serving_base(data_dir)),
+            },
             start_timeout=180,
         ),
         ServiceSpec(

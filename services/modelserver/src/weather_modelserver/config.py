@@ -11,6 +11,7 @@ from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
 from weather_runtime.errors import FieldViolation, InvalidArgument
+from weather_runtime.uris import UriPolicy
 
 TENSORFLOW_PLATFORM = "tensorflow"
 _CONFIG_LIST = "config.model_config_list.config"
@@ -177,6 +178,20 @@ def validate(config: ServerConfig) -> None:
                         f"{where}.version_labels[{label!r}]", f"version {version} is not positive"
                     )
                 )
+    if problems:
+        raise InvalidArgument(problems)
+
+
+def check_roots(config: ServerConfig, roots: UriPolicy) -> None:
+    """Raises InvalidArgument naming each base path outside the allowed roots: first by text
+    alone (nothing outside is touched), then by its real path (no link leading out)."""
+    problems: list[FieldViolation] = []
+    for i, model in enumerate(config.models):
+        where = f"{_CONFIG_LIST}[{i}].base_path"
+        try:
+            roots.check_open(roots.check(model.base_path, where), where)
+        except InvalidArgument as exc:
+            problems.extend(exc.violations)
     if problems:
         raise InvalidArgument(problems)
 

@@ -9,12 +9,13 @@ import numpy as np
 from tensorflow.core.protobuf import meta_graph_pb2
 
 from weather_modelserver.batching import Batcher
-from weather_modelserver.config import ServerConfig
+from weather_modelserver.config import ServerConfig, check_roots
 from weather_modelserver.manager import ServableManager, VersionStatus
 from weather_modelserver.metrics import ModelServerMetrics
 from weather_modelserver.servables import Servable
 from weather_modelserver.signatures import DEFAULT_SIGNATURE, Signature
 from weather_runtime.errors import InvalidArgument
+from weather_runtime.uris import UriPolicy
 
 SIGNATURE_DEF_FIELD = "signature_def"
 
@@ -61,10 +62,12 @@ class ModelServer:
         manager: ServableManager,
         metrics: ModelServerMetrics,
         batcher: Batcher | None = None,
+        roots: UriPolicy | None = None,
     ) -> None:
         self.manager = manager
         self.metrics = metrics
         self.batcher = batcher
+        self.roots = roots  # where reloads may point; None: anywhere (embedded use)
 
     def predict(
         self,
@@ -109,7 +112,10 @@ class ModelServer:
         return self.manager.statuses(request.name, request.version, request.label)
 
     def reload(self, config: ServerConfig) -> None:
-        """Replaces the model configuration (see ServableManager.reload)."""
+        """Replaces the model configuration (see ServableManager.reload) once every base path
+        is under the allowed roots."""
+        if self.roots is not None:
+            check_roots(config, self.roots)
         self.manager.reload(config)
 
     def close(self) -> None:

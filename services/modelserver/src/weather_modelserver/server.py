@@ -60,7 +60,7 @@ def build_modelserver(settings: ModelServerSettings) -> ModelServer:
         if settings.enable_batching
         else None
     )
-    return ModelServer(manager, metrics, batcher)
+    return ModelServer(manager, metrics, batcher, settings.base_path_policy())
 
 
 def build_modelserver_server(

@@ -9,7 +9,8 @@ from pydantic_settings import SettingsConfigDict
 
 from weather_modelserver import config
 from weather_runtime.errors import InvalidArgument
-from weather_runtime.settings import ServiceSettings
+from weather_runtime.settings import CommaList, ServiceSettings, split_comma_list
+from weather_runtime.uris import UriPolicy
 
 DEFAULT_PORT = 8500  # TF Serving's gRPC port, so its clients need no change
 DEFAULT_METRICS_PORT = 9105
@@ -97,6 +98,28 @@ class ModelServerSettings(ServiceSettings):
         "version whose files do not match its record is always refused (DATA_LOSS).",
     )
 
+    allowed_roots: CommaList = Field(
+        default_factory=list,
+        description="Folders HandleReloadConfigRequest may name as base paths; any other is "
+        "INVALID_ARGUMENT naming the base_path. Empty: the model base folders of the start-up "
+        "configuration (each model base path's parent, and the model config file's folder).",
+    )
+
+    @field_validator("allowed_roots", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return split_comma_list(value)
+
+    @field_validator("allowed_roots")
+    @classmethod
+    def _local_roots(cls, value: list[str]) -> list[str]:
+        roots = [root[len("file://") :] if root.startswith("file://") else root for root in value]
+        if any("://" in root for root in roots):
+            raise ValueError("only local folders (or file://) are served")
+        roots = [str(Path(root).absolute()) for root in roots]
+        UriPolicy.build(roots, ["file"])  # the URI policy's checks, at start-up
+        return roots
+
     @field_validator("model_base_path")
     @classmethod
     def _absolute_base(cls, value: str) -> str:
@@ -131,3 +154,13 @@ class ModelServerSettings(ServiceSettings):
         if self.model_config_file:
             return config.read_file(self.model_config_file)
         return config.single_model(self.model_name, self.model_base_path)
+
+    def base_path_policy(self) -> UriPolicy:
+        """Where reloaded configurations may point: allowed_roots, or by default the model base
+        folders the server starts with (TF Serving's <base>/<model> layout)."""
+        roots = list(self.allowed_roots)
+        if not roots:
+            roots = [str(Path(m.base_path).parent) for m in self.server_config().models]
+            if self.model_config_file:
+                roots.append(str(Path(self.model_config_file).absolute().parent))
+        return UriPolicy.build(roots, ["file"])

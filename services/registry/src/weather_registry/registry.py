@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 
 from weather_registry import validation
 from weather_registry.events import EventBus
@@ -24,7 +25,7 @@ from weather_registry.skill_metrics import SkillPublisher
 from weather_registry.store import RegistryStore
 from weather_registry.validation import Violations
 from weather_runtime import paging
-from weather_runtime.artifacts import directory_digest, is_under
+from weather_runtime.artifacts import directory_digest
 from weather_runtime.auth import require_role
 from weather_runtime.errors import (
     Aborted,
@@ -34,6 +35,7 @@ from weather_runtime.errors import (
     PreconditionViolation,
 )
 from weather_runtime.policy import Principal
+from weather_runtime.uris import UriPolicy
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,13 @@ class Policy:
     gate_margin: float = 0.0
     gate_metrics: tuple[str, ...] = ()  # empty: every metric with baselines
     artifact_roots: tuple[str, ...] = ("file:///",)
+    allowed_schemes: tuple[str, ...] = ()  # empty: the URI policy's defaults
+    allowed_hosts: tuple[str, ...] = ()  # empty: the hosts the roots name
+
+    @cached_property
+    def uris(self) -> UriPolicy:
+        """The shared URI policy artefact URIs must pass."""
+        return UriPolicy.build(self.artifact_roots, self.allowed_schemes, self.allowed_hosts)
 
 
 def _now() -> datetime:
@@ -123,7 +132,7 @@ class Registry:
 
     # ---------------------------------------------------------------- versions
     def create_version(self, new: NewVersion, actor: str) -> ModelVersion:
-        validation.check_new_version(new, list(self.policy.artifact_roots))
+        validation.check_new_version(new, self.policy.uris)
         version = self.store.create_version(new, actor, self.clock())
         self.bus.notify()
         self.skills.publish(version)
@@ -336,11 +345,13 @@ class Registry:
         validation.require_version(version, "version", v)
         v.raise_if_any()
         record = self.store.get_version(model_name, version)
-        if not is_under(record.artifact_uri, list(self.policy.artifact_roots)):
+        try:
+            self.policy.uris.check(record.artifact_uri, "artifact_uri")
+        except InvalidArgument:
             raise FailedPrecondition(
                 f"{record.artifact_uri} is outside the artifact roots this registry may read",
                 [PreconditionViolation("ARTIFACT_ROOT", record.artifact_uri, "not readable here")],
-            )
+            ) from None
         try:
             computed = directory_digest(record.artifact_uri)
         except (FileNotFoundError, NotADirectoryError) as exc:

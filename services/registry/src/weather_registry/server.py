@@ -26,6 +26,8 @@ def build_registry(settings: RegistrySettings) -> Registry:
         gate_margin=settings.gate_margin,
         gate_metrics=tuple(settings.gate_metrics),
         artifact_roots=tuple(settings.artifact_roots),
+        allowed_schemes=tuple(settings.allowed_schemes),
+        allowed_hosts=tuple(settings.allowed_hosts),
     )
     return Registry(store, policy, EventBus(settings.max_watchers, settings.watch_poll_seconds))
 

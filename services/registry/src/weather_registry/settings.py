@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from weather_runtime.artifacts import normalise_uri
 from weather_runtime.settings import CommaList, ServiceSettings, split_comma_list
+from weather_runtime.uris import UriPolicy
 
 DEFAULT_PORT = 50051
 DEFAULT_METRICS_PORT = 9101
@@ -39,14 +40,33 @@ class RegistrySettings(ServiceSettings):
     )
     artifact_roots: CommaList = Field(
         default_factory=lambda: ["file:///"],
-        description="URL prefixes artefacts must lie under; the registry reads nothing else.",
+        validation_alias=AliasChoices(
+            "artifact_roots", "REGISTRY_ALLOWED_ROOTS", "REGISTRY_ARTIFACT_ROOTS"
+        ),
+        description="URL prefixes artefacts must lie under (REGISTRY_ALLOWED_ROOTS, or the older "
+        "REGISTRY_ARTIFACT_ROOTS); anything else is INVALID_ARGUMENT naming artifact_uri.",
+    )
+    allowed_schemes: CommaList = Field(
+        default_factory=list,
+        description="URL schemes artefacts may use; empty: file,s3,gs,gcs,memory.",
+    )
+    allowed_hosts: CommaList = Field(
+        default_factory=list,
+        description="Hosts (buckets) remote artefacts may name; empty: those the roots name.",
     )
     max_watchers: int = Field(8, ge=1, le=1000, description="Concurrent WatchEvents streams.")
     watch_poll_seconds: float = Field(
         1.0, gt=0, le=60, description="How often watchers look for other replicas' events."
     )
 
-    @field_validator("gated_aliases", "gate_metrics", "artifact_roots", mode="before")
+    @field_validator(
+        "gated_aliases",
+        "gate_metrics",
+        "artifact_roots",
+        "allowed_schemes",
+        "allowed_hosts",
+        mode="before",
+    )
     @classmethod
     def _split(cls, value: object) -> object:
         return split_comma_list(value)
@@ -54,7 +74,9 @@ class RegistrySettings(ServiceSettings):
     @field_validator("artifact_roots")
     @classmethod
     def _valid_roots(cls, value: list[str]) -> list[str]:
-        return [normalise_uri(root) for root in value]
+        roots = [normalise_uri(root) for root in value]
+        UriPolicy.build(roots)  # the policy's stricter checks, at start-up
+        return roots
 
     @field_validator("database_url")
     @classmethod

@@ -7,8 +7,9 @@ import re
 from collections.abc import Iterable, Mapping
 
 from weather_registry.records import Metric, NewVersion
-from weather_runtime.artifacts import DIGEST_PATTERN, is_under, normalise_uri
+from weather_runtime.artifacts import DIGEST_PATTERN
 from weather_runtime.errors import FieldViolation, InvalidArgument
+from weather_runtime.uris import UriPolicy
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 ALIAS = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
@@ -85,15 +86,12 @@ def check_hash(value: str, field: str, violations: Violations, required: bool = 
         violations.add(field, 'must be "sha256:" followed by 64 lowercase hex digits')
 
 
-def check_artifact_uri(uri: str, roots: list[str], field: str, violations: Violations) -> None:
-    """An absolute path or URL, with no '..', under one of the configured artifact roots."""
+def check_artifact_uri(uri: str, policy: UriPolicy, field: str, violations: Violations) -> None:
+    """An absolute path or URL the shared URI policy allows (roots, schemes, hosts; no I/O)."""
     try:
-        normalise_uri(uri)
-    except ValueError as exc:
-        violations.add(field, str(exc))
-        return
-    if not is_under(uri, roots):
-        violations.add(field, "is outside the registry's artifact roots " + ", ".join(roots))
+        policy.check(uri, field)
+    except InvalidArgument as exc:
+        violations.items.extend(exc.violations)
 
 
 def check_metrics(metrics: tuple[Metric, ...], field: str, violations: Violations) -> None:
@@ -125,11 +123,11 @@ def check_metrics(metrics: tuple[Metric, ...], field: str, violations: Violation
                 violations.add(f"{at}.baselines", f"baseline {baseline!r} must be finite")
 
 
-def check_new_version(new: NewVersion, roots: list[str]) -> None:
+def check_new_version(new: NewVersion, uris: UriPolicy) -> None:
     """Validates a version registration; raises InvalidArgument naming every bad field."""
     violations = Violations()
     require_name(new.model_name, "model_name", violations)
-    check_artifact_uri(new.artifact_uri, roots, "artifact_uri", violations)
+    check_artifact_uri(new.artifact_uri, uris, "artifact_uri", violations)
     check_hash(new.artifact_digest, "artifact_digest", violations, required=True)
     lineage = new.lineage
     check_hash(lineage.dataset_hash, "lineage.dataset.content_hash", violations)
