@@ -12,7 +12,8 @@ from weather_data import hashing
 from weather_data.archive import Archive
 from weather_data.cluster import wait_until_idle
 from weather_data.manifest import Manifest
-from weather_data.writer import describe, now_iso, write_new
+from weather_data.store_errors import store_error
+from weather_data.writer import describe, lost_workers_unavailable, now_iso, write_new
 
 
 def publish(
@@ -32,17 +33,23 @@ def publish(
     """Stores ds as the next version of dataset_id; the same content as the latest is a no-op.
 
     A failed or cancelled write removes its data; nothing is visible until the manifest commits.
+    A full or unwritable store: RESOURCE_EXHAUSTED or FAILED_PRECONDITION naming it.
+    Workers dying mid-write: their tasks run again, or (past the scheduler's allowed-failures)
+    UNAVAILABLE after the cleanup.
     """
     latest = archive.latest(dataset_id)
     store_path = archive.new_store_path(dataset_id)
     try:
-        written = write_new(
-            ds, archive.store_url(store_path), client, on_progress=progress, cancel=cancel
-        )
-    except BaseException:
+        with lost_workers_unavailable(f"writing {dataset_id}"):
+            written = write_new(
+                ds, archive.store_url(store_path), client, on_progress=progress, cancel=cancel
+            )
+    except BaseException as exc:
         # Cancelled tasks already running on workers finish their chunk: let them, then clean up.
         wait_until_idle(client)
         archive.delete(store_path)
+        if (clean := store_error(exc, archive.url, f"writing {dataset_id}")) is not None:
+            raise clean from None
         raise
     content_hash = hashing.to_text(written.state)
     if latest is not None and latest.content_hash == content_hash:
@@ -67,7 +74,9 @@ def publish(
     )
     try:
         archive.commit(manifest)
-    except BaseException:
+    except BaseException as exc:
         archive.delete(store_path)
+        if (clean := store_error(exc, archive.url, f"committing {dataset_id}")) is not None:
+            raise clean from None
         raise
     return manifest

@@ -6,15 +6,20 @@ import hashlib
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import dask.array as da
 import numpy as np
 import pandas as pd
 import xarray as xr
 import zarr
+from dask.utils import key_split
 from distributed import Client, Future
+from distributed.comm.core import CommClosedError
+from distributed.scheduler import KilledWorker
 from opentelemetry.trace import Span
 
 from weather_data import hashing
@@ -22,6 +27,7 @@ from weather_data.canonical import LAT, LEVEL, LON, STATION, TIME
 from weather_data.chunks import choose_chunks
 from weather_data.manifest import DimensionMeta, VariableMeta
 from weather_runtime import spans
+from weather_runtime.errors import Unavailable
 from weather_runtime.operations import Cancelled
 
 BATCH_BYTES = 128 * 1024 * 1024
@@ -37,6 +43,25 @@ class WriteResult:
     chunks: dict[str, int]
 
 
+@contextmanager
+def lost_workers_unavailable(what: str) -> Iterator[None]:
+    """UNAVAILABLE (retry) for a compute the Dask cluster gave up on: its workers died running a
+    task more often than the scheduler's allowed-failures (KilledWorker), or the connection to
+    the scheduler closed. A worker killed fewer times costs nothing: its tasks run again."""
+    try:
+        yield
+    except KilledWorker as exc:
+        raise Unavailable(
+            f"{what}: a Dask worker died while running its task {key_split(exc.task)}, which "
+            f"the scheduler then gave up on (allowed-failures {exc.allowed_failures}); nothing "
+            "was stored, retry"
+        ) from exc
+    except CommClosedError as exc:
+        raise Unavailable(
+            f"{what}: the connection to the Dask cluster closed ({exc}); nothing was stored, retry"
+        ) from exc
+
+
 def _gather(client: Client, tasks: list[object], cancel: threading.Event) -> list[object]:
     return _wait(client, client.compute(tasks), cancel)  # type: ignore[arg-type]
 
@@ -48,7 +73,18 @@ def _wait(client: Client, futures: list[Future], cancel: threading.Event) -> lis
             client.cancel(futures)
             raise Cancelled()
         time.sleep(0.05)
-    return client.gather(futures)  # type: ignore[no-any-return]
+    return gather_or_release(client, futures)
+
+
+def gather_or_release(client: Client, futures: list[Future]) -> list[Any]:
+    """The futures' results; when one erred (a task raised, its workers died) they are all
+    cancelled first: the scheduler keeps an erred task while a client holds it, and a later
+    graph with the same deterministic key (a retry's) would get its error instead of a run."""
+    try:
+        return client.gather(futures)  # type: ignore[no-any-return]
+    except BaseException:
+        client.cancel(futures)
+        raise
 
 
 STEP = np.dtype([("digest", "S32"), ("missing", "<i8")])

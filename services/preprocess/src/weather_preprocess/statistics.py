@@ -11,6 +11,7 @@ import xarray as xr
 from distributed import Client
 
 from weather_data.canonical import LEVEL, TIME
+from weather_data.writer import gather_or_release, lost_workers_unavailable
 from weather_runtime import spans
 from weather_runtime.operations import Cancelled
 
@@ -80,12 +81,15 @@ def compute_statistics(
         for level, lazy in _reductions(train[name])
     ]
     lazies = [item for _, _, lazy in plan for item in lazy]
-    with spans.dask_compute("dask compute: statistics", lazies, variables=len(plan)):
+    with (
+        spans.dask_compute("dask compute: statistics", lazies, variables=len(plan)),
+        lost_workers_unavailable(f"the statistics of {input_id}"),
+    ):
         futures = client.compute(lazies)
         if cancel.is_set():
             client.cancel(futures)
             raise Cancelled()
-        values = client.gather(futures)
+        values = gather_or_release(client, futures)
     entries = []
     for index, (name, level, _) in enumerate(plan):
         mean, std, diff_mean, diff_std, count = (
