@@ -1,4 +1,4 @@
-"""Server interceptors: domain errors to gRPC statuses, unexpected failures hidden, call metrics."""
+"""Server interceptors: call metrics, domain errors to gRPC statuses, unexpected failures hidden."""
 
 from __future__ import annotations
 
@@ -80,16 +80,52 @@ class WrappingInterceptor(grpc.ServerInterceptor):
         )
 
 
-class CallInterceptor(WrappingInterceptor):
-    """Wraps every handler: maps DomainError, hides other exceptions as INTERNAL, counts calls.
-
-    A client never sees a Python traceback: unexpected exceptions are logged with their traceback
-    and a reference (the trace id when tracing is on) that the client gets in the message.
-    """
+class CallMetricsInterceptor(WrappingInterceptor):
+    """Counts every call with the status it ends with; placed before authentication, so calls
+    refused there (UNAUTHENTICATED, PERMISSION_DENIED) are counted too."""
 
     def __init__(self, metrics: CallMetrics) -> None:
         super().__init__()
         self._metrics = metrics
+
+    def wrap_unary(self, method: str, behavior: Behavior) -> Behavior:
+        metrics = self._metrics.method(method)
+
+        def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
+            start = time.perf_counter()
+            metrics.start()
+            failed = True
+            try:
+                response = behavior(request, context)
+                failed = False
+                return response
+            finally:
+                metrics.record(code_name(context, failed), time.perf_counter() - start)
+
+        return wrapped
+
+    def wrap_streaming(self, method: str, behavior: Behavior) -> Behavior:
+        metrics = self._metrics.method(method)
+
+        def wrapped(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            start = time.perf_counter()
+            metrics.start()
+            failed = True
+            try:
+                yield from behavior(request, context)
+                failed = False
+            finally:
+                metrics.record(code_name(context, failed), time.perf_counter() - start)
+
+        return wrapped
+
+
+class CallInterceptor(WrappingInterceptor):
+    """Wraps every handler: maps DomainError, hides other exceptions as INTERNAL.
+
+    A client never sees a Python traceback: unexpected exceptions are logged with their traceback
+    and a reference (the trace id when tracing is on) that the client gets in the message.
+    """
 
     def wrap_deserializer(self, deserializer: Any) -> Any:
         """A deserializer that turns bytes no message parses into an Undecodable marker (gRPC
@@ -106,32 +142,20 @@ class CallInterceptor(WrappingInterceptor):
         return lenient
 
     def wrap_unary(self, method: str, behavior: Behavior) -> Behavior:
-        metrics = self._metrics.method(method)
-
         def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
-            start = time.perf_counter()
-            metrics.start()
             try:
                 return behavior(_decoded(request), context)
             except Exception as exc:  # noqa: BLE001 - every failure is mapped to a status
                 _abort_for(method, exc, context)
-            finally:
-                metrics.record(code_name(context), time.perf_counter() - start)
 
         return wrapped
 
     def wrap_streaming(self, method: str, behavior: Behavior) -> Behavior:
-        metrics = self._metrics.method(method)
-
         def wrapped(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-            start = time.perf_counter()
-            metrics.start()
             try:
                 yield from behavior(_decoded(request), context)
             except Exception as exc:  # noqa: BLE001
                 _abort_for(method, exc, context)
-            finally:
-                metrics.record(code_name(context), time.perf_counter() - start)
 
         return wrapped
 
@@ -185,10 +209,12 @@ def status_code(context: grpc.ServicerContext) -> grpc.StatusCode | None:
     return code  # type: ignore[no-any-return]
 
 
-def code_name(context: grpc.ServicerContext) -> str:
-    """The call's status name as it ends: OK, CANCELLED when the client went away, else the
-    status set."""
+def code_name(context: grpc.ServicerContext, failed: bool = False) -> str:
+    """The call's status name as it ends: the status set, else CANCELLED when the client went
+    away, UNKNOWN when the handler failed without a status (gRPC's answer), else OK."""
     code = status_code(context)
-    if code is None:
-        return "CANCELLED" if not context.is_active() else "OK"
-    return code.name
+    if code is not None:
+        return code.name
+    if not context.is_active():
+        return "CANCELLED"
+    return "UNKNOWN" if failed else "OK"

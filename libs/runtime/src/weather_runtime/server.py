@@ -16,7 +16,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from weather_runtime.auth import auth_interceptor
-from weather_runtime.interceptors import CallInterceptor
+from weather_runtime.interceptors import CallInterceptor, CallMetricsInterceptor
 from weather_runtime.metrics import serve_metrics, shared_call_metrics
 from weather_runtime.settings import ServiceSettings
 from weather_runtime.telemetry import tracing_server_interceptor
@@ -129,18 +129,19 @@ def build_server(
 ) -> tuple[ManagedServer, int]:
     """Builds (not starts) a server for the registrations; returns it and the bound port.
 
-    Interceptors run in this order: tracing, authentication and authorisation (when
-    <P>AUTH_POLICY_FILE is set), the caller's, then error mapping and metrics closest to the
-    servicer.
+    Interceptors run in this order: tracing, call metrics (so calls refused by authentication
+    are counted), authentication and authorisation (when <P>AUTH_POLICY_FILE is set), the
+    caller's, then error mapping closest to the servicer.
     """
     credentials = server_credentials(settings)  # None without TLS settings: plaintext
     metrics = shared_call_metrics()
     auth = auth_interceptor(settings)  # None without <P>AUTH_POLICY_FILE: no authentication
     chain = [
         tracing_server_interceptor(),
+        CallMetricsInterceptor(metrics),
         *([auth] if auth is not None else []),
         *interceptors,
-        CallInterceptor(metrics),
+        CallInterceptor(),
     ]
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="rpc"),
