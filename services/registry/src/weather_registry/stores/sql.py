@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
+import time
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, and_, delete, exists, func, insert, or_, select, text, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from weather_registry.records import (
     AliasChange,
@@ -41,6 +43,11 @@ from weather_runtime.telemetry import current_traceparent
 
 # Arbitrary key of the PostgreSQL advisory lock that makes event sequence numbers commit in order.
 _EVENT_LOCK = 7_314_002
+# A transaction that failed before its commit (the database restarted, the connection dropped)
+# is run again on a fresh connection for up to this long; then the caller gets UNAVAILABLE.
+RETRY_SECONDS = 3.0
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 def _micros(moment: datetime) -> int:
@@ -49,6 +56,70 @@ def _micros(moment: datetime) -> int:
 
 def _time(micros: int) -> datetime:
     return datetime.fromtimestamp(micros / 1_000_000, tz=UTC)
+
+
+class _NotCommitted(Exception):
+    """A transaction failed before its commit: it changed nothing and may be run again."""
+
+    def __init__(self, unavailable: Unavailable) -> None:
+        super().__init__(unavailable.message)
+        self.unavailable = unavailable
+
+
+def _unavailable(exc: DBAPIError, when: str = "") -> Unavailable:
+    # the driver's error type only: its text names database hosts and users
+    return Unavailable(f"registry database unavailable{when}: {type(exc.orig).__name__}")
+
+
+def _lost_connection(exc: DBAPIError) -> bool:
+    """The database cannot be reached, went away, is restarting or stays locked."""
+    return isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated
+
+
+@contextmanager
+def _transaction(begin: Callable[[], AbstractContextManager[Connection]]) -> Iterator[Connection]:
+    """One transaction. A database error before the commit raises _NotCommitted (the retrying
+    wrapper runs the operation again); one during the commit is UNAVAILABLE at once, as its
+    outcome is unknown (CreateModelVersion's request_id makes the client's retry safe)."""
+    phase = "before commit"
+    try:
+        with begin() as conn:
+            yield conn
+            phase = "during commit"
+    except DBAPIError as exc:
+        if not _lost_connection(exc):
+            raise
+        if phase == "during commit":
+            raise _unavailable(exc, " during commit (the change may or may not be stored)") from exc
+        raise _NotCommitted(_unavailable(exc)) from exc
+
+
+@contextmanager
+def _locked(
+    lock: threading.Lock, inner: AbstractContextManager[Connection]
+) -> Iterator[Connection]:
+    with lock, inner as conn:
+        yield conn
+
+
+def _retried(operation: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Runs operation again, after a short pause, while its transaction failed before the commit
+    (for up to RETRY_SECONDS); then raises UNAVAILABLE."""
+
+    @functools.wraps(operation)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        deadline = time.monotonic() + RETRY_SECONDS
+        delay = 0.05
+        while True:
+            try:
+                return operation(*args, **kwargs)
+            except _NotCommitted as exc:
+                if time.monotonic() + delay > deadline:
+                    raise exc.unavailable from None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    return run
 
 
 class SqlStore(RegistryStore):
@@ -65,20 +136,13 @@ class SqlStore(RegistryStore):
         self.schema_version = migrate(self.engine, self._writer.begin)
 
     # ----------------------------------------------------------------- plumbing
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with _database_errors():
-            if self._write_lock is None:
-                with self._writer.begin() as conn:
-                    yield conn
-                return
-            with self._write_lock, self._writer.begin() as conn:
-                yield conn
+    def _write(self) -> AbstractContextManager[Connection]:
+        if self._write_lock is None:
+            return _transaction(self._writer.begin)
+        return _locked(self._write_lock, _transaction(self._writer.begin))
 
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with _database_errors(), self.engine.begin() as conn:
-            yield conn
+    def _read(self) -> AbstractContextManager[Connection]:
+        return _transaction(self.engine.begin)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -143,6 +207,7 @@ class SqlStore(RegistryStore):
             )
 
     # ------------------------------------------------------------------- models
+    @_retried
     def create_model(
         self, name: str, description: str, tags: Mapping[str, str], actor: str, now: datetime
     ) -> RegisteredModel:
@@ -166,10 +231,12 @@ class SqlStore(RegistryStore):
         except IntegrityError:
             raise AlreadyExists("model", name) from None
 
+    @_retried
     def get_model(self, name: str) -> RegisteredModel:
         with self._read() as conn:
             return self._load_models(conn, [self._model_id(conn, name)])[0]
 
+    @_retried
     def list_models(
         self, name_prefix: str, tags: Sequence[TagFilter], after_name: str | None, limit: int
     ) -> list[RegisteredModel]:
@@ -188,6 +255,7 @@ class SqlStore(RegistryStore):
             ids = [int(row) for row in conn.execute(query).scalars()]
             return self._load_models(conn, ids)
 
+    @_retried
     def update_model(
         self,
         name: str,
@@ -236,6 +304,7 @@ class SqlStore(RegistryStore):
         return [by_id[i] for i in ids if i in by_id]
 
     # ----------------------------------------------------------------- versions
+    @_retried
     def create_version(self, new: NewVersion, actor: str, now: datetime) -> ModelVersion:
         with self._write() as conn:
             model_id = self._model_id(conn, new.model_name, lock=True)
@@ -314,6 +383,7 @@ class SqlStore(RegistryStore):
         if baselines:
             conn.execute(insert(t.metric_baselines), baselines)
 
+    @_retried
     def get_version(self, model_name: str, version: int) -> ModelVersion:
         with self._read() as conn:
             model_id = self._model_id(conn, model_name)
@@ -321,6 +391,7 @@ class SqlStore(RegistryStore):
                 conn, [self._version_id(conn, model_id, model_name, version)]
             )[0]
 
+    @_retried
     def resolve_alias(self, model_name: str, alias: str) -> int:
         with self._read() as conn:
             model_id = self._model_id(conn, model_name)
@@ -333,6 +404,7 @@ class SqlStore(RegistryStore):
                 raise NotFound("alias", f"{model_name}@{alias}")
             return int(number)
 
+    @_retried
     def list_versions(
         self, query: VersionQuery, after: tuple[str, int] | None, limit: int
     ) -> list[ModelVersion]:
@@ -375,6 +447,7 @@ class SqlStore(RegistryStore):
             ids = [int(i) for i in conn.execute(stmt).scalars()]
             return self._load_versions(conn, ids)
 
+    @_retried
     def update_version(
         self,
         model_name: str,
@@ -494,6 +567,7 @@ class SqlStore(RegistryStore):
         )
 
     # ------------------------------------------------------------------ aliases
+    @_retried
     def move_alias(
         self,
         model_name: str,
@@ -549,6 +623,7 @@ class SqlStore(RegistryStore):
             )
             return change
 
+    @_retried
     def delete_alias(
         self, model_name: str, alias: str, actor: str, reason: str, now: datetime
     ) -> AliasChange:
@@ -624,6 +699,7 @@ class SqlStore(RegistryStore):
             gate,
         )
 
+    @_retried
     def alias_history(
         self, model_name: str, alias: str, before_id: int | None, limit: int
     ) -> list[AliasChange]:
@@ -652,6 +728,7 @@ class SqlStore(RegistryStore):
             ]
 
     # ------------------------------------------------------------------- events
+    @_retried
     def events_after(self, sequence: int, model_name: str, limit: int) -> list[Event]:
         e = t.events
         stmt = select(e).where(e.c.sequence > sequence).order_by(e.c.sequence).limit(limit)
@@ -673,18 +750,10 @@ class SqlStore(RegistryStore):
                 for row in conn.execute(stmt)
             ]
 
+    @_retried
     def last_event_sequence(self) -> int:
         with self._read() as conn:
             return int(conn.execute(select(func.max(t.events.c.sequence))).scalar() or 0)
-
-
-@contextmanager
-def _database_errors() -> Iterator[None]:
-    """A database that cannot be reached (or stays locked) is UNAVAILABLE: the client may retry."""
-    try:
-        yield
-    except OperationalError as exc:
-        raise Unavailable(f"registry database unavailable: {type(exc.orig).__name__}") from exc
 
 
 def _gate_to_json(gate: GateReport | None) -> str | None:
