@@ -37,6 +37,7 @@ class Archive:
             self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
         )
         self._commit_lock = threading.Lock()
+        self._undeleted: set[str] = set()  # data of failed writes the store would not let go
         if self.local:
             Path(self.root).mkdir(parents=True, exist_ok=True)
 
@@ -49,7 +50,11 @@ class Archive:
         return self._path(store_path) if self.local else f"{self.url}/{store_path}"
 
     def new_store_path(self, dataset_id: str) -> str:
-        """A fresh, unreferenced location for a dataset's data."""
+        """A fresh, unreferenced location for a dataset's data (first removing what earlier
+        failed writes left behind because the store was read-only then)."""
+        for store_path in sorted(self._undeleted):
+            self._undeleted.discard(store_path)
+            self.delete(store_path)
         return f"datasets/{dataset_id}/data/{uuid.uuid4().hex}.zarr"
 
     def _versions_dir(self, dataset_id: str) -> str:
@@ -150,9 +155,13 @@ class Archive:
         if self.local:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             fd, temp = tempfile.mkstemp(dir=Path(path).parent, prefix=".pending-")
-            with os.fdopen(fd, "w") as handle:
-                handle.write(text)
-            os.replace(temp, path)
+            try:
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(text)
+                os.replace(temp, path)
+            except BaseException:
+                Path(temp).unlink(missing_ok=True)  # a full store keeps no half-written file
+                raise
             return
         with self.fs.open(path, "w") as handle:
             handle.write(text)
@@ -184,7 +193,8 @@ class Archive:
             except OSError:
                 # a straggling writer may add a file while the tree is removed: try again
                 if attempt == 2:
-                    log.warning("could not remove %s; the orphan sweep will", url, exc_info=True)
+                    log.warning("could not remove %s; the next write will", url, exc_info=True)
+                    self._undeleted.add(store_path)
                 else:
                     time.sleep(0.5)
 
