@@ -16,6 +16,13 @@ from weather_runtime.identity import ActorInterceptor
 from weather_runtime.tls import ClientTLS, ReloadingChannel
 
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# gRPC's reconnect backoff starts at 1 s and grows to 120 s: a server restarted after a long
+# outage would be seen up to two minutes late. Every channel retries at least once a second
+# (a caller's own options of these names win).
+RECONNECT_OPTIONS: tuple[tuple[str, int], ...] = (
+    ("grpc.initial_reconnect_backoff_ms", 250),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+)
 # WEATHER_TRACE_CLIENT_SPANS=false: calls carry the trace context but record no CLIENT span
 # (the servers called record their own SERVER spans: one span fewer per call where every
 # server is traced, at the cost of not seeing a call that never reached its server)
@@ -153,6 +160,7 @@ def instrumented_channel(
     all_options = [
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
+        *(o for o in RECONNECT_OPTIONS if o[0] not in {name for name, _ in options}),
         *options,
     ]
     if security is not None:

@@ -1,6 +1,8 @@
 """TF Serving client: Predict and GetModelMetadata with deadlines, retries and a circuit breaker.
 
 Retries happen on UNAVAILABLE only, with exponential backoff, never past the caller's deadline.
+A CANCELLED answer counts as UNAVAILABLE: the predictor never cancels its own calls, so it is a
+model server shutting down with the call still queued (gRPC cancels those, grpc/grpc#41785).
 Every attempt failing with UNAVAILABLE, or with DEADLINE_EXCEEDED after at least
 `slow_call_seconds` (so clients with very short deadlines cannot open the circuit for everyone),
 counts towards the breaker; after
@@ -69,6 +71,7 @@ class CircuitBreaker:
         self._consecutive = 0
         self._opened_at: float | None = None
         self._trial = False
+        self._last = ""  # the last failure, for the fail-fast message
 
     @property
     def state(self) -> str:
@@ -87,9 +90,10 @@ class CircuitBreaker:
             if waited >= self.reset_seconds and not self._trial:
                 self._trial = True
                 return
+            last = f" (last: {self._last})" if self._last else ""
             raise Unavailable(
-                f"model server circuit open after {self._consecutive} consecutive failures; "
-                f"retry in {max(self.reset_seconds - waited, 0.0):.1f} s"
+                f"model server circuit open after {self._consecutive} consecutive failures"
+                f"{last}; retry in {max(self.reset_seconds - waited, 0.0):.1f} s"
             )
 
     def success(self) -> None:
@@ -99,10 +103,12 @@ class CircuitBreaker:
             self._opened_at = None
             self._trial = False
 
-    def failure(self) -> None:
-        """A call failed with UNAVAILABLE, or timed out after a generous deadline."""
+    def failure(self, reason: str = "") -> None:
+        """A call failed with UNAVAILABLE, or timed out after a generous deadline (reason: how,
+        repeated in the fail-fast message)."""
         with self._lock:
             self._consecutive += 1
+            self._last = reason[:200] or self._last
             if self._trial or self._consecutive >= self.failures:
                 self._opened_at = self._clock()
             self._trial = False
@@ -172,12 +178,14 @@ class ModelServerClient:
             try:
                 response = method(request, timeout=remaining)
             except grpc.RpcError as exc:
-                code = exc.code()
+                code, details = exc.code(), exc.details() or ""
+                if code == grpc.StatusCode.CANCELLED:
+                    code, details = grpc.StatusCode.UNAVAILABLE, f"dropped the call ({details})"
                 if code == grpc.StatusCode.UNAVAILABLE or (
                     code == grpc.StatusCode.DEADLINE_EXCEEDED
                     and remaining >= self.slow_call_seconds
                 ):
-                    self.breaker.failure()
+                    self.breaker.failure(f"{code.name}: {details}")
                 else:
                     self.breaker.success()
                 retry = code == grpc.StatusCode.UNAVAILABLE and attempt < self.attempts
@@ -185,7 +193,7 @@ class ModelServerClient:
                     time.sleep(delay)
                     delay *= 2
                     continue
-                raise _translate(code, exc.details() or "", what) from None
+                raise _translate(code, details, what) from None
             self.breaker.success()
             return response
         raise AssertionError("unreachable")  # pragma: no cover

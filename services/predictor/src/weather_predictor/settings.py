@@ -49,7 +49,11 @@ class PredictorSettings(ServiceSettings):
         30.0, gt=0, le=3600, description="Model-server deadline when the client sets none."
     )
     retry_attempts: int = Field(
-        3, ge=1, le=10, description="Attempts per model-server call (retries on UNAVAILABLE only)."
+        3,
+        ge=1,
+        le=10,
+        description="Attempts per model-server call (retries on UNAVAILABLE only; a call "
+        "the model server dropped while shutting down, CANCELLED, counts as UNAVAILABLE).",
     )
     retry_backoff_seconds: float = Field(
         0.05, ge=0, le=10, description="First retry delay; doubled on each further retry."
