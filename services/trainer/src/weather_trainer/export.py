@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 from keras.export import ExportArchive
 
+from weather_data.store_errors import store_errors
 from weather_trainer.features import CLIMATOLOGY_FOLD, INIT_TIME, LEAD_HOURS
 from weather_trainer.model import ForecastContext
 from weather_trainer.spec import TensorInfo
@@ -104,23 +105,35 @@ def export(
     metadata: dict[str, Any],
 ) -> tuple[tuple[TensorInfo, ...], tuple[TensorInfo, ...]]:
     """Writes the SavedModel to target (replacing it; complete or absent, never half written);
-    returns the signature's (inputs, outputs)."""
+    returns the signature's (inputs, outputs). A full or unwritable folder: StoreFull or
+    StoreUnwritable naming it, the partial copy removed and an earlier target left as it was."""
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
+    try:
+        with store_errors(str(target.parent), f"exporting the SavedModel {target.name}"):
+            _write(model, context, partial, metadata)
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(partial, target)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)  # best effort: a read-only folder keeps it
+    return tensor_infos(context)
+
+
+def _write(
+    model: keras.Model, context: ForecastContext, folder: pathlib.Path, metadata: dict[str, Any]
+) -> None:
+    """The SavedModel, its metadata and its warm-up request, written into folder."""
     archive = ExportArchive()
     archive.track(model)
     archive.add_endpoint(
         name=SIGNATURE, fn=serving_call(model), input_signature=[signature_inputs(context)]
     )
-    archive.write_out(str(partial), verbose=False)
-    assets = partial / "assets"
+    archive.write_out(str(folder), verbose=False)
+    assets = folder / "assets"
     assets.mkdir(exist_ok=True)
     (assets / METADATA).write_text(json.dumps(metadata, indent=1, sort_keys=True, default=str))
-    _write_warmup(partial / "assets.extra" / WARMUP, warmup_example(context))
-    if target.exists():
-        shutil.rmtree(target)
-    os.replace(partial, target)
-    return tensor_infos(context)
+    _write_warmup(folder / "assets.extra" / WARMUP, warmup_example(context))
 
 
 def load_forecast(path: pathlib.Path) -> Any:
