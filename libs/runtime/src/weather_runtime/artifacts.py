@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import posixpath
 import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -81,18 +83,37 @@ def directory_digest(uri: str) -> DirectoryDigest:
         raise FileNotFoundError(uri)
     if not fs.isdir(root):
         raise NotADirectoryError(uri)
+    files = sorted(fs.find(root, withdirs=False))
+    root_prefix = root.rstrip("/") + "/"
+
+    def opened() -> Iterator[tuple[str, Callable[[], bytes]]]:
+        for name in files:
+            relative = name[len(root_prefix) :] if name.startswith(root_prefix) else name
+            with fs.open(name, "rb") as handle:
+                yield relative, lambda: handle.read(_CHUNK)
+
+    return files_digest(opened())
+
+
+def descriptor_digest(files: Iterable[tuple[str, int]]) -> DirectoryDigest:
+    """directory_digest over (relative path, read descriptor) pairs in path order, such as
+    weather_runtime.safe_open.walk gives: read through the descriptors, never by path."""
+    return files_digest(
+        (relative, lambda: os.read(fd, _CHUNK))  # noqa: B023 - used at once
+        for relative, fd in files
+    )
+
+
+def files_digest(files: Iterable[tuple[str, Callable[[], bytes]]]) -> DirectoryDigest:
+    """The digest of (relative path, read-a-chunk function) pairs in path order."""
     outer = hashlib.sha256()
     count = 0
     total = 0
-    files = sorted(fs.find(root, withdirs=False))
-    root_prefix = root.rstrip("/") + "/"
-    for name in files:
-        relative = name[len(root_prefix) :] if name.startswith(root_prefix) else name
+    for relative, read in files:
         inner = hashlib.sha256()
-        with fs.open(name, "rb") as handle:
-            while chunk := handle.read(_CHUNK):
-                inner.update(chunk)
-                total += len(chunk)
+        while chunk := read():
+            inner.update(chunk)
+            total += len(chunk)
         outer.update(relative.encode() + b"\0" + inner.hexdigest().encode() + b"\n")
         count += 1
     return DirectoryDigest("sha256:" + outer.hexdigest(), count, total)

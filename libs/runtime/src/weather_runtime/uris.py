@@ -5,9 +5,11 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+from weather_runtime import safe_open
 from weather_runtime.errors import InvalidArgument
 
 MAX_URI_LENGTH = 2048
@@ -65,16 +67,58 @@ class UriPolicy:
 
     def check_open(self, normal: str, field: str) -> str:
         """What to open for a URI check() accepted: for local files the real path (links
-        resolved), refused when it leaves the (resolved) local roots. Call right before opening."""
+        resolved), refused when it leaves the (resolved) local roots, or when opening it
+        without following links fails or lands elsewhere (a component swapped for a link since
+        it was resolved). Call right before opening; opened() closes the remaining gap."""
         if not normal.startswith("file://"):
             return normal
-        real = os.path.realpath(normal[len("file://") :])
-        for root in self.roots:
-            if root.startswith("file://"):
-                base = os.path.realpath(root[len("file://") :])
-                if real == base or real.startswith(base.rstrip("/") + "/"):
-                    return real
-        raise InvalidArgument.field(field, "resolves (through a link) outside the allowed roots")
+        real = self._real(normal, field)
+        try:
+            os.close(safe_open.verify(safe_open.open_nofollow(real), real, self.within).fd)
+        except FileNotFoundError:
+            return real  # nothing there (yet): the caller's open reports it
+        except safe_open.Escaped as exc:
+            raise InvalidArgument.field(field, f"changed while it was checked: {exc}") from None
+        return real
+
+    @contextmanager
+    def opened(self, normal: str, field: str) -> Iterator[safe_open.Opened]:
+        """A local URI check() accepted, opened without following links and verified (for a
+        folder, its tree re-checked after the opening): read through the descriptor, or the
+        walk of safe_open, and nothing outside the roots can be read. InvalidArgument naming
+        field when it leads (or was swapped to lead) outside; FileNotFoundError when absent."""
+        if not normal.startswith("file://"):
+            raise InvalidArgument.field(field, "is not a local path")
+        real = self._real(normal, field)
+        try:
+            with safe_open.opened(real, self.within) as handle:
+                yield handle
+        except safe_open.Escaped as exc:
+            raise InvalidArgument.field(field, f"changed while it was checked: {exc}") from None
+
+    def within(self, real: str) -> bool:
+        """Whether a real local path lies under one of the (resolved) local roots."""
+        return any(
+            real == base or real.startswith(base.rstrip("/") + "/") for base in self._real_roots()
+        )
+
+    def _real(self, normal: str, field: str) -> str:
+        try:
+            real = os.path.realpath(normal[len("file://") :])
+        except OSError as exc:  # a link swapped while it was being resolved
+            raise InvalidArgument.field(field, f"changed while it was checked: {exc}") from None
+        if not self.within(real):
+            raise InvalidArgument.field(
+                field, "resolves (through a link) outside the allowed roots"
+            )
+        return real
+
+    def _real_roots(self) -> list[str]:
+        return [
+            os.path.realpath(root[len("file://") :])
+            for root in self.roots
+            if root.startswith("file://")
+        ]
 
 
 def normalise(uri: str, schemes: Iterable[str] = DEFAULT_SCHEMES) -> str:

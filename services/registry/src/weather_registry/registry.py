@@ -24,8 +24,8 @@ from weather_registry.records import (
 from weather_registry.skill_metrics import SkillPublisher
 from weather_registry.store import RegistryStore
 from weather_registry.validation import Violations
-from weather_runtime import paging
-from weather_runtime.artifacts import directory_digest
+from weather_runtime import paging, safe_open
+from weather_runtime.artifacts import DirectoryDigest, descriptor_digest, directory_digest
 from weather_runtime.auth import require_role
 from weather_runtime.errors import (
     Aborted,
@@ -353,7 +353,7 @@ class Registry:
                 [PreconditionViolation("ARTIFACT_ROOT", record.artifact_uri, "not readable here")],
             ) from None
         try:
-            computed = directory_digest(record.artifact_uri)
+            computed = self._digest(record.artifact_uri)
         except (FileNotFoundError, NotADirectoryError) as exc:
             return VerifyOutcome("MISSING", record.artifact_digest, detail=f"no directory at {exc}")
         except OSError as exc:
@@ -367,6 +367,24 @@ class Registry:
             computed.total_bytes,
             "" if result == "MATCH" else "the artefact changed since it was registered",
         )
+
+    def _digest(self, uri: str) -> DirectoryDigest:
+        """The artefact's digest; a local one read through descriptors opened without links
+        (a folder swapped for a link after the check cannot make it read outside the roots)."""
+        uris = self.policy.uris
+        normal = uris.check(uri, "artifact_uri")
+        if not normal.startswith("file://"):
+            return directory_digest(uri)
+        try:
+            with uris.opened(normal, "artifact_uri") as folder:
+                if not folder.is_dir:
+                    raise NotADirectoryError(uri)
+                return descriptor_digest(safe_open.walk(folder, uris.within))
+        except InvalidArgument as exc:
+            raise FailedPrecondition(
+                f"{uri} leads outside the artifact roots this registry may read",
+                [PreconditionViolation("ARTIFACT_ROOT", uri, exc.message)],
+            ) from None
 
     # ------------------------------------------------------------------ events
     def watch(
