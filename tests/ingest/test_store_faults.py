@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from weather.common.v1 import operation_pb2
+from google.protobuf import timestamp_pb2
+from weather.common.v1 import field_pb2, operation_pb2
 from weather.ingest.v1 import ingest_service_pb2 as pb
 
 import weather_data.chunks
@@ -118,6 +119,34 @@ def unreferenced(store: FaultyStore) -> list[str]:
     ]
 
 
+def append_next_hour(setup: Setup) -> pb.AppendStepsResponse:
+    """Appends to era5 one more hour (its last field again) through AppendSteps."""
+    archive = Archive(str(setup.store.path))
+    ds = archive.open(archive.get("era5"))
+    last = ds["t2m"].isel(time=-1).values.astype("<f4")
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromNanoseconds(int(pd.Timestamp(ds["time"].values[-1]).value) + 3600 * 10**9)
+    field = field_pb2.GriddedField(
+        variable="t2m",
+        units="K",
+        shape=list(last.shape),
+        dtype=field_pb2.DATA_TYPE_FLOAT32,
+        data=last.tobytes(),
+    )
+    messages = [
+        pb.AppendStepsRequest(header=pb.AppendHeader(dataset_id="era5")),
+        pb.AppendStepsRequest(step=pb.TimeStep(time=stamp, fields=[field])),
+    ]
+    answer: pb.AppendStepsResponse = setup.ingest.stub.AppendSteps(iter(messages))
+    return answer
+
+
+def assert_append_refused(setup: Setup, code: grpc.StatusCode, reason: str) -> None:
+    error = rpc_error(lambda: append_next_hour(setup))
+    assert error.code() == code, error.details()
+    assert str(setup.store.path) in error.details() and reason in error.details()
+
+
 def test_a_full_archive_fails_cleanly_and_a_retry_succeeds_once_there_is_room(
     setup: Setup,
 ) -> None:
@@ -136,6 +165,10 @@ def test_a_full_archive_fails_cleanly_and_a_retry_succeeds_once_there_is_room(
     assert_invisible(setup, "noise")
     assert unreferenced(setup.store) == []  # the partial copy is gone, even on a full disk
     assert_intact(setup, files, content_hash)
+    if setup.store.mounted:  # appends write in the server: a file size limit there is no test
+        setup.store.make_full(8192)
+        assert_append_refused(setup, grpc.StatusCode.RESOURCE_EXHAUSTED, full_reason)
+        assert_intact(setup, files, content_hash)
 
     setup.store.make_roomy(lambda: setup.runtime.client().run(lift_file_size_limit))
     again = setup.ingest.run(pb.StartIngestRequest(source_uri=str(source), dataset_id="noise"))
@@ -156,6 +189,7 @@ def test_a_read_only_archive_fails_cleanly_before_and_during_a_write(
     done = setup.ingest.run(pb.StartIngestRequest(source_uri=str(source), dataset_id="noise"))
     assert_clean_failure(done, "FAILED_PRECONDITION", unwritable, setup.store)
     assert setup.store.files() == files  # nothing written at all
+    assert_append_refused(setup, grpc.StatusCode.FAILED_PRECONDITION, unwritable)
     assert_intact(setup, files, content_hash)
     setup.store.make_writable()
 
@@ -182,3 +216,5 @@ def test_a_read_only_archive_fails_cleanly_before_and_during_a_write(
     assert again.operation.state == States.OPERATION_STATE_SUCCEEDED, again.operation.error
     assert unreferenced(setup.store) == []  # the retry removed what the failed write left
     assert_intact(setup, files, content_hash)
+    appended = append_next_hour(setup)  # appends work again too
+    assert (appended.appended, appended.manifest.version) == (1, 2)

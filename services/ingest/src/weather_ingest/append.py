@@ -9,6 +9,7 @@ manifest fixes how many steps it has and is written after the data.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
@@ -23,8 +24,11 @@ from weather_data import hashing
 from weather_data.archive import Archive
 from weather_data.canonical import TIME
 from weather_data.manifest import Manifest
+from weather_data.store_errors import StoreFull, StoreUnwritable, store_errors
 from weather_data.writer import describe, now_iso
 from weather_runtime.errors import Aborted, FieldViolation, InvalidArgument
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -71,9 +75,26 @@ class Appender:
             fresh, skipped = self._check(current, steps, skip_identical)
             if not fresh:
                 return AppendOutcome(latest, 0, skipped)
-            manifest = self._write(latest, current, fresh, actor)
-            self.archive.commit(manifest)
+            try:
+                with store_errors(self.archive.url, f"appending to {dataset_id}"):
+                    manifest = self._write(latest, current, fresh, actor)
+                    self.archive.commit(manifest)
+            except (StoreFull, StoreUnwritable):
+                self._shrink(latest, [*map(str, current.data_vars), TIME])
+                raise
             return AppendOutcome(manifest, len(fresh), skipped)
+
+    def _shrink(self, latest: Manifest, names: list[str]) -> None:
+        """Best effort after an append the store refused: the time arrays back to the committed
+        steps (readers never see more than those anyway; the next append resizes again)."""
+        try:
+            group = zarr.open_group(self.archive.store_url(latest.store_path), mode="r+")
+            for name in names:
+                array = group[name]
+                assert isinstance(array, zarr.Array)
+                array.resize((latest.time_steps, *array.shape[1:]))
+        except OSError:  # still full or read-only: the next append resizes
+            log.warning("could not shrink %s back after a failed append", latest.dataset_id)
 
     @staticmethod
     def _check(
