@@ -79,7 +79,7 @@ def test_ingest_dask_operator_workers_share_the_archive_and_sources(helm: str) -
     _, container = _server(docs)
     dask = one(docs, "DaskCluster")
     assert container_env(container)["INGEST_DASK_SCHEDULER"] == (
-        "tcp://rel-ingest-dask-scheduler.weather.svc:8786"
+        "tls://rel-ingest-dask-scheduler.weather.svc:8786"
     )
     worker_spec = dask["spec"]["worker"]["spec"]
     (worker,) = worker_spec["containers"]

@@ -154,6 +154,11 @@ def test_predictor_defaults_three_containers(helm: str) -> None:
         "SERVING_SYNC_LOAD_TIMEOUT_SECONDS": "600",
         "SERVING_SYNC_RESYNC_SECONDS": "300",
         "SERVING_SYNC_FAILED_LOAD_RETRY_SECONDS": "900",
+        # the sync's pacing (sync.*, the service's defaults)
+        "SERVING_SYNC_BACKOFF_INITIAL_SECONDS": "0.5",
+        "SERVING_SYNC_BACKOFF_MAX_SECONDS": "30",
+        "SERVING_SYNC_STATUS_POLL_SECONDS": "0.2",
+        "SERVING_SYNC_UNLOAD_POLL_SECONDS": "5",
         "SERVING_SYNC_LOG_LEVEL": "INFO",
         "SERVING_SYNC_LOG_FORMAT": "json",
         "HOME": "/tmp",

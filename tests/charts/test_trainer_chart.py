@@ -214,7 +214,7 @@ def test_trainer_multiworker_ci_values(helm: str) -> None:
     assert env["TRAINER_WORK_ROOT"] == "/artifacts" and "/artifacts" in mounts_by_path(container)
     assert env["TRAINER_REGISTRY_ADDRESS"] == "registry.weather-registry.svc:50051"
     assert labels["weather.io/registry-client"] == "true", "admitted by the registry's policy"
-    assert env["TRAINER_DASK_SCHEDULER"] == "tcp://dask-scheduler.dask.svc:8786"
+    assert env["TRAINER_DASK_SCHEDULER"] == "tls://dask-scheduler.dask.svc:8786"
     assert "TRAINER_DASK_LOCAL_WORKERS" not in env and "/scratch" not in mounts_by_path(container)
     assert env["TRAINER_AUTO_RESUME"] == "true"
     assert pod_spec(workload)["terminationGracePeriodSeconds"] == 70
@@ -356,7 +356,7 @@ def test_trainer_dask_operator(helm: str) -> None:
     env = container_env(container)
     dask = one(docs, "DaskCluster")
 
-    assert env["TRAINER_DASK_SCHEDULER"] == "tcp://rel-trainer-dask-scheduler.weather.svc:8786"
+    assert env["TRAINER_DASK_SCHEDULER"] == "tls://rel-trainer-dask-scheduler.weather.svc:8786"
     assert env["TRAINER_MAX_RUNNING"] == "2" and env["TRAINER_LOG_FORMAT"] == "text"
     for role in ("scheduler", "worker"):
         (dask_container,) = dask["spec"][role]["spec"]["containers"]

@@ -99,6 +99,8 @@ spec:
           value: {{ .maxRunning | int64 | toString | quote }}
         - name: TRAINER_AUTO_RESUME
           value: {{ .autoResume | toString | quote }}
+        {{- $settings := pick . "maxConcurrentRpcs" "reuseLargeBuffers" "maxTimeSteps" "maxGridPoints" "maxJobsPerCaller" "registrationTimeoutSeconds" "isolation" "role" }}
+        {{- include "weather-common.settingsEnv" (dict "prefix" "TRAINER_" "values" $settings) | nindent 8 }}
         {{- end }}
         - name: TRAINER_REGISTRY_ADDRESS
           value: {{ include "weather-common.registryAddress" . | quote }}
@@ -160,6 +162,9 @@ spec:
         {{- trim . | nindent 8 }}
         {{- end }}
         {{- include "weather-common.securityVolumeMounts" (dict "root" . "server" true "client" true) | nindent 8 }}
+        {{- with include "weather-common.daskTlsVolumeMount" . }}
+        {{- trim . | nindent 8 }}
+        {{- end }}
   volumes:
     # The root filesystem is read-only; /tmp (and /scratch for Dask) are the scratch space.
     - name: tmp
@@ -186,5 +191,8 @@ spec:
     {{- trim . | nindent 4 }}
     {{- end }}
     {{- include "weather-common.securityVolumes" (dict "root" . "server" true "client" true) | nindent 4 }}
+    {{- with include "weather-common.daskTlsVolume" . }}
+    {{- trim . | nindent 4 }}
+    {{- end }}
   {{- include "weather-common.scheduling" . | nindent 2 }}
 {{- end }}

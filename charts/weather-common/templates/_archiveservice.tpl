@@ -101,6 +101,9 @@ spec:
             {{- trim . | nindent 12 }}
             {{- end }}
             {{- include "weather-common.securityVolumeMounts" (dict "root" $root "server" true) | nindent 12 }}
+            {{- with include "weather-common.daskTlsVolumeMount" $root }}
+            {{- trim . | nindent 12 }}
+            {{- end }}
       volumes:
         # The root filesystem is read-only; /tmp (and /scratch for Dask) are the scratch space.
         - name: tmp
@@ -110,6 +113,9 @@ spec:
         {{- trim . | nindent 8 }}
         {{- end }}
         {{- include "weather-common.securityVolumes" (dict "root" $root "server" true) | nindent 8 }}
+        {{- with include "weather-common.daskTlsVolume" $root }}
+        {{- trim . | nindent 8 }}
+        {{- end }}
       {{- include "weather-common.scheduling" $root | nindent 6 }}
 {{- end }}
 

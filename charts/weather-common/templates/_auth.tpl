@@ -37,6 +37,7 @@ jwksSecret: {{ ternary ($jwks.secret | default "") (dig "secret" "" $gjwks) (not
 jwksKey: {{ ternary ($jwks.key | default "jwks.json") (dig "key" "jwks.json" $gjwks) (not (empty $jwksSet)) | quote }}
 staticTokensSecret: {{ $a.staticTokensSecret | default (dig "staticTokensSecret" "" $g) | quote }}
 staticTokensKey: {{ $a.staticTokensKey | default "tokens.yaml" | quote }}
+clockSkewSeconds: {{ dig "clockSkewSeconds" 30 $a }}
 clientTokenSecret: {{ $a.clientTokenSecret | default "" | quote }}
 clientTokenKey: {{ $a.clientTokenKey | default "token" | quote }}
 policyConfigMap: {{ $a.policy.existingConfigMap | default (include "weather-common.authPolicyName" .) | quote }}
@@ -82,6 +83,8 @@ root, prefix (e.g. "REGISTRY_"), server (bool), client (bool).
 {{- if and .server $s.enabled }}
 - name: {{ .prefix }}AUTH_POLICY_FILE
   value: {{ printf "%s/policy.yaml" $dir | quote }}
+- name: {{ .prefix }}AUTH_CLOCK_SKEW_SECONDS
+  value: {{ include "weather-common.settingValue" $s.clockSkewSeconds | quote }}
 {{- if or $s.jwksConfigMap $s.jwksSecret }}
 - name: {{ .prefix }}AUTH_JWKS_FILE
   value: {{ printf "%s/jwks.json" $dir | quote }}

@@ -39,8 +39,80 @@ address, or the operator-made scheduler Service.
 {{- if eq .Values.dask.mode "external" }}
 {{- .Values.dask.scheduler.address }}
 {{- else if eq .Values.dask.mode "operator" }}
-{{- printf "tcp://%s-scheduler.%s.svc:8786" (include "weather-common.daskClusterName" .) .Release.Namespace }}
+{{- $protocol := ternary "tls" "tcp" (ne (include "weather-common.daskTlsSecret" .) "") }}
+{{- printf "%s://%s-scheduler.%s.svc:8786" $protocol (include "weather-common.daskClusterName" .) .Release.Namespace }}
 {{- end }}
+{{- end }}
+
+{{/*
+Dask TLS (dask.tls.enabled, default on): every Dask connection (service to
+scheduler, scheduler to workers, worker to worker) is mutual TLS with the
+Secret dask.tls.secretName (keys ca.crt, tls.crt, tls.key), by default the
+chart's gRPC TLS Secret (tls.secretName, with tls.enabled). Its certificate
+serves and dials, so it needs both the server and client auth usages (the
+chart's cert-manager Certificate has both). Dask checks the chain, not host
+names. The name of that Secret, empty when Dask TLS is off or there is none
+(then a local cluster still runs TLS, with throwaway certificates).
+*/}}
+{{- define "weather-common.daskTlsSecret" -}}
+{{- $tls := dig "tls" dict .Values.dask }}
+{{- if and (include "weather-common.daskEnabled" .) (dig "enabled" true $tls) }}
+{{- if $tls.secretName }}
+{{- $tls.secretName }}
+{{- else if include "weather-common.tlsEnabled" . }}
+{{- include "weather-common.tlsSecretName" . }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Where the service container reads the Dask TLS files: the gRPC TLS mount when
+they are the same Secret, else /etc/weather/dask-tls (its own volume).
+*/}}
+{{- define "weather-common.daskTlsDir" -}}
+{{- if dig "tls" "secretName" "" .Values.dask -}}
+/etc/weather/dask-tls
+{{- else -}}
+{{ include "weather-common.tlsMountPath" . }}
+{{- end }}
+{{- end }}
+
+{{/*
+The service pod's volume and mount of a Dask TLS Secret of its own
+(dask.tls.secretName; the gRPC Secret is mounted already).
+*/}}
+{{- define "weather-common.daskTlsVolumeMount" -}}
+{{- if and (include "weather-common.daskTlsSecret" .) (dig "tls" "secretName" "" .Values.dask) }}
+- name: dask-tls
+  mountPath: /etc/weather/dask-tls
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "weather-common.daskTlsVolume" -}}
+{{- with include "weather-common.daskTlsSecret" . }}
+{{- if dig "tls" "secretName" "" $.Values.dask }}
+- name: dask-tls
+  secret:
+    secretName: {{ . }}
+    defaultMode: 0440
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The TLS flags of the DaskCluster's `dask scheduler` and `dask worker` (the
+Secret mounted at /etc/weather/tls in those pods), a YAML list body.
+*/}}
+{{- define "weather-common.daskTlsArgs" -}}
+- --protocol
+- tls
+- --tls-ca-file
+- /etc/weather/tls/ca.crt
+- --tls-cert
+- /etc/weather/tls/tls.crt
+- --tls-key
+- /etc/weather/tls/tls.key
 {{- end }}
 
 {{/*
@@ -68,7 +140,7 @@ the service image with dask.operator.image.tag, else the service image.
 
 {{/*
 The Dask env entries of the service container (a YAML list body):
-<PREFIX>_DASK_SCHEDULER, and for mode=local the local cluster's size and
+<PREFIX>_DASK_SCHEDULER, with Dask TLS the <PREFIX>_DASK_TLS_* files, and for mode=local the local cluster's size and
 DASK_TEMPORARY_DIRECTORY (/scratch). Empty when Dask is off.
 */}}
 {{- define "weather-common.daskEnv" -}}
@@ -76,6 +148,18 @@ DASK_TEMPORARY_DIRECTORY (/scratch). Empty when Dask is off.
 {{- if include "weather-common.daskEnabled" . }}
 - name: {{ $prefix }}_DASK_SCHEDULER
   value: {{ include "weather-common.daskScheduler" . | quote }}
+{{- if include "weather-common.daskTlsSecret" . }}
+{{- $dir := include "weather-common.daskTlsDir" . }}
+# Dask connections over mutual TLS (dask.tls).
+- name: {{ $prefix }}_DASK_TLS_CA_FILE
+  value: {{ printf "%s/ca.crt" $dir | quote }}
+- name: {{ $prefix }}_DASK_TLS_CERT_FILE
+  value: {{ printf "%s/tls.crt" $dir | quote }}
+- name: {{ $prefix }}_DASK_TLS_KEY_FILE
+  value: {{ printf "%s/tls.key" $dir | quote }}
+- name: {{ $prefix }}_DASK_REQUIRE_ENCRYPTION
+  value: "true"
+{{- end }}
 {{- if include "weather-common.daskLocal" . }}
 {{- with .Values.dask.local }}
 - name: {{ $prefix }}_DASK_LOCAL_WORKERS
@@ -162,7 +246,8 @@ for an image whose entrypoint is the service; false: `args`).
 {{- $root := .root }}
 {{- $op := $root.Values.dask.operator }}
 {{- $image := include "weather-common.daskImage" $root }}
-{{- $start := ternary "command" "args" (.command | default false) -}}
+{{- $start := ternary "command" "args" (.command | default false) }}
+{{- $tls := include "weather-common.daskTlsSecret" $root -}}
 apiVersion: kubernetes.dask.org/v1
 kind: DaskCluster
 metadata:
@@ -184,9 +269,16 @@ spec:
             - "8786"
             - --dashboard-address
             - ":8787"
+            {{- if $tls }}
+            {{- include "weather-common.daskTlsArgs" $root | nindent 12 }}
+            {{- end }}
           env:
             - name: HOME
               value: /tmp
+            {{- if $tls }}
+            - name: DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION
+              value: "true"
+            {{- end }}
           securityContext:
             {{- include "weather-common.securityContext" $root | nindent 12 }}
           ports:
@@ -214,9 +306,20 @@ spec:
           volumeMounts:
             - name: tmp
               mountPath: /tmp
+            {{- if $tls }}
+            - name: dask-tls
+              mountPath: /etc/weather/tls
+              readOnly: true
+            {{- end }}
       volumes:
         - name: tmp
           emptyDir: {}
+        {{- if $tls }}
+        - name: dask-tls
+          secret:
+            secretName: {{ $tls }}
+            defaultMode: 0440
+        {{- end }}
     service:
       type: ClusterIP
       selector:
@@ -243,6 +346,10 @@ spec:
           {{ $start }}:
             - dask
             - worker
+            {{- if $tls }}
+            # The operator's DASK_SCHEDULER_ADDRESS is tcp://; the TLS address instead.
+            - {{ include "weather-common.daskScheduler" $root | quote }}
+            {{- end }}
             - --name
             - $(DASK_WORKER_NAME)
             - --nthreads
@@ -253,6 +360,9 @@ spec:
             - ":8788"
             - --local-directory
             - /scratch
+            {{- if $tls }}
+            {{- include "weather-common.daskTlsArgs" $root | nindent 12 }}
+            {{- end }}
           {{- with include "weather-common.storageEnvFrom" $root }}
           envFrom:
             {{- trim . | nindent 12 }}
@@ -260,6 +370,10 @@ spec:
           env:
             - name: HOME
               value: /tmp
+            {{- if $tls }}
+            - name: DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION
+              value: "true"
+            {{- end }}
             {{- with include "weather-common.storageEnv" $root }}
             {{- trim . | nindent 12 }}
             {{- end }}
@@ -279,6 +393,11 @@ spec:
               mountPath: /tmp
             - name: scratch
               mountPath: /scratch
+            {{- if $tls }}
+            - name: dask-tls
+              mountPath: /etc/weather/tls
+              readOnly: true
+            {{- end }}
             {{- with include "weather-common.storageVolumeMounts" $root }}
             {{- trim . | nindent 12 }}
             {{- end }}
@@ -288,6 +407,12 @@ spec:
         - name: scratch
           emptyDir:
             sizeLimit: {{ $root.Values.dask.spillSizeLimit }}
+        {{- if $tls }}
+        - name: dask-tls
+          secret:
+            secretName: {{ $tls }}
+            defaultMode: 0440
+        {{- end }}
         {{- with include "weather-common.storageVolumes" $root }}
         {{- trim . | nindent 8 }}
         {{- end }}
@@ -391,7 +516,14 @@ Cross-field checks of the Dask settings. Called with the chart's context.
 {{- $chart := .Chart.Name }}
 {{- if include "weather-common.daskEnabled" . }}
 {{- if and (eq .Values.dask.mode "external") (not .Values.dask.scheduler.address) }}
-{{- fail (printf "%s: dask.mode=external needs dask.scheduler.address (e.g. tcp://dask-scheduler.dask.svc:8786)" $chart) }}
+{{- fail (printf "%s: dask.mode=external needs dask.scheduler.address (e.g. tls://dask-scheduler.dask.svc:8786)" $chart) }}
+{{- end }}
+{{- $daskTls := dig "tls" "enabled" true .Values.dask }}
+{{- if and $daskTls (ne .Values.dask.mode "local") (not (include "weather-common.daskTlsSecret" .)) }}
+{{- fail (printf "%s: dask.tls.enabled with dask.mode=%s needs a certificate: tls.enabled (the chart's TLS Secret) or dask.tls.secretName; or dask.tls.enabled=false for plain tcp://" $chart .Values.dask.mode) }}
+{{- end }}
+{{- if and $daskTls (eq .Values.dask.mode "external") (not (hasPrefix "tls://" .Values.dask.scheduler.address)) }}
+{{- fail (printf "%s: dask.tls.enabled needs a tls:// dask.scheduler.address (got %q); or dask.tls.enabled=false" $chart .Values.dask.scheduler.address) }}
 {{- end }}
 {{- if and (eq .Values.dask.mode "operator") (lt (int .Values.dask.operator.worker.replicas) 1) }}
 {{- fail (printf "%s: dask.mode=operator needs dask.operator.worker.replicas >= 1 (got %d)" $chart (int .Values.dask.operator.worker.replicas)) }}

@@ -1,0 +1,193 @@
+"""Every field of every service's settings class can be set from its chart (or is allow-listed
+with a reason), and the env a chart renders by default is accepted by those classes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.charts.support import CHARTS_DIR, REPO, render, values_files
+
+# The settings classes, by chart. Read in a child process: importing the services here would
+# pull their heavy dependencies (ecCodes, TensorFlow protos) into the chart tests' process.
+SETTINGS = {
+    "ingest": ["weather_ingest.settings:IngestSettings"],
+    "preprocess": ["weather_preprocess.settings:PreprocessSettings"],
+    "trainer": ["weather_trainer.settings:TrainerSettings"],
+    "registry": ["weather_registry.settings:RegistrySettings"],
+    "predictor": [
+        "weather_predictor.settings:PredictorSettings",
+        "weather_predictor.sync.settings:SyncSettings",
+    ],
+}
+
+# Values that switch on what the ci/ files leave off, so that every optional variable renders.
+ALL_ON = {
+    "ingest": (),
+    "preprocess": (),
+    "trainer": ("auth.clientTokenSecret=trainer-token",),
+    "registry": ("config.gateMetrics={rmse}", "config.artifactRoots={s3://models/}"),
+    "predictor": ("auth.clientTokenSecret=sync-token",),
+}
+AUTH_ON = (
+    "auth.jwks.configMap=jwks",
+    "auth.issuer=https://issuer.example",
+    "auth.audience=weather",
+    "auth.staticTokensSecret=static-tokens",
+)
+
+NO_CALLS = "the service calls no other gRPC service: no client TLS or token to set"
+# Variables a chart deliberately does not set, each with the reason.
+NOT_CHART_VALUES: dict[str, str] = {
+    **{
+        f"{prefix}{name}": NO_CALLS
+        for prefix in ("INGEST_", "PREPROCESS_", "REGISTRY_")
+        for name in ("CLIENT_CA_FILE", "CLIENT_CERT_FILE", "CLIENT_KEY_FILE", "CLIENT_TOKEN_FILE")
+    },
+    **{
+        f"PREDICTOR_{name}": "the predictor calls only TF Serving in its own pod, in plain gRPC on "
+        "loopback (TF Serving speaks neither TLS with client certificates nor tokens)"
+        for name in ("CLIENT_CA_FILE", "CLIENT_CERT_FILE", "CLIENT_KEY_FILE", "CLIENT_TOKEN_FILE")
+    },
+}
+
+_FIELDS = """
+import importlib, json, sys
+out = {}
+for spec in sys.argv[1:]:
+    module, name = spec.split(":")
+    cls = getattr(importlib.import_module(module), name)
+    out[spec] = [cls.model_config["env_prefix"], sorted(cls.model_fields)]
+print(json.dumps(out))
+"""
+
+_LOAD = """
+import importlib, json, os, sys
+spec, env = sys.argv[1], json.loads(sys.argv[2])
+os.environ.update(env)
+module, name = spec.split(":")
+cls = getattr(importlib.import_module(module), name)
+cls()
+print("ok")
+"""
+
+
+def _child(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def settings_fields() -> dict[str, tuple[str, list[str]]]:
+    specs = [spec for specs in SETTINGS.values() for spec in specs]
+    result = _child(_FIELDS, *specs)
+    assert result.returncode == 0, result.stderr
+    return {spec: (prefix, fields) for spec, (prefix, fields) in json.loads(result.stdout).items()}
+
+
+def _containers(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every container (and init container) anywhere in the manifests, embedded ones too."""
+    found: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("containers", "initContainers") and isinstance(value, list):
+                    found.extend(c for c in value if isinstance(c, dict))
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(docs)
+    return found
+
+
+def _env_names(helm: str, chart: str) -> set[str]:
+    """Names of the env entries the chart can render: every ci/ values file, and the defaults
+    with every optional feature on."""
+    path = CHARTS_DIR / chart
+    renders = [render(helm, path, values) for values in values_files(path)]
+    renders.append(render(helm, path, None, *AUTH_ON, *ALL_ON[chart]))
+    return {
+        entry["name"]
+        for docs in renders
+        for container in _containers(docs)
+        for entry in container.get("env") or []
+    }
+
+
+@pytest.mark.parametrize("chart", sorted(SETTINGS))
+def test_every_settings_field_can_be_set_from_the_chart(
+    helm: str, chart: str, settings_fields: dict[str, tuple[str, list[str]]]
+) -> None:
+    rendered = _env_names(helm, chart)
+    missing = []
+    for spec in SETTINGS[chart]:
+        prefix, fields = settings_fields[spec]
+        for field in fields:
+            variable = f"{prefix}{field}".upper()
+            if variable not in rendered and variable not in NOT_CHART_VALUES:
+                missing.append(variable)
+    assert not missing, (
+        f"{chart}: settings no chart value renders (add a documented value, or an entry with "
+        f"its reason in NOT_CHART_VALUES): {missing}"
+    )
+
+
+def test_the_allow_list_names_only_real_settings(
+    settings_fields: dict[str, tuple[str, list[str]]],
+) -> None:
+    known = {
+        f"{prefix}{field}".upper()
+        for prefix, fields in settings_fields.values()
+        for field in fields
+    }
+    assert not set(NOT_CHART_VALUES) - known
+
+
+@pytest.mark.parametrize("chart", sorted(SETTINGS))
+def test_the_default_env_loads_into_the_settings_classes(helm: str, chart: str) -> None:
+    """The values' defaults are valid settings: each class accepts the env its container gets
+    (plain values only; references to Secrets and the downward API are left out)."""
+    docs = render(helm, CHARTS_DIR / chart, None, *AUTH_ON, *ALL_ON[chart])
+    for spec in SETTINGS[chart]:
+        prefix = ""
+        env: dict[str, str] = {}
+        for container in _containers(docs):
+            entries = {e["name"]: e.get("value") for e in container.get("env") or []}
+            if any(name.startswith(_prefix_of(spec)) for name in entries):
+                prefix = _prefix_of(spec)
+                env = {k: v for k, v in entries.items() if isinstance(v, str)}
+                break
+        assert prefix, f"no container of {chart} has {spec}'s settings"
+        env = {k: v for k, v in env.items() if k.startswith(prefix)}
+        result = _child(_LOAD, spec, json.dumps(env))
+        assert result.returncode == 0, f"{spec} refused the chart's env:\n{result.stderr[-3000:]}"
+
+
+def _prefix_of(spec: str) -> str:
+    return {
+        "IngestSettings": "INGEST_",
+        "PreprocessSettings": "PREPROCESS_",
+        "TrainerSettings": "TRAINER_",
+        "RegistrySettings": "REGISTRY_",
+        "PredictorSettings": "PREDICTOR_",
+        "SyncSettings": "SERVING_SYNC_",
+    }[spec.rsplit(":", 1)[1]]
+
+
+def test_the_chart_list_covers_every_service_chart() -> None:
+    charts = {p.parent.name for p in Path(CHARTS_DIR).glob("*/Chart.yaml")}
+    assert charts - {"weather-common", "weather-suite"} == set(SETTINGS)
