@@ -49,7 +49,7 @@ cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 # --------------------------------------------------------------- the cluster and the kill
-def _executing(dask_worker: Any) -> list[str]:
+def executing_keys(dask_worker: Any) -> list[str]:
     """On a worker: keys of the tasks it executes now."""
     return [str(ts.key) for ts in dask_worker.state.tasks.values() if ts.state == "executing"]
 
@@ -124,7 +124,9 @@ def kill_mid_compute(
     deadline = began + timeout
     seen_at: float | None = None
     while time.monotonic() < deadline and running():
-        busy = {address: keys for address, keys in cluster.client.run(_executing).items() if keys}
+        busy = {
+            address: keys for address, keys in cluster.client.run(executing_keys).items() if keys
+        }
         now = time.monotonic()
         if busy and seen_at is None:
             seen_at = now
