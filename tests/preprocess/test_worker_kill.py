@@ -153,7 +153,7 @@ def test_a_worker_killed_mid_build_costs_nothing(
     cluster: DaskCluster, served: PreprocessServer, undisturbed: pb.BuildResult
 ) -> None:
     operation_id = served.start()
-    kill = kill_mid_compute(cluster, served.running(operation_id))
+    kill = kill_mid_compute(cluster, served.running(operation_id), attempts=3)
     assert kill is not None and kill.landed, kill
     done = served.wait(operation_id)
     state = operation_pb2.OperationState.Name(done.operation.state)
@@ -176,7 +176,7 @@ def test_a_build_whose_worker_dies_past_allowed_failures_fails_cleanly_and_a_ret
     before = served.artefacts()
     cluster.allow_failures(0)  # the first death of a worker running a task errs the task
     operation_id = served.start()
-    kill = kill_mid_compute(cluster, served.running(operation_id))
+    kill = kill_mid_compute(cluster, served.running(operation_id), attempts=3)
     assert kill is not None and kill.landed, kill
     done = served.wait(operation_id)
     error = done.operation.error
