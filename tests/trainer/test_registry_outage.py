@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -81,6 +82,7 @@ def test_a_job_finishing_while_the_registry_is_down_registers_once_when_it_retur
         demo_archive,
         tmp_path / "work",
         None,
+        isolation="thread",  # no child process (and TensorFlow start) per job
         registry_address=registry.address,
         registration_timeout_seconds=120,
     )
@@ -107,13 +109,49 @@ def test_a_job_finishing_while_the_registry_is_down_registers_once_when_it_retur
         assert found[0].artifact_uri == job.artifact_uri
         assert found[0].artifact_digest == job.artifact_digest
         assert found[0].tags["job_id"] == job_id
-        time.sleep(6)  # longer than the trainer's longest retry delay: nothing more arrives
+        time.sleep(3)  # longer than the trainer's longest retry delay (2 s): nothing more arrives
         assert len(versions(registry.address)) == 1
         print(
             f"registry down {restarted - killed:.1f} s; registered "
             f"{registered - restarted:.1f} s after it returned; versions 1"
         )
     finally:
+        trainer.stop()
+        registry.terminate()
+
+
+def test_calls_to_a_stalled_registry_time_out_and_the_retries_still_make_one_version(
+    demo_archive: Path, tmp_path: Path
+) -> None:
+    registry = start_registry(free_port(), tmp_path)
+    trainer = start_trainer(
+        demo_archive,
+        tmp_path / "work",
+        None,
+        isolation="thread",  # no child process (and TensorFlow start) per job
+        registry_address=registry.address,
+        registry_timeout_seconds=1,  # a call's deadline: a frozen registry times calls out
+        registration_timeout_seconds=120,
+    )
+    try:
+        first = trainer.stub.StartTraining(persistence_job(), timeout=60).job.job_id
+        assert wait_for(trainer.stub, first, lambda j: j.state in ENDED, 120).registered_version
+        # the trainer's connection is up; the registry freezes: calls reach it but get no answer
+        registry.process.send_signal(signal.SIGSTOP)
+        job_id = trainer.stub.StartTraining(persistence_job(), timeout=60).job.job_id
+        waiting = wait_for(trainer.stub, job_id, lambda j: j.progress.stage == WAITING, 120)
+        assert waiting.state == pb.JOB_STATE_RUNNING
+        time.sleep(2)  # more calls time out; the frozen registry still holds them all
+        registry.process.send_signal(signal.SIGCONT)  # it now runs every call it received
+        job = wait_for(trainer.stub, job_id, lambda j: j.state in ENDED, 120)
+        assert job.state == pb.JOB_STATE_SUCCEEDED, job.error
+        assert (job.registered_model, job.registered_version) == (MODEL, 2)
+        time.sleep(3)
+        found = versions(registry.address)
+        assert sorted(v.lineage.training_job_id for v in found) == sorted([first, job_id])
+    finally:
+        if registry.process.poll() is None:
+            registry.process.send_signal(signal.SIGCONT)
         trainer.stop()
         registry.terminate()
 
@@ -128,6 +166,7 @@ def test_a_registry_that_stays_down_fails_the_job_and_keeps_the_artifact(
         demo_archive,
         tmp_path / "work",
         None,
+        isolation="thread",  # no child process (and TensorFlow start) per job
         registry_address=address,
         registration_timeout_seconds=3,
     )

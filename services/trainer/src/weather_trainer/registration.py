@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 
 import grpc
@@ -40,7 +41,7 @@ JUDGED = ("rmse", "mae", "acc")
 # Codes after which the same call may be sent again: the registry was unreachable, or the answer
 # was lost (CreateModelVersion's request_id makes a repeat return the version already made).
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
-FIRST_DELAY, MAX_DELAY = 0.5, 5.0
+FIRST_DELAY, MAX_DELAY = 0.5, 2.0
 # The channel tries to reconnect at least this often, so a registry that returns is seen soon.
 CHANNEL_OPTIONS = (
     ("grpc.initial_reconnect_backoff_ms", 500),
@@ -113,6 +114,17 @@ class Registrar:
         self._address = address
         self._timeout = timeout_seconds
         self._wait = wait_seconds
+        self._lock = threading.Lock()
+        self._calls: Counter[str] = Counter()
+
+    def calls(self) -> dict[str, int]:
+        """Registry calls made so far, by status code name (OK included)."""
+        with self._lock:
+            return dict(self._calls)
+
+    def _count(self, code: grpc.StatusCode) -> None:
+        with self._lock:
+            self._calls[code.name] += 1
 
     def close(self) -> None:
         """Closes the channel."""
@@ -122,11 +134,15 @@ class Registrar:
         """One registry call, sent again with backoff while the registry cannot be reached."""
         while True:
             try:
-                return getattr(self._stub, method)(request, timeout=self._timeout)
+                response = getattr(self._stub, method)(request, timeout=self._timeout)
             except grpc.RpcError as exc:
+                self._count(exc.code())
                 if exc.code() not in RETRYABLE:
                     raise
                 attempt.failed(exc)
+                continue
+            self._count(grpc.StatusCode.OK)
+            return response
 
     def register(
         self,
