@@ -16,7 +16,7 @@ from types import TracebackType
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from weather_runtime.local_ca import LocalPki, make_local_pki
+from weather_runtime.local_ca import LOCAL_HOSTS, Issued, LocalCA, LocalPki, make_local_pki
 from weather_runtime.tls import ClientTLS
 from weather_runtime.trace_files import TRACES_DIR_VARIABLE
 from weatherctl.tokens import LocalAuth, make_local_auth
@@ -255,6 +255,10 @@ class LocalSuite:
             "CLIENT_CERT_FILE": str(mine.cert_file),
             "CLIENT_KEY_FILE": str(mine.key_file),
         }
+        if "DASK_SCHEDULER" in spec.local_settings:  # Dask over mTLS too, as this client
+            env["DASK_TLS_CA_FILE"] = ca
+            env["DASK_TLS_CERT_FILE"] = str(mine.cert_file)
+            env["DASK_TLS_KEY_FILE"] = str(mine.key_file)
         if spec.serves_grpc:
             server = self.pki.servers[spec.name]
             env["TLS_CERT_FILE"] = str(server.cert_file)
@@ -293,15 +297,21 @@ class LocalSuite:
         (self.data_dir / "modelserver").mkdir(parents=True, exist_ok=True)
         (self.data_dir / "modelserver" / "empty.config").write_text(EMPTY_MODEL_CONFIG)
         serving_base(self.data_dir).mkdir(parents=True, exist_ok=True)
-        scheduler = self.dask.start(self.data_dir / "logs", timeout)
         ports = {name: self.ports.get(name) or free_port() for name in SERVICE_NAMES}
-        specs = implemented_services(self.data_dir, scheduler, ports)
+        specs = implemented_services(self.data_dir, "", ports)  # the names, for the PKI
         if self.tls:
             self.pki = make_local_pki(
                 self.data_dir / "tls",
                 servers=[spec.name for spec in specs if spec.serves_grpc],
                 clients=[*(spec.name for spec in specs), CTL_IDENTITY],
             )
+            # the scheduler and workers serve and dial: one certificate with both usages
+            node = LocalCA.load(self.data_dir / "tls").issue(
+                "dask", "dask-node", hosts=LOCAL_HOSTS, server=True, client=True
+            )
+            self.dask.tls = (self.pki.ca_file, node)
+        scheduler = self.dask.start(self.data_dir / "logs", timeout)
+        specs = implemented_services(self.data_dir, scheduler, ports)
         if self.auth:
             self.local_auth = make_local_auth(
                 self.data_dir / "auth", [*(spec.name for spec in specs), CTL_IDENTITY]
@@ -390,6 +400,20 @@ class DaskProcesses:
         self.folder = folder
         self.workers = workers
         self.processes: list[subprocess.Popen[bytes]] = []
+        # (CA file, certificate with server and client usages): mutual TLS, tls:// address
+        self.tls: tuple[Path, Issued] | None = None
+
+    def _tls_args(self) -> list[str]:
+        if self.tls is None:
+            return []
+        ca, node = self.tls
+        files = ["--tls-ca-file", str(ca), "--tls-cert", str(node.cert_file)]
+        return ["--protocol", "tls", *files, "--tls-key", str(node.key_file)]
+
+    def _env(self) -> dict[str, str] | None:
+        if self.tls is None:
+            return None
+        return {**os.environ, "DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION": "True"}
 
     def start(self, logs: Path, timeout: float) -> str:
         """Starts them and returns the scheduler address once the workers have joined."""
@@ -410,7 +434,9 @@ class DaskProcesses:
                         "--no-dashboard",
                         "--scheduler-file",
                         str(scheduler_file),
+                        *self._tls_args(),
                     ],
+                    env=self._env(),
                     stdout=log,
                     stderr=log,
                     start_new_session=True,
@@ -439,7 +465,9 @@ class DaskProcesses:
                             f"local-{index}",
                             "--local-directory",
                             str(self.folder / f"worker-{index}"),
+                            *self._tls_args(),
                         ],
+                        env=self._env(),
                         stdout=log,
                         stderr=log,
                         start_new_session=True,
