@@ -10,6 +10,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,12 @@ from tensorflow_serving.apis import prediction_service_pb2_grpc
 from weather.predictor.v1 import predictor_service_pb2 as pb
 from weather.predictor.v1 import predictor_service_pb2_grpc as pb_grpc
 
-from tests.modelserver.support import build_saved_model, model_config, server_config
+from tests.modelserver.support import (
+    RunningModelServer,
+    build_saved_model,
+    model_config,
+    server_config,
+)
 from tests.modelserver.support import predict_request as direct_request
 from tests.predictor.support import (
     INIT,
@@ -46,8 +52,10 @@ LEADS = (3600, 4 * 3600)  # 1 h direct, 4 h rolled out: five model-server calls 
 # what a deployment gets, not a tuned predictor.
 BREAKER_RESET = 5.0
 # After the restarted model server answers, the predictor must succeed again within this
-# long: one breaker cool-down (a trial may only run after it), the channel's longest
-# reconnect backoff (weather_runtime caps it at 1 s), plus room for a loaded 2-core machine.
+# long. Typically the channel reconnects within its longest backoff (weather_runtime caps it
+# at 1 s) and the open circuit lets a trial through at once (0.2-4 s seen); the bound is the
+# worst case without that signal: one breaker cool-down, one backoff, and room for a loaded
+# 2-core machine. test_an_open_circuit_closes_when_the_model_server_is_back checks the signal.
 RECOVERY_BOUND = BREAKER_RESET + 1.0 + 6.0
 CLEAN_CODES = {"UNAVAILABLE"}
 
@@ -269,16 +277,21 @@ def _shape(details: str) -> str:
 
 
 def run_trial(
-    server: ModelServerProcess, load: Load, signum: int, *, successes_after: int = 32
+    server: ModelServerProcess,
+    load: Load,
+    signum: int,
+    *,
+    down: float = 0.5,
+    successes_after: int = 32,
 ) -> Trial:
-    """Kills the model server with signum under load, waits a moment, starts it again on the
-    same port, and keeps the load on until successes_after Forecasts started after it served
-    again have succeeded."""
+    """Kills the model server with signum under load, waits `down` seconds, starts it again on
+    the same port, and keeps the load on until successes_after Forecasts started after it
+    served again have succeeded."""
     load.wait_successes(time.monotonic(), CLIENTS, timeout=120)  # the load is flowing
     before = len(load.snapshot())
     killed = server.stop(signum)
     exited = time.monotonic()
-    time.sleep(0.5)
+    time.sleep(down)
     restarted = time.monotonic()
     server.start()
     serving = server.wait_serving()
@@ -406,3 +419,76 @@ def test_dropped_calls_are_unavailable_and_the_open_circuit_says_why(
     details = error.details() or ""
     assert "circuit open after 1 consecutive failures (last: UNAVAILABLE: dropped" in details
     assert fake.predict_calls == 1
+
+
+class Forwarder:
+    """A PredictionService on a given port passing every call to the real model server as
+    bytes: stopped and started again on the same port, it is a model server restart in
+    miniature (no TensorFlow start-up)."""
+
+    def __init__(self, upstream: str, port: int = 0) -> None:
+        self._channel = grpc.insecure_channel(upstream)
+        handlers = {
+            name: grpc.unary_unary_rpc_method_handler(self._forward(name))
+            for name in ("Predict", "GetModelMetadata")
+        }
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+        self._server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler(_PREDICTION_SERVICE, handlers),)
+        )
+        self.port = self._server.add_insecure_port(f"127.0.0.1:{port}")
+        self._server.start()
+
+    def _forward(self, name: str) -> Callable[[bytes, grpc.ServicerContext], bytes]:
+        call = self._channel.unary_unary(f"/{_PREDICTION_SERVICE}/{name}", None, None)
+
+        def forward(request: bytes, context: grpc.ServicerContext) -> bytes:
+            try:
+                answer: bytes = call(request, timeout=10)
+            except grpc.RpcError as exc:
+                context.abort(exc.code(), exc.details() or "")
+            return answer
+
+        return forward
+
+    def stop(self) -> None:
+        self._server.stop(0).wait()
+        self._channel.close()
+
+
+_PREDICTION_SERVICE = "tensorflow.serving.PredictionService"
+
+
+def test_an_open_circuit_closes_when_the_model_server_is_back(
+    predictors: Callable[..., RunningPredictor], modelserver: RunningModelServer
+) -> None:
+    """The breaker's cool-down is 60 s, yet the predictor serves again as soon as its channel
+    has reconnected to the restarted model server."""
+    upstream = f"127.0.0.1:{modelserver.port}"
+    forwarder = Forwarder(upstream)
+    port = forwarder.port
+    predictor = predictors(
+        modelserver_address=f"127.0.0.1:{port}",
+        retry_attempts=1,
+        breaker_failures=1,
+        breaker_reset_seconds=60,
+    )
+    try:
+        assert predictor.stub.Predict(predict_request(version=1), timeout=10)
+        forwarder.stop()
+        error = rpc_error(predictor.stub.Predict, predict_request(version=1), timeout=10)
+        assert error.code() == grpc.StatusCode.UNAVAILABLE
+        error = rpc_error(predictor.stub.Predict, predict_request(version=1), timeout=10)
+        assert "circuit open" in (error.details() or "")
+        forwarder = Forwarder(upstream, port)
+        back = time.monotonic()
+        while True:
+            try:
+                predictor.stub.Predict(predict_request(version=1), timeout=10)
+                break
+            except grpc.RpcError as exc:
+                assert exc.code() == grpc.StatusCode.UNAVAILABLE, exc.details()
+            assert time.monotonic() - back < 20, "still failing 20 s after the restart"
+            time.sleep(0.05)
+    finally:
+        forwarder.stop()

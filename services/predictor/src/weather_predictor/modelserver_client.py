@@ -8,6 +8,7 @@ Every attempt failing with UNAVAILABLE, or with DEADLINE_EXCEEDED after at least
 counts towards the breaker; after
 `failures` consecutive ones it opens and calls fail fast with UNAVAILABLE until `reset_seconds`
 have passed, then one trial call is let through (half open): success closes it, failure reopens.
+When the channel connects again (a restarted model server) the trial may run at once.
 """
 
 from __future__ import annotations
@@ -96,6 +97,12 @@ class CircuitBreaker:
                 f"{last}; retry in {max(self.reset_seconds - waited, 0.0):.1f} s"
             )
 
+    def reconnected(self) -> None:
+        """The channel is connected again: an open circuit lets its trial through now."""
+        with self._lock:
+            if self._opened_at is not None and not self._trial:
+                self._opened_at = self._clock() - self.reset_seconds
+
     def success(self) -> None:
         """A call got an answer (a status that says the model server is alive)."""
         with self._lock:
@@ -143,9 +150,16 @@ class ModelServerClient:
         self.attempts = attempts
         self.backoff_seconds = backoff_seconds
         self.breaker = breaker
+        # a model server that is back need not wait out the breaker's cool-down
+        self._channel.subscribe(self._on_state, try_to_connect=False)
+
+    def _on_state(self, state: grpc.ChannelConnectivity) -> None:
+        if state == grpc.ChannelConnectivity.READY:
+            self.breaker.reconnected()
 
     def close(self) -> None:
         """Closes the channel."""
+        self._channel.unsubscribe(self._on_state)
         self._channel.close()
 
     def predict_bytes(self, request: bytes, spec: model_pb2.ModelSpec, deadline: float) -> bytes:
