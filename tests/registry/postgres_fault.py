@@ -57,6 +57,7 @@ class Trial:
     calls: int = 0
     calls_during_fault: int = 0
     failures: dict[str, int] = field(default_factory=dict)  # status code name -> count
+    messages: dict[str, int] = field(default_factory=dict)  # "CODE: message" -> count
     unclean: list[str] = field(default_factory=list)  # failures other than UNAVAILABLE+message
     restart_seconds: float = 0.0
     recovery_seconds: float = 0.0  # from the restart's end until every client succeeded again
@@ -246,6 +247,7 @@ def run_trial(
         )
         failed = [c for c in calls if c.code != "OK"]
         trial.failures = dict(Counter(c.code for c in failed))
+        trial.messages = dict(Counter(f"{c.code}: {c.message}" for c in failed))
         trial.unclean = [
             f"{c.kind}: {c.code} {c.message!r}"
             for c in failed
