@@ -53,8 +53,8 @@ LEADS = (3600, 4 * 3600)  # 1 h direct, 4 h rolled out: five model-server calls 
 BREAKER_RESET = 5.0
 # After the restarted model server answers, the predictor must succeed again within this
 # long. Typically the channel reconnects within its longest backoff (weather_runtime caps it
-# at 1 s) and the open circuit lets a trial through at once (0.2-4 s seen); the bound is the
-# worst case without that signal: one breaker cool-down, one backoff, and room for a loaded
+# at 1 s) and the open circuit lets a trial through at once (0.02-1.3 s seen); the bound is
+# the worst case without that signal: one breaker cool-down, one backoff, and room for a loaded
 # 2-core machine. test_an_open_circuit_closes_when_the_model_server_is_back checks the signal.
 RECOVERY_BOUND = BREAKER_RESET + 1.0 + 6.0
 CLEAN_CODES = {"UNAVAILABLE"}
