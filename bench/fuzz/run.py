@@ -1,7 +1,8 @@
 """Long fuzz run: every RPC of every service under the `long` hypothesis profile, with a report.
 
 Starts the services one after the other in this process (tests/fuzz/services.py), sends each
-RPC random, garbage, truncated and (for tensor requests) mismatched-shape payloads, and writes
+RPC random, garbage, truncated and (for tensor requests) mismatched-shape payloads, then mutated
+well-formed requests on a small real archive (tests/fuzz/seeded.py), and writes
 results/<UTC stamp>.json and .md: cases and statuses per RPC, findings with the smallest
 example seen (INTERNAL/UNKNOWN/hang, stack-trace text, or a failed health check), duration.
 """
@@ -14,6 +15,7 @@ import platform
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -22,20 +24,20 @@ ROOT = Path(__file__).resolve().parents[2]
 RESULTS = Path(__file__).resolve().parent / "results"
 sys.path.insert(0, str(ROOT))
 
-from tests.fuzz import services  # noqa: E402
-from tests.fuzz.harness import Recorder, fuzz_rpc  # noqa: E402
+from tests.fuzz import seeded, services  # noqa: E402
+from tests.fuzz.harness import Finding, Outcome, Recorder, fuzz_rpc  # noqa: E402
 from tests.fuzz.profiles import BUDGETS, options  # noqa: E402
 from tests.fuzz.strategies import KINDS  # noqa: E402
 
 
-def run(profile: str, scale: float) -> dict[str, object]:
+def run(profile: str, scale: float, seeded_only: bool = False) -> dict[str, object]:
     recorder = Recorder()
     started = time.monotonic()
     seconds: dict[str, float] = {}
     runtime = services.dask_runtime()
     try:
         with tempfile.TemporaryDirectory(prefix="weather-fuzz-") as folder:
-            for running in services.start_all(Path(folder), runtime):
+            for running in [] if seeded_only else services.start_all(Path(folder), runtime):
                 for target in running.targets:
                     for method in target.methods():
                         rpc = f"{target.name}/{method.name}"
@@ -43,6 +45,8 @@ def run(profile: str, scale: float) -> dict[str, object]:
                         for kind in KINDS:
                             if kind == "shapes" and not target.has_tensors(method):
                                 continue
+                            if kind == "seeded":
+                                continue  # the seeded targets below
                             fuzz_rpc(
                                 target,
                                 method,
@@ -58,6 +62,7 @@ def run(profile: str, scale: float) -> dict[str, object]:
                             f"{found} findings",
                             flush=True,
                         )
+            seeded_rpcs = run_seeded(Path(folder) / "seeded", runtime, profile, scale, recorder)
     finally:
         runtime.close()
     return {
@@ -73,6 +78,7 @@ def run(profile: str, scale: float) -> dict[str, object]:
             }
             for rpc in services.all_rpcs()
         },
+        "seeded": seeded_rpcs,
         "findings": [vars(f) for f in recorder.findings.values()],
         "machine": {
             "python": platform.python_version(),
@@ -82,6 +88,48 @@ def run(profile: str, scale: float) -> dict[str, object]:
             "protobuf": metadata.version("protobuf"),
         },
     }
+
+
+def run_seeded(
+    folder: Path, runtime: object, profile: str, scale: float, recorder: Recorder
+) -> dict[str, dict[str, object]]:
+    """The seeded fuzz (tests/fuzz/seeded.py): mutated well-formed requests on a real archive;
+    the preprocess operations they start are followed to their end (an unclean end is a
+    finding)."""
+    report: dict[str, dict[str, object]] = {}
+    running = seeded.start_seeded(folder, runtime)  # type: ignore[arg-type]
+    try:
+        for target in running.targets:
+            for method in target.methods():
+                rpc = f"{target.name}/{method.name}"
+                outcomes: list[Outcome] = []
+                began = time.monotonic()
+                fuzz_rpc(
+                    target,
+                    method,
+                    "seeded",
+                    options("seeded", profile, scale),
+                    raise_on_finding=False,
+                    on_outcome=outcomes.append,
+                )
+                ends = seeded.operation_ends(
+                    target.channel, seeded.started_operations(outcomes, method.name)
+                )
+                for problem in seeded.operation_problems(ends):
+                    recorder.findings[(rpc, problem[:120])] = Finding(
+                        rpc, "seeded", problem, "(an accepted mutation's operation)", 0
+                    )
+                codes = Counter(o.label for o in outcomes)
+                report[rpc] = {
+                    "cases": len(outcomes),
+                    "seconds": round(time.monotonic() - began, 2),
+                    "statuses": dict(sorted(codes.items())),
+                    "operations": dict(Counter(code or "OK" for code, _ in ends.values())),
+                }
+                print(f"{rpc} (seeded): {report[rpc]}", flush=True)
+    finally:
+        running.stop()
+    return report
 
 
 def markdown(stamp: str, result: dict[str, object]) -> str:
@@ -100,6 +148,19 @@ def markdown(stamp: str, result: dict[str, object]) -> str:
     for rpc, row in rpcs.items():
         statuses = ", ".join(f"{k} {v}" for k, v in row["statuses"].items())  # type: ignore[attr-defined]
         lines.append(f"| {rpc} | {row['cases']} | {row['seconds']} | {statuses} |")
+    seeded_rows: dict[str, dict[str, object]] = result.get("seeded", {})  # type: ignore[assignment]
+    if seeded_rows:
+        lines += [
+            "",
+            "Seeded (mutated well-formed requests on a real archive):",
+            "",
+            "| RPC | cases | s | statuses | operations |",
+            "|---|---:|---:|---|---|",
+        ]
+        for rpc, row in seeded_rows.items():
+            statuses = ", ".join(f"{k} {v}" for k, v in row["statuses"].items())  # type: ignore[attr-defined]
+            ops = ", ".join(f"{k} {v}" for k, v in row["operations"].items())  # type: ignore[attr-defined]
+            lines.append(f"| {rpc} | {row['cases']} | {row['seconds']} | {statuses} | {ops} |")
     lines += ["", "## Findings", ""]
     if not findings:
         lines.append("None: no INTERNAL, UNKNOWN, hang, stack trace or failed health check.")
@@ -118,9 +179,12 @@ def main() -> None:
     parser.add_argument(
         "--scale", type=float, default=1.0, help="multiplies the profile's examples per RPC"
     )
+    parser.add_argument(
+        "--seeded-only", action="store_true", help="only the seeded fuzz on the real archive"
+    )
     args = parser.parse_args()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    result = run(args.profile, args.scale)
+    result = run(args.profile, args.scale, args.seeded_only)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{stamp}.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     (RESULTS / f"{stamp}.md").write_text(markdown(stamp, result))

@@ -6,7 +6,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +43,10 @@ class Target:
     vocabulary: Sequence[str] = ()
     overrides: Mapping[str, st.SearchStrategy[Message]] = field(default_factory=dict)
     skip: frozenset[str] = frozenset()  # RPC names another Target covers
+    # well-formed requests per RPC name naming real data, for the "seeded" kind, and the
+    # top-level fields set on every mutation of them (validate_only)
+    seeds: Mapping[str, Sequence[Message]] = field(default_factory=dict)
+    pins: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -66,6 +70,7 @@ class Outcome:
     details: str
     messages: int = 0
     client_cancelled: bool = False  # a response stream the fuzzer ended (idle or enough read)
+    response: bytes = b""  # a unary response, serialised
 
     @property
     def label(self) -> str:
@@ -91,10 +96,14 @@ def invoke(channel: grpc.Channel, method: MethodDescriptor, payload: Payload) ->
                 )
             return _drain(call)
         if method.client_streaming:
-            channel.stream_unary(path, None, None)(iter(payload.messages), timeout=CALL_TIMEOUT)
+            response = channel.stream_unary(path, None, None)(
+                iter(payload.messages), timeout=CALL_TIMEOUT
+            )
         else:
-            channel.unary_unary(path, None, None)(payload.messages[0], timeout=CALL_TIMEOUT)
-        return Outcome(grpc.StatusCode.OK, "", 1)
+            response = channel.unary_unary(path, None, None)(
+                payload.messages[0], timeout=CALL_TIMEOUT
+            )
+        return Outcome(grpc.StatusCode.OK, "", 1, response=response)
     except grpc.RpcError as error:
         return Outcome(error.code(), error.details() or "")
 
@@ -201,6 +210,7 @@ def fuzz_rpc(
     recorder: Recorder | None = None,
     *,
     raise_on_finding: bool = True,
+    on_outcome: Callable[[Outcome], None] | None = None,
 ) -> None:
     """Runs hypothesis on one RPC with one kind of payload (see strategies.KINDS)."""
     strategy = payloads(
@@ -209,6 +219,8 @@ def fuzz_rpc(
         vocabulary=target.vocabulary,
         overrides=target.overrides,
         client_streaming=method.client_streaming,
+        seeds=target.seeds.get(method.name, ()),
+        pins=target.pins.get(method.name),
     )
     rpc = f"{target.name}/{method.name}"
     if method.server_streaming:
@@ -224,6 +236,8 @@ def fuzz_rpc(
             problems.append(health)
         if recorder is not None:
             recorder.record(rpc, kind, outcome, problems, payload)
+        if on_outcome is not None:
+            on_outcome(outcome)
         if problems and raise_on_finding:
             raise AssertionError(f"{rpc}: " + "; ".join(problems))
 

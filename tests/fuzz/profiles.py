@@ -7,10 +7,11 @@ import os
 from hypothesis import HealthCheck, Phase, settings
 
 PROFILE_VARIABLE = "WEATHER_FUZZ_PROFILE"
-# examples per RPC and kind of payload; "shapes" only for requests holding tensors
+# examples per RPC and kind of payload; "shapes" only for requests holding tensors, "seeded"
+# only for the RPCs with seed requests on the real archive (tests/fuzz/seeded.py)
 BUDGETS = {
-    "ci": {"valid": 300, "garbage": 80, "truncated": 80, "shapes": 200},
-    "long": {"valid": 1500, "garbage": 400, "truncated": 400, "shapes": 1500},
+    "ci": {"valid": 300, "garbage": 80, "truncated": 80, "shapes": 200, "seeded": 40},
+    "long": {"valid": 1500, "garbage": 400, "truncated": 400, "shapes": 1500, "seeded": 400},
 }
 _QUIET = [
     HealthCheck.too_slow,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -303,7 +303,43 @@ def garbage() -> st.SearchStrategy[tuple[bytes, str]]:
     )
 
 
-KINDS = ("valid", "garbage", "truncated", "shapes")
+@st.composite
+def mutated(
+    draw: Callable[..., Any],
+    strategies: MessageStrategies,
+    seeds: Sequence[Message],
+    pins: Mapping[str, Any],
+) -> tuple[bytes, str]:
+    """A well-formed seed request (naming real datasets) with one to three fields, at any depth,
+    replaced by random values (sometimes none: the seed itself); then the pinned top-level
+    fields set (validate_only, so the fuzz does not start real work)."""
+    message = draw(st.sampled_from(list(seeds)))
+    message = type(message).FromString(message.SerializeToString())
+    for _ in range(draw(st.integers(0, 3))):
+        holders = list(_holders(message))
+        holder, field_descriptor = draw(st.sampled_from(holders))
+        holder.ClearField(field_descriptor.name)
+        put(holder, field_descriptor, draw(strategies.value(field_descriptor, 1)))
+    for name, value in pins.items():
+        setattr(message, name, value)
+    return message.SerializeToString(), describe(message)
+
+
+def _holders(message: Message, depth: int = 0) -> Iterator[tuple[Message, Any]]:
+    """(message, field) of every field of message and of its set sub-messages (maps and
+    repeated fields as a whole)."""
+    for field_descriptor in message.DESCRIPTOR.fields:
+        yield message, field_descriptor
+        if (
+            depth < MAX_DEPTH
+            and field_descriptor.message_type is not None
+            and not field_descriptor.is_repeated
+            and message.HasField(field_descriptor.name)
+        ):
+            yield from _holders(getattr(message, field_descriptor.name), depth + 1)
+
+
+KINDS = ("valid", "garbage", "truncated", "shapes", "seeded")
 
 
 def payloads(
@@ -313,9 +349,13 @@ def payloads(
     vocabulary: Sequence[str],
     overrides: Mapping[str, st.SearchStrategy[Message]],
     client_streaming: bool,
+    seeds: Sequence[Message] = (),
+    pins: Mapping[str, Any] | None = None,
 ) -> st.SearchStrategy[Payload]:
-    """The strategy of one kind (see KINDS) for requests of descriptor."""
-    if kind == "garbage":
+    """The strategy of one kind (see KINDS) for requests of descriptor; "seeded" mutates seeds."""
+    if kind == "seeded":
+        one = mutated(MessageStrategies(vocabulary, overrides), seeds, pins or {})
+    elif kind == "garbage":
         one = garbage()
     elif kind == "truncated":
         one = truncated(MessageStrategies(vocabulary, overrides), descriptor)
