@@ -1,7 +1,7 @@
-"""Fault trials: the store full or unwritable during ingests, appends, SavedModel exports and
-publishes.
+"""Fault trials: the store full or unwritable during ingests, appends, preprocess builds,
+SavedModel exports and publishes.
 
-The archive (ingest, append) and the model folder (export) or artifact store (a trainer job's
+The archive (ingest, append, build) and the model folder (export) or artifact store (a trainer job's
 publish) are each a tmpfs of their own (tests/faults_fs.py; root needed: without it the faults
 are chmod and RLIMIT_FSIZE, and only the ingest and export kinds run). Every trial stores an
 earlier dataset or model first, then sends one request during the fault: "full" shrinks the
@@ -26,6 +26,7 @@ import platform
 import random
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -58,6 +59,7 @@ from tests.ingest.test_store_faults import (  # noqa: E402
     noise_source,
     unreferenced,
 )
+from tests.preprocess.conftest import ingest_into  # noqa: E402
 from tests.trainer.conftest import tiny_spec  # noqa: E402
 from tests.trainer.service_support import build_demo_archive, start_trainer  # noqa: E402
 from tests.trainer.test_service import spec  # noqa: E402
@@ -235,6 +237,84 @@ def _archive_trial(
     )
 
 
+# ------------------------------------------------------------------ preprocess build
+def _build_trials(
+    runtime: DaskRuntime, folder: Path, trials: int, rng: random.Random
+) -> list[dict[str, Any]]:
+    """Preprocess builds (data/recipes/era5-t2m.yaml, the same publish path as an ingest) into
+    a full or read-only archive, with the domain code on the Dask cluster."""
+    from weather_preprocess.build import Builder
+    from weather_runtime.errors import DomainError
+    from weatherctl.recipes import recipe_from_yaml
+
+    text = (ROOT / "data" / "recipes" / "era5-t2m.yaml").read_text()
+    results: list[dict[str, Any]] = []
+    for fault in ("full", "read-only"):
+        with faulty_store(folder / f"build-{fault}" / "archive", 256 * 2**20) as store:
+            archive = Archive(str(store.path))
+            builder = Builder(archive, runtime)
+
+            def build(output_id: str, builder: Any = builder) -> Any:
+                recipe = recipe_from_yaml(text)
+                recipe.output_dataset_id = output_id
+                return builder.run(recipe, "bench", lambda stage, done: None, threading.Event())
+
+            ingest_into(store.path, runtime, GRIB, "era5-t2m")
+            earlier = build("train-earlier").manifest
+            for index in range(trials):
+                for record in (store.path / "builds").glob("*.json"):
+                    record.unlink()  # a build of the same recipe would reuse the earlier one
+                before = store.files()
+                room = rng.randrange(4096, 512 * 1024)
+                started = time.monotonic()
+                if fault == "full":
+                    store.make_full(room, lambda size: runtime.client().run(limit_file_size, size))
+                else:
+                    store.make_unwritable()
+                try:
+                    build(f"train-{index}")
+                    code, message = "OK", ""
+                except DomainError as error:
+                    code, message = error.code.name, error.message
+                except Exception as error:
+                    code, message = type(error).__name__, str(error)
+                seconds = time.monotonic() - started
+                new = set(store.files()) - set(before)
+                listed = code != "OK" and f"train-{index}" in archive.dataset_ids()
+                intact = (
+                    Archive(str(store.path)).get("train-earlier").to_json() == earlier.to_json()
+                    and {k: v for k, v in store.files().items() if k in before} == before
+                )
+                if fault == "full":
+                    store.make_roomy(lambda: runtime.client().run(lift_file_size_limit))
+                else:
+                    store.make_writable()
+                retry_ok = build(f"train-{index}").manifest.dataset_id == f"train-{index}"
+                results.append(
+                    _trial(
+                        "preprocess build",
+                        fault,
+                        store,
+                        code=code,
+                        message=message,
+                        seconds_to_end=round(seconds, 2),
+                        visible_after_failure=listed,
+                        leftovers_after_failure=len(new),
+                        leftovers_after_retry=len(unreferenced_data(store)),
+                        earlier_intact=intact,
+                        retry_ok=retry_ok,
+                        **({"room_bytes": room} if fault == "full" else {}),
+                    )
+                )
+                print("build", results[-1], flush=True)
+    return results
+
+
+def unreferenced_data(store: FaultyStore) -> list[str]:
+    """Files under datasets/ that no committed manifest accounts for."""
+    return [n for n in unreferenced(store) if n.startswith("datasets/")]
+
+
 # ------------------------------------------------------------------ export and publish
 def _model_trials(
     runtime: DaskRuntime, folder: Path, trials: int, rng: random.Random
@@ -395,6 +475,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="weather-store-faults-") as scratch:
             folder = Path(scratch)
             trials = _archive_trials(runtime, folder / "archive", args.trials, rng)
+            trials += _build_trials(runtime, folder / "build", args.trials, rng)
             trials += _model_trials(runtime, folder / "models", args.trials, rng)
     finally:
         runtime.close()
