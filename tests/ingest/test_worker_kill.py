@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -66,6 +67,13 @@ def _allow_failures(count: int) -> Callable[[Any], None]:
     return apply
 
 
+def _no_workers_timeout(seconds: float | None) -> Callable[[Any], None]:
+    def apply(dask_scheduler: Any) -> None:
+        dask_scheduler.no_workers_timeout = seconds
+
+    return apply
+
+
 @dataclass
 class DaskCluster:
     """A running scheduler and its workers, and a client to watch and steer them."""
@@ -77,6 +85,11 @@ class DaskCluster:
         """Sets the scheduler's allowed-failures: workers that may die running one task before
         the task errs with KilledWorker."""
         self.client.run_on_scheduler(_allow_failures(count))
+
+    def no_workers_timeout(self, seconds: float | None) -> None:
+        """Sets the scheduler's no-workers-timeout: how long a task may wait with no worker
+        at all before it errs with NoWorkerError (None: for ever)."""
+        self.client.run_on_scheduler(_no_workers_timeout(seconds))
 
     def suspicious(self) -> int:
         return int(self.client.run_on_scheduler(_suspicious))
@@ -159,6 +172,54 @@ def kill_mid_compute(
             seen_at = None
         time.sleep(0.01)
     return kill
+
+
+def kill_every_worker(
+    cluster: DaskCluster, running: Callable[[], bool], timeout: float = 120
+) -> int:
+    """Waits until a worker executes a task while running() holds, then SIGKILLs every nanny
+    (so none restarts its worker) and every worker process; returns how many it killed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and running():
+        if any(cluster.client.run(executing_keys, on_error="ignore").values()):
+            nannies = cluster.client.run(os.getpid, nanny=True)
+            workers = cluster.client.run(os.getpid)
+            pids = [*nannies.values(), *workers.values()]
+            for pid in pids:
+                os.kill(int(pid), signal.SIGKILL)
+            return len(pids)
+        time.sleep(0.01)
+    return 0
+
+
+@contextmanager
+def more_workers(cluster: DaskCluster, folder: Path, count: int = 2) -> Iterator[None]:
+    """Starts count new `dask worker` processes on the cluster; stops them on exit."""
+    dask = str(Path(sys.executable).parent / "dask")
+    processes = []
+    try:
+        for index in range(count):
+            command = [dask, "worker", cluster.address, "--nworkers", "1", "--nthreads", "1"]
+            command += ["--no-dashboard", "--local-directory", str(folder / f"worker-{index}")]
+            processes.append(
+                subprocess.Popen(
+                    command,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            )
+        cluster.wait_for_workers(count)
+        yield
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
 
 
 # ------------------------------------------------------------------- the ingest under test
@@ -313,7 +374,7 @@ def test_an_ingest_whose_worker_dies_past_allowed_failures_fails_cleanly_and_a_r
 ) -> None:
     cluster.wait_for_workers(2)
     cluster.allow_failures(0)  # the first death of a worker running a task errs the task
-    operation_id = served.start(source, "failed")
+    operation_id = served.start(source, "given-up")
     kill = kill_mid_compute(cluster, served.running(operation_id), attempts=3)
     assert kill is not None and kill.landed, kill
     done = served.wait(operation_id)
@@ -324,18 +385,50 @@ def test_an_ingest_whose_worker_dies_past_allowed_failures_fails_cleanly_and_a_r
     assert "a Dask worker died" in error.message and "retry" in error.message
     assert "Traceback" not in error.message
     # nothing half-written under its name: not listed, not found, no store left behind
-    assert "failed" not in served.listed()
+    assert "given-up" not in served.listed()
     with pytest.raises(grpc.RpcError) as missing:
-        served.stub.GetDataset(pb.GetDatasetRequest(dataset_id="failed"))
+        served.stub.GetDataset(pb.GetDatasetRequest(dataset_id="given-up"))
     assert missing.value.code() == grpc.StatusCode.NOT_FOUND
-    assert served.stores("failed") == []
+    assert served.stores("given-up") == []
 
     cluster.allow_failures(DEFAULT_ALLOWED_FAILURES)
     cluster.wait_for_workers(2)  # the nanny restarted the killed worker
-    retried = served.wait(served.start(source, "failed"))
+    retried = served.wait(served.start(source, "given-up"))
     assert retried.operation.state == operation_pb2.OPERATION_STATE_SUCCEEDED, (
         retried.operation.error
     )
     assert retried.result.ref.content_hash == undisturbed
-    assert served.listed().count("failed") == 1
-    assert served.stores("failed") == [retried.result.store_uri.rstrip("/").rsplit("/", 1)[-1]]
+    assert served.listed().count("given-up") == 1
+    assert served.stores("given-up") == [retried.result.store_uri.rstrip("/").rsplit("/", 1)[-1]]
+
+
+def test_an_ingest_left_without_any_worker_fails_cleanly_and_a_retry_succeeds(
+    cluster: DaskCluster,
+    served: IngestServer,
+    source: Path,
+    undisturbed: str,
+    tmp_path: Path,
+) -> None:
+    """Last in the module: it kills the module's workers and their nannies for good."""
+    cluster.wait_for_workers(2)
+    cluster.no_workers_timeout(2.0)
+    try:
+        operation_id = served.start(source, "stranded")
+        killed = kill_every_worker(cluster, served.running(operation_id))
+        assert killed == 4  # two nannies, two workers
+        done = served.wait(operation_id)
+        error = done.operation.error
+        print(f"\nevery worker killed mid-ingest: {error.code}: {error.message}")
+        assert done.operation.state == operation_pb2.OPERATION_STATE_FAILED
+        assert error.code == "UNAVAILABLE", error
+        assert "no worker" in error.message and "retry" in error.message
+        assert "stranded" not in served.listed()
+        assert served.stores("stranded") == []
+        with more_workers(cluster, tmp_path):
+            retried = served.wait(served.start(source, "stranded"))
+            assert retried.operation.state == operation_pb2.OPERATION_STATE_SUCCEEDED, (
+                retried.operation.error
+            )
+            assert retried.result.ref.content_hash == undisturbed
+    finally:
+        cluster.no_workers_timeout(None)

@@ -19,7 +19,7 @@ import zarr
 from dask.utils import key_split
 from distributed import Client, Future
 from distributed.comm.core import CommClosedError
-from distributed.scheduler import KilledWorker
+from distributed.scheduler import KilledWorker, NoWorkerError
 from opentelemetry.trace import Span
 
 from weather_data import hashing
@@ -47,9 +47,16 @@ class WriteResult:
 def lost_workers_unavailable(what: str) -> Iterator[None]:
     """UNAVAILABLE (retry) for a compute the Dask cluster gave up on: its workers died running a
     task more often than the scheduler's allowed-failures (KilledWorker), or the connection to
-    the scheduler closed. A worker killed fewer times costs nothing: its tasks run again."""
+    the scheduler closed, or no worker was left for longer than the scheduler's
+    no-workers-timeout (when set; else the compute waits for workers to return). A worker
+    killed fewer times costs nothing: its tasks run again."""
     try:
         yield
+    except NoWorkerError as exc:
+        raise Unavailable(
+            f"{what}: the Dask cluster had no worker to run its task {key_split(exc.task)} for "
+            f"{exc.timeout:g} s (the scheduler's no-workers-timeout); nothing was stored, retry"
+        ) from exc
     except KilledWorker as exc:
         raise Unavailable(
             f"{what}: a Dask worker died while running its task {key_split(exc.task)}, which "
