@@ -255,14 +255,19 @@ Traces: OTLP to {{ include "weather-common.otelEndpoint" . }}.
 NOTES line(s) on Dask.
 */}}
 {{- define "weather-common.notesDask" -}}
+{{- $secret := include "weather-common.daskTlsSecret" . }}
+{{- $transport := ternary (printf "mutual TLS with Secret %s" $secret) "TLS with throwaway certificates" (ne $secret "") }}
+{{- if and (ne .Values.dask.mode "local") (not $secret) }}
+{{- $transport = "plain tcp:// (dask.tls.enabled=false)" }}
+{{- end }}
 {{- if not (include "weather-common.daskEnabled" .) }}
 Dask: off; the work runs in the service process.
 {{- else if eq .Values.dask.mode "local" }}
-Dask: local cluster in each pod, {{ .Values.dask.local.workers }} worker(s) x {{ .Values.dask.local.threadsPerWorker }} thread(s), {{ .Values.dask.local.memoryLimit }} each, spilling to /scratch.
+Dask: local cluster in each pod, {{ .Values.dask.local.workers }} worker(s) x {{ .Values.dask.local.threadsPerWorker }} thread(s), {{ .Values.dask.local.memoryLimit }} each, spilling to /scratch; {{ $transport }}.
 {{- else if eq .Values.dask.mode "external" }}
-Dask: external scheduler {{ .Values.dask.scheduler.address }}.
+Dask: external scheduler {{ .Values.dask.scheduler.address }}; {{ $transport }}.
 {{- else }}
-Dask: DaskCluster {{ include "weather-common.daskClusterName" . }} (Dask Kubernetes operator), {{ .Values.dask.operator.worker.replicas }} worker(s):
+Dask: DaskCluster {{ include "weather-common.daskClusterName" . }} (Dask Kubernetes operator), {{ .Values.dask.operator.worker.replicas }} worker(s), {{ $transport }}:
 
      kubectl --namespace {{ .Release.Namespace }} get daskcluster {{ include "weather-common.daskClusterName" . }}
      kubectl --namespace {{ .Release.Namespace }} port-forward svc/{{ include "weather-common.daskClusterName" . }}-scheduler 8787   # dashboard
