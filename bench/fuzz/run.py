@@ -109,6 +109,7 @@ def run_seeded(
                     method,
                     "seeded",
                     options("seeded", profile, scale),
+                    recorder,
                     raise_on_finding=False,
                     on_outcome=outcomes.append,
                 )

@@ -1,7 +1,10 @@
-"""Inputs the fuzzer (tests/fuzz) found answered INTERNAL: now INVALID_ARGUMENT naming the field."""
+"""Inputs the fuzzer (tests/fuzz) found answered INTERNAL or hanging: now INVALID_ARGUMENT naming
+the field, at once."""
 
 from __future__ import annotations
 
+import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +14,7 @@ from google.protobuf import timestamp_pb2
 from weather.common.v1 import dataset_pb2
 from weather.ingest.v1 import ingest_service_pb2 as pb
 
-from tests.ingest.conftest import RunningIngest, start_ingest
+from tests.ingest.conftest import DATA, RunningIngest, start_ingest
 from tests.registry.helpers import rpc_error, violated_fields
 from weather_data.cluster import DaskRuntime, DaskSettings
 
@@ -47,3 +50,22 @@ def test_append_step_time_outside_pandas_range(idle_ingest: RunningIngest) -> No
     error = rpc_error(idle_ingest.stub.AppendSteps, iter(messages))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert violated_fields(error) == ["steps[0].time"]
+
+
+def test_a_large_non_grib_file_named_grib_is_refused_at_once(idle_ingest: RunningIngest) -> None:
+    """The seeded fuzz: format GRIB on the 11 MB navy winds NetCDF kept a server thread in
+    ecCodes' scan for 16 s (the call's 10 s deadline expired first)."""
+    source = idle_ingest.scratch / "navy.nc"
+    shutil.copyfile(DATA / "monthly_navy_winds.cdf", source)
+    request = pb.StartIngestRequest(
+        source_uri=str(source),
+        dataset_id="fuzz",
+        format=pb.SOURCE_FORMAT_GRIB,
+        validate_only=True,
+    )
+    began = time.monotonic()
+    error = rpc_error(idle_ingest.stub.StartIngest, request, timeout=30)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
+    assert violated_fields(error) == ["source_uri"]
+    assert "not a GRIB file" in error.details()
+    assert time.monotonic() - began < 5
