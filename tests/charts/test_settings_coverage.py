@@ -41,6 +41,15 @@ AUTH_ON = (
     "auth.staticTokensSecret=static-tokens",
 )
 
+PREFIXES = {
+    "IngestSettings": "INGEST_",
+    "PreprocessSettings": "PREPROCESS_",
+    "TrainerSettings": "TRAINER_",
+    "RegistrySettings": "REGISTRY_",
+    "PredictorSettings": "PREDICTOR_",
+    "SyncSettings": "SERVING_SYNC_",
+}
+
 NO_CALLS = "the service calls no other gRPC service: no client TLS or token to set"
 # Variables a chart deliberately does not set, each with the reason.
 NOT_CHART_VALUES: dict[str, str] = {
@@ -56,24 +65,27 @@ NOT_CHART_VALUES: dict[str, str] = {
     },
 }
 
-_FIELDS = """
-import importlib, json, sys
+# One child reads every class: its env prefix and fields, and whether it accepts each env given
+# (class -> env), printing {class: [prefix, fields, error or ""]}.
+_CHILD = """
+import importlib, json, os, sys
+envs = json.loads(sys.argv[1])
 out = {}
-for spec in sys.argv[1:]:
+for spec in sys.argv[2:]:
     module, name = spec.split(":")
     cls = getattr(importlib.import_module(module), name)
-    out[spec] = [cls.model_config["env_prefix"], sorted(cls.model_fields)]
+    error = "" if spec in envs else "no container of its chart renders its env"
+    if spec in envs:
+        saved = dict(os.environ)
+        os.environ.update(envs[spec])
+        try:
+            cls()
+        except Exception as exc:
+            error = str(exc)
+        os.environ.clear()
+        os.environ.update(saved)
+    out[spec] = [cls.model_config["env_prefix"], sorted(cls.model_fields), error]
 print(json.dumps(out))
-"""
-
-_LOAD = """
-import importlib, json, os, sys
-spec, env = sys.argv[1], json.loads(sys.argv[2])
-os.environ.update(env)
-module, name = spec.split(":")
-cls = getattr(importlib.import_module(module), name)
-cls()
-print("ok")
 """
 
 
@@ -88,12 +100,33 @@ def _child(code: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _default_envs(helm: str) -> dict[str, dict[str, str]]:
+    """Each class's env as its chart renders it by default (every optional feature on; plain
+    values only: references to Secrets and the downward API are left out)."""
+    envs: dict[str, dict[str, str]] = {}
+    for chart, specs in SETTINGS.items():
+        docs = render(helm, CHARTS_DIR / chart, None, *AUTH_ON, *ALL_ON[chart])
+        for spec in specs:
+            prefix = PREFIXES[spec.rsplit(":", 1)[1]]
+            for container in _containers(docs):
+                entries = {e["name"]: e.get("value") for e in container.get("env") or []}
+                if any(name.startswith(prefix) for name in entries):
+                    envs[spec] = {
+                        k: v
+                        for k, v in entries.items()
+                        if k.startswith(prefix) and isinstance(v, str)
+                    }
+                    break
+    return envs
+
+
 @pytest.fixture(scope="module")
-def settings_fields() -> dict[str, tuple[str, list[str]]]:
+def settings_classes(helm: str) -> dict[str, tuple[str, list[str], str]]:
+    """class -> (env prefix, fields, the error loading its chart's default env or "")."""
     specs = [spec for specs in SETTINGS.values() for spec in specs]
-    result = _child(_FIELDS, *specs)
+    result = _child(_CHILD, json.dumps(_default_envs(helm)), *specs)
     assert result.returncode == 0, result.stderr
-    return {spec: (prefix, fields) for spec, (prefix, fields) in json.loads(result.stdout).items()}
+    return {spec: tuple(found) for spec, found in json.loads(result.stdout).items()}  # type: ignore[misc]
 
 
 def _containers(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -130,12 +163,12 @@ def _env_names(helm: str, chart: str) -> set[str]:
 
 @pytest.mark.parametrize("chart", sorted(SETTINGS))
 def test_every_settings_field_can_be_set_from_the_chart(
-    helm: str, chart: str, settings_fields: dict[str, tuple[str, list[str]]]
+    helm: str, chart: str, settings_classes: dict[str, tuple[str, list[str], str]]
 ) -> None:
     rendered = _env_names(helm, chart)
     missing = []
     for spec in SETTINGS[chart]:
-        prefix, fields = settings_fields[spec]
+        prefix, fields, _ = settings_classes[spec]
         for field in fields:
             variable = f"{prefix}{field}".upper()
             if variable not in rendered and variable not in NOT_CHART_VALUES:
@@ -147,45 +180,24 @@ def test_every_settings_field_can_be_set_from_the_chart(
 
 
 def test_the_allow_list_names_only_real_settings(
-    settings_fields: dict[str, tuple[str, list[str]]],
+    settings_classes: dict[str, tuple[str, list[str], str]],
 ) -> None:
     known = {
         f"{prefix}{field}".upper()
-        for prefix, fields in settings_fields.values()
+        for prefix, fields, _ in settings_classes.values()
         for field in fields
     }
     assert not set(NOT_CHART_VALUES) - known
 
 
 @pytest.mark.parametrize("chart", sorted(SETTINGS))
-def test_the_default_env_loads_into_the_settings_classes(helm: str, chart: str) -> None:
-    """The values' defaults are valid settings: each class accepts the env its container gets
-    (plain values only; references to Secrets and the downward API are left out)."""
-    docs = render(helm, CHARTS_DIR / chart, None, *AUTH_ON, *ALL_ON[chart])
+def test_the_default_env_loads_into_the_settings_classes(
+    chart: str, settings_classes: dict[str, tuple[str, list[str], str]]
+) -> None:
+    """The values' defaults are valid settings: each class accepts the env its container gets."""
     for spec in SETTINGS[chart]:
-        prefix = ""
-        env: dict[str, str] = {}
-        for container in _containers(docs):
-            entries = {e["name"]: e.get("value") for e in container.get("env") or []}
-            if any(name.startswith(_prefix_of(spec)) for name in entries):
-                prefix = _prefix_of(spec)
-                env = {k: v for k, v in entries.items() if isinstance(v, str)}
-                break
-        assert prefix, f"no container of {chart} has {spec}'s settings"
-        env = {k: v for k, v in env.items() if k.startswith(prefix)}
-        result = _child(_LOAD, spec, json.dumps(env))
-        assert result.returncode == 0, f"{spec} refused the chart's env:\n{result.stderr[-3000:]}"
-
-
-def _prefix_of(spec: str) -> str:
-    return {
-        "IngestSettings": "INGEST_",
-        "PreprocessSettings": "PREPROCESS_",
-        "TrainerSettings": "TRAINER_",
-        "RegistrySettings": "REGISTRY_",
-        "PredictorSettings": "PREDICTOR_",
-        "SyncSettings": "SERVING_SYNC_",
-    }[spec.rsplit(":", 1)[1]]
+        error = settings_classes[spec][2]
+        assert not error, f"{spec} refused the chart's env: {error}"
 
 
 def test_the_chart_list_covers_every_service_chart() -> None:
