@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections import deque
@@ -30,6 +31,7 @@ from weather_runtime import spans
 from weather_runtime.errors import Unavailable
 from weather_runtime.operations import Cancelled
 
+log = logging.getLogger(__name__)
 BATCH_BYTES = 128 * 1024 * 1024
 BATCHES_AHEAD = 3
 
@@ -90,7 +92,10 @@ def gather_or_release(client: Client, futures: list[Future]) -> list[Any]:
     try:
         return client.gather(futures)  # type: ignore[no-any-return]
     except BaseException:
-        client.cancel(futures)
+        try:
+            client.cancel(futures)
+        except Exception:  # a lost scheduler holds nothing: keep the first error
+            log.warning("could not cancel the futures of a failed compute", exc_info=True)
         raise
 
 
