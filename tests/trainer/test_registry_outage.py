@@ -120,6 +120,50 @@ def test_a_job_finishing_while_the_registry_is_down_registers_once_when_it_retur
         registry.terminate()
 
 
+def test_a_trainer_restarted_while_its_job_waits_registers_the_kept_model_once(
+    demo_archive: Path, tmp_path: Path
+) -> None:
+    port = free_port()
+    registry = start_registry(port, tmp_path)
+    registry.kill()
+    options: dict[str, object] = {
+        "registry_address": registry.address,
+        "registration_timeout_seconds": 120,
+        "isolation": "thread",
+        "auto_resume": True,
+    }
+    trainer = start_trainer(demo_archive, tmp_path / "work", None, **options)
+    try:
+        job_id = trainer.stub.StartTraining(persistence_job(), timeout=60).job.job_id
+        waiting = wait_for(trainer.stub, job_id, lambda j: j.progress.stage == WAITING, 120)
+        model = Path(waiting.artifact_uri.removeprefix("file://")) / "saved_model.pb"
+        exported = model.stat()
+    finally:
+        trainer.stop()  # the waiting job is INTERRUPTED, its model kept
+    registry = start_registry(port, tmp_path)
+    trainer = start_trainer(demo_archive, tmp_path / "work", None, **options)
+    try:
+        job = wait_for(trainer.stub, job_id, lambda j: j.state in ENDED, 120)
+        assert job.state == pb.JOB_STATE_SUCCEEDED, job.error
+        assert job.resumes == 1
+        assert (job.registered_model, job.registered_version) == (MODEL, 1)
+        # registered, not trained again: the same SavedModel file, untouched
+        assert (job.artifact_uri, job.artifact_digest) == (
+            waiting.artifact_uri,
+            waiting.artifact_digest,
+        )
+        assert (model.stat().st_ino, model.stat().st_mtime_ns) == (
+            exported.st_ino,
+            exported.st_mtime_ns,
+        )
+        found = versions(registry.address)
+        assert [v.lineage.training_job_id for v in found] == [job_id]
+        assert found[0].signature.inputs and found[0].signature.outputs
+    finally:
+        trainer.stop()
+        registry.terminate()
+
+
 def test_calls_to_a_stalled_registry_time_out_and_the_retries_still_make_one_version(
     demo_archive: Path, tmp_path: Path
 ) -> None:

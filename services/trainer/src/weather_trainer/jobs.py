@@ -21,6 +21,7 @@ from weather_trainer.spec import (
     ParameterRange,
     SearchSpec,
     SystemScores,
+    TensorInfo,
     TrainSpec,
     TrialResult,
 )
@@ -64,6 +65,9 @@ class JobRecord:
     scores: tuple[LeadScores, ...] = ()
     artifact_uri: str = ""
     artifact_digest: str = ""
+    # the exported model's serving signature: with artifact_uri, all a registration needs
+    signature_inputs: tuple[TensorInfo, ...] = ()
+    signature_outputs: tuple[TensorInfo, ...] = ()
     registered_model: str = ""
     registered_version: int = 0
     dataset_hash: str = ""
@@ -118,6 +122,10 @@ def _lead(data: dict[str, Any]) -> LeadScores:
     )
 
 
+def _tensors(data: Any) -> tuple[TensorInfo, ...]:
+    return tuple(TensorInfo(t["name"], t["dtype"], tuple(t["shape"])) for t in data)
+
+
 def to_json(record: JobRecord) -> str:
     """The record as JSON text."""
 
@@ -141,6 +149,8 @@ def from_json(text: str) -> JobRecord:
             "epochs": tuple(Epoch(**e) for e in data["epochs"]),
             "trials": tuple(TrialResult(**t) for t in data["trials"]),
             "scores": tuple(_lead(s) for s in data["scores"]),
+            "signature_inputs": _tensors(data.get("signature_inputs", ())),
+            "signature_outputs": _tensors(data.get("signature_outputs", ())),
             "error": None
             if error is None
             else OperationError(

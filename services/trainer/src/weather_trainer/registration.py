@@ -17,7 +17,7 @@ from weather_runtime.operations import Cancelled
 from weather_runtime.telemetry import instrumented_channel
 from weather_runtime.tls import ClientTLS
 from weather_trainer.jobs import JobRecord
-from weather_trainer.spec import LeadScores, Outcome, SystemScores, TensorInfo
+from weather_trainer.spec import LeadScores, SystemScores, TensorInfo
 
 DTYPES = {
     "float32": field_pb2.DATA_TYPE_FLOAT32,
@@ -147,11 +147,11 @@ class Registrar:
     def register(
         self,
         record: JobRecord,
-        outcome: Outcome,
         waiting: Callable[[str], None] = lambda message: None,
         cancel: threading.Event | None = None,
     ) -> tuple[str, int]:
-        """Creates the model when missing and a version for the job; returns (name, number).
+        """Creates the model when missing and a version for the job's exported model (its URI,
+        digest, signature, scores and hashes, as the record holds them); returns (name, number).
 
         While the registry is unreachable, waiting(message) is called once and the calls are
         retried until wait_seconds have passed (Unavailable then) or cancel is set (Cancelled).
@@ -171,7 +171,7 @@ class Registrar:
             except grpc.RpcError as exc:
                 if exc.code() != grpc.StatusCode.ALREADY_EXISTS:
                     raise
-            response = self._call("CreateModelVersion", version_request(record, outcome), attempt)
+            response = self._call("CreateModelVersion", version_request(record), attempt)
         except _GaveUp as exc:
             raise Unavailable(
                 f"the registry at {self._address} could not be reached for "
@@ -187,7 +187,7 @@ class Registrar:
         return name, int(version.version)
 
 
-def version_request(record: JobRecord, outcome: Outcome) -> rpb.CreateModelVersionRequest:
+def version_request(record: JobRecord) -> rpb.CreateModelVersionRequest:
     """The job's version; its request_id makes every repeat return the same version."""
     return rpb.CreateModelVersionRequest(
         model_name=model_name(record),
@@ -195,19 +195,19 @@ def version_request(record: JobRecord, outcome: Outcome) -> rpb.CreateModelVersi
         artifact_digest=record.artifact_digest,
         signature=rpb.SignatureSummary(
             signature_name="serving_default",
-            inputs=[_tensor(t) for t in outcome.inputs],
-            outputs=[_tensor(t) for t in outcome.outputs],
+            inputs=[_tensor(t) for t in record.signature_inputs],
+            outputs=[_tensor(t) for t in record.signature_outputs],
         ),
         lineage=lineage_pb2.Lineage(
             dataset=dataset_pb2.DatasetRef(
-                dataset_id=record.spec.dataset_id, content_hash=outcome.dataset_hash
+                dataset_id=record.spec.dataset_id, content_hash=record.dataset_hash
             ),
-            recipe_hash=outcome.recipe_hash,
-            normalisation_stats_hash=outcome.stats_hash,
+            recipe_hash=record.recipe_hash,
+            normalisation_stats_hash=record.stats_hash,
             training_job_id=record.job_id,
             code_version=record.code_version,
         ),
-        metrics=metrics(outcome.scores),
+        metrics=metrics(record.scores),
         tags={"model_family": record.spec.model_family, "job_id": record.job_id},
         description=record.spec.description,
         request_id=f"trainer-job-{record.job_id}",

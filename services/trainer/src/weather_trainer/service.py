@@ -126,6 +126,7 @@ class TrainerService:
                 if (
                     record.state == jobs.RUNNING
                     and record.spec.strategy == "multi_worker_mirrored"
+                    and not _exported(record)  # a resumed job that only registers
                     and (record.job_id, record.resumes) not in self._joined
                 ):
                     self._joined.add((record.job_id, record.resumes))
@@ -393,6 +394,10 @@ class TrainerService:
         hooks = Hooks(on_stage=on_stage, on_epoch=on_epoch, on_trial=on_trial, cancel=cancel)
         workdir = self.store.job_dir(job_id)
         try:
+            if _exported(record):
+                # the trainer stopped while the job registered: its model is kept, not retrained
+                self._register(job_id, update, cancel, resumed=True)
+                return
             client = self._runtime.client() if self._runtime is not None else None
             mirror = self._artifacts.job_url(job_id, "checkpoints") if self._artifacts else ""
             outcome = self._train(
@@ -452,28 +457,43 @@ class TrainerService:
             scores=outcome.scores,
             artifact_uri=artifact,
             artifact_digest=digest,
+            signature_inputs=outcome.inputs,
+            signature_outputs=outcome.outputs,
             dataset_hash=outcome.dataset_hash,
             recipe_hash=outcome.recipe_hash,
             stats_hash=outcome.stats_hash,
             resumed_from_epoch=getattr(outcome, "resumed_from_epoch", resumed_from),
             progress=replace(record.progress, stage="registering", fraction=0.95),
         )
+        self._register(record.job_id, update, cancel)
+
+    def _register(
+        self,
+        job_id: str,
+        update: Callable[..., None],
+        cancel: threading.Event,
+        resumed: bool = False,
+    ) -> None:
+        """Registers the job's exported model (waiting for the registry while it is away); the
+        job then SUCCEEDED. resumed: the model was exported before the trainer restarted."""
+        if resumed:
+            log.info("job %s: registering the model exported before the restart", job_id)
+            update(progress=replace(self.get(job_id).progress, stage="registering", fraction=0.95))
         registered_model, registered_version = "", 0
         if self._registrar is not None:
-            current = self.get(record.job_id)
 
             def waiting(message: str) -> None:
                 # the job stays RUNNING: its model is exported, the registry is awaited
-                log.warning("job %s: %s", record.job_id, message)
-                update(progress=replace(self.get(record.job_id).progress, stage=WAITING))
+                log.warning("job %s: %s", job_id, message)
+                update(progress=replace(self.get(job_id).progress, stage=WAITING))
 
             with spans.step("register version") as span:
                 registered_model, registered_version = self._registrar.register(
-                    current, outcome, waiting=waiting, cancel=cancel
+                    self.get(job_id), waiting=waiting, cancel=cancel
                 )
                 span.set_attribute("model.name", registered_model)
                 span.set_attribute("model.version", registered_version)
-        final = self.get(record.job_id)
+        final = self.get(job_id)
         update(
             state=jobs.SUCCEEDED,
             end_time=now(),
@@ -481,6 +501,11 @@ class TrainerService:
             registered_version=registered_version,
             progress=replace(final.progress, stage="done", fraction=1.0, seconds_left=0.0),
         )
+
+
+def _exported(record: JobRecord) -> bool:
+    """Whether the job's model was exported (and only its registration is left)."""
+    return bool(record.artifact_uri and record.artifact_digest and record.signature_outputs)
 
 
 __all__ = ["Progress", "TrainerService"]
