@@ -25,7 +25,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 sys.path.insert(0, str(ROOT))
 
 from tests.fuzz import seeded, services  # noqa: E402
-from tests.fuzz.harness import Finding, Outcome, Recorder, fuzz_rpc  # noqa: E402
+from tests.fuzz.harness import Finding, Recorder, fuzz_rpc  # noqa: E402
 from tests.fuzz.profiles import BUDGETS, options  # noqa: E402
 from tests.fuzz.strategies import KINDS  # noqa: E402
 
@@ -102,7 +102,7 @@ def run_seeded(
         for target in running.targets:
             for method in target.methods():
                 rpc = f"{target.name}/{method.name}"
-                outcomes: list[Outcome] = []
+                collected = seeded.Collected(method.name)
                 began = time.monotonic()
                 fuzz_rpc(
                     target,
@@ -111,18 +111,17 @@ def run_seeded(
                     options("seeded", profile, scale),
                     recorder,
                     raise_on_finding=False,
-                    on_outcome=outcomes.append,
+                    on_outcome=collected,
                 )
-                ends = seeded.operation_ends(
-                    target.channel, seeded.started_operations(outcomes, method.name)
-                )
-                for problem in seeded.operation_problems(ends):
+                ends = seeded.operation_ends(target.channel, collected.operations)
+                for operation_id, problem in seeded.operation_problems(ends):
+                    example = collected.examples.get(operation_id, "")
                     recorder.findings[(rpc, problem[:120])] = Finding(
-                        rpc, "seeded", problem, "(an accepted mutation's operation)", 0
+                        rpc, "seeded", problem, example, len(example)
                     )
-                codes = Counter(o.label for o in outcomes)
+                codes = Counter(o.label for o in collected.outcomes)
                 report[rpc] = {
-                    "cases": len(outcomes),
+                    "cases": len(collected.outcomes),
                     "seconds": round(time.monotonic() - began, 2),
                     "statuses": dict(sorted(codes.items())),
                     "operations": dict(Counter(code or "OK" for code, _ in ends.values())),

@@ -210,7 +210,7 @@ def fuzz_rpc(
     recorder: Recorder | None = None,
     *,
     raise_on_finding: bool = True,
-    on_outcome: Callable[[Outcome], None] | None = None,
+    on_outcome: Callable[[Outcome, Payload], None] | None = None,
 ) -> None:
     """Runs hypothesis on one RPC with one kind of payload (see strategies.KINDS)."""
     strategy = payloads(
@@ -237,7 +237,7 @@ def fuzz_rpc(
         if recorder is not None:
             recorder.record(rpc, kind, outcome, problems, payload)
         if on_outcome is not None:
-            on_outcome(outcome)
+            on_outcome(outcome, payload)
         if problems and raise_on_finding:
             raise AssertionError(f"{rpc}: " + "; ".join(problems))
 

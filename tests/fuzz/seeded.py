@@ -7,7 +7,7 @@ import shutil
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from weather.trainer.v1 import trainer_service_pb2 as train_pb
 
 from tests.fuzz import services
 from tests.fuzz.harness import TRACE_TEXT, Outcome, Target
+from tests.fuzz.strategies import Payload
 from weather_data.archive import Archive
 from weather_data.cluster import DaskRuntime
 
@@ -216,6 +217,25 @@ _RESPONSES: dict[str, Any] = {
 }
 
 
+@dataclass
+class Collected:
+    """The outcomes of one seeded RPC's calls, and the request that started each operation
+    (fuzz_rpc's on_outcome)."""
+
+    method: str
+    outcomes: list[Outcome] = field(default_factory=list)
+    examples: dict[str, str] = field(default_factory=dict)
+
+    def __call__(self, outcome: Outcome, payload: Payload) -> None:
+        self.outcomes.append(outcome)
+        for operation_id in started_operations([outcome], self.method):
+            self.examples[operation_id] = repr(payload)
+
+    @property
+    def operations(self) -> list[str]:
+        return list(self.examples)
+
+
 def started_operations(outcomes: Sequence[Outcome], method: str) -> list[str]:
     """Operation ids in the successful responses of a preprocess Start call."""
     parse = _RESPONSES.get(method)
@@ -251,10 +271,11 @@ def operation_ends(
     return ended
 
 
-def operation_problems(ends: dict[str, tuple[str, str]]) -> list[str]:
-    """Operations that ended with an unclean code or a stack trace in their message."""
+def operation_problems(ends: dict[str, tuple[str, str]]) -> list[tuple[str, str]]:
+    """(operation id, problem) of operations that ended with an unclean code or a stack trace
+    in their message."""
     return [
-        f"operation {operation_id} ended {code}: {message[:300]!r}"
+        (operation_id, f"operation ended {code}: {message[:300]!r}")
         for operation_id, (code, message) in ends.items()
         if code not in CLEAN_ERRORS or TRACE_TEXT.search(message)
     ]

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.fuzz import seeded, services
-from tests.fuzz.harness import Outcome, fuzz_rpc
+from tests.fuzz.harness import fuzz_rpc
 from tests.fuzz.profiles import options
 from weather_data.cluster import DaskRuntime
 
@@ -45,13 +45,14 @@ def test_every_seeded_rpc_is_fuzzed(running: services.Running) -> None:
 @pytest.mark.parametrize(("group", "method"), CASES)
 def test_seeded_rpc(running: services.Running, group: str, method: str) -> None:
     target = running.target(services.SERVICES[group][0].full_name)
-    outcomes: list[Outcome] = []
-    fuzz_rpc(target, target.method(method), "seeded", options("seeded"), on_outcome=outcomes.append)
-    codes = sorted({o.code.name for o in outcomes})
-    ends = seeded.operation_ends(target.channel, seeded.started_operations(outcomes, method))
+    collected = seeded.Collected(method)
+    fuzz_rpc(target, target.method(method), "seeded", options("seeded"), on_outcome=collected)
+    codes = sorted({o.code.name for o in collected.outcomes})
+    ends = seeded.operation_ends(target.channel, collected.operations)
     ended = sorted({code or "OK" for code, _ in ends.values()})
-    print(f"\n{group}/{method}: {len(outcomes)} cases {codes}, {len(ends)} operations {ended}")
-    assert seeded.operation_problems(ends) == []
+    print(f"\n{group}/{method}: {len(collected.outcomes)} cases {codes}, {ended} operations")
+    problems = seeded.operation_problems(ends)
+    assert problems == [], [(problem, collected.examples[op]) for op, problem in problems]
     # nothing reached ecCodes (this is the first pytest process, where it must not load)
     assert not [m for m in sys.modules if m.split(".")[0] in ("eccodes", "gribapi", "cfgrib")]
     assert "OK" in codes, "no mutation (nor the seed itself) was accepted: the seeds are stale"

@@ -1,4 +1,5 @@
-"""Inputs the fuzzer (tests/fuzz) found answered INTERNAL: now INVALID_ARGUMENT naming the field."""
+"""Inputs the fuzzer (tests/fuzz) found answered INTERNAL (or ending their operation INTERNAL):
+now INVALID_ARGUMENT naming the field."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ from pathlib import Path
 
 import grpc
 from google.protobuf import timestamp_pb2
-from weather.common.v1 import dataset_pb2
+from weather.common.v1 import dataset_pb2, operation_pb2
 from weather.preprocess.v1 import preprocess_service_pb2 as pb
 
-from tests.preprocess.conftest import start_preprocess
+from tests.preprocess.conftest import RunningPreprocess, ref, start_preprocess
 from tests.registry.helpers import rpc_error, violated_fields
 from weather_data.cluster import DaskRuntime, DaskSettings
 
@@ -30,3 +31,24 @@ def test_split_time_outside_pandas_range(tmp_path: Path) -> None:
         running.channel.close()
         running.server.stop(1)
         runtime.close()
+
+
+def test_a_base_period_selecting_no_step_fails_the_analysis_cleanly(
+    preprocess: RunningPreprocess,
+) -> None:
+    """The seeded fuzz: an area mean of anomalies whose base period (252 ns after the epoch)
+    holds no month of the navy winds ended its operation INTERNAL."""
+    request = pb.StartAnalysisRequest(
+        source=ref("navy"),
+        variables=["UWND"],
+        kind=pb.ANALYSIS_KIND_AREA_MEAN,
+        named_region="nino4",
+        of_anomalies=True,
+        base_period=dataset_pb2.TimeRange(
+            start=timestamp_pb2.Timestamp(seconds=0), end=timestamp_pb2.Timestamp(nanos=252066)
+        ),
+    )
+    done = preprocess.run(preprocess.stub.StartAnalysis(request))
+    assert done.operation.state == operation_pb2.OPERATION_STATE_FAILED
+    assert done.operation.error.code == "INVALID_ARGUMENT", done.operation.error
+    assert [p.field for p in done.operation.error.field_problems] == ["base_period"]

@@ -161,6 +161,12 @@ class Analyst:
             _window(request.base_period, "base_period") if request.HasField("base_period") else None
         )
         kind = request.kind
+        uses_base = kind in (pb.ANALYSIS_KIND_CLIMATOLOGY, pb.ANALYSIS_KIND_ANOMALIES) or (
+            kind == pb.ANALYSIS_KIND_AREA_MEAN and request.of_anomalies
+        )
+        if uses_base and base is not None and ds.sel({TIME: slice(*base)}).sizes[TIME] == 0:
+            # found by the seeded fuzz: the climatology's ValueError ended the operation INTERNAL
+            raise InvalidArgument.field("base_period", "selects no time step of the source")
         if kind == pb.ANALYSIS_KIND_CLIMATOLOGY:
             return analysis.climatology(ds, by, base), analysis.climatology_summary
         if kind == pb.ANALYSIS_KIND_ANOMALIES:
