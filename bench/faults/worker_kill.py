@@ -1,16 +1,15 @@
-"""Fault trials: kill -9 a Dask worker at varying moments of an ingest and of a preprocess build.
+"""Fault trials: kill -9 a Dask worker at varying moments of an ingest and of a preprocess build."""
 
-A real `dask scheduler` with two `dask worker` processes, and ingest and preprocess servers on
-loopback computing on it. Each trial starts the operation, waits until a worker executes one of
-its tasks, waits a delay spread over the first half of the undisturbed compute window, SIGKILLs
-that worker, and classifies the outcome: completed (with the undisturbed content hash), failed
-cleanly (UNAVAILABLE, nothing listed, openable or left in the archive) or other. Then the same
-request again, whose hash must equal the undisturbed one. Half the trials run with the
-scheduler's default allowed-failures (the killed worker's tasks run again), half with 0 (the
-first death errs the task). Writes results/worker_kill-<UTC stamp>.json.
-
-    .venv/bin/python bench/faults/worker_kill.py [--trials N]
-"""
+# A real `dask scheduler` with two `dask worker` processes, and ingest and preprocess servers on
+# loopback computing on it. Each trial starts the operation, waits until a worker executes one of
+# its tasks, waits a delay spread over the first half of the undisturbed compute window, SIGKILLs
+# that worker, and classifies the outcome: completed (with the undisturbed content hash), failed
+# cleanly (UNAVAILABLE, nothing listed, openable or left in the archive) or other. Then the same
+# request again, whose hash must equal the undisturbed one. Half the trials run with the
+# scheduler's default allowed-failures (the killed worker's tasks run again), half with 0 (the
+# first death errs the task). Writes results/worker_kill-<UTC stamp>.json.
+#
+#     .venv/bin/python bench/faults/worker_kill.py [--trials N]
 
 from __future__ import annotations
 

@@ -1,11 +1,9 @@
-"""kill -9 a Dask worker mid-ingest: the ingest completes with the undisturbed content hash, or
-fails UNAVAILABLE with nothing visible, and the same request again gives the undisturbed hash.
+"""kill -9 Dask workers mid-ingest: same hash, or UNAVAILABLE and nothing visible; retry matches."""
 
-The cluster is a real `dask scheduler` with two `dask worker` processes (the commands
-`weatherctl up` runs); the kill is a SIGKILL of a worker process seen executing a task of the
-operation, and the scheduler's count of tasks caught on a dying worker proves it landed. The
-helpers here serve tests/preprocess/test_worker_kill.py and bench/faults/worker_kill.py too.
-"""
+# A real `dask scheduler` with two `dask worker` processes (the commands `weatherctl up` runs);
+# a kill is a SIGKILL of a worker process seen executing a task of the operation, and the
+# scheduler's count of tasks caught on a dying worker proves it landed. The helpers here serve
+# tests/preprocess/test_worker_kill.py and bench/faults/worker_kill.py too.
 
 from __future__ import annotations
 

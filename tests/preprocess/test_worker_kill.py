@@ -1,10 +1,7 @@
-"""kill -9 a Dask worker mid-build: the build completes with the undisturbed content and
-statistics hashes, or fails UNAVAILABLE with no dataset, statistics or build record left, and
-the same recipe again gives the undisturbed hashes.
+"""kill -9 a Dask worker mid-build: same hashes, or UNAVAILABLE with nothing left; retry matches."""
 
-A real `dask scheduler` with two `dask worker` processes; the kill helpers are the ingest
-test's (tests/ingest/test_worker_kill.py).
-"""
+# A real `dask scheduler` with two `dask worker` processes; the kill helpers are the ingest
+# test's (tests/ingest/test_worker_kill.py). Nothing left: no dataset, statistics or record.
 
 from __future__ import annotations
 
