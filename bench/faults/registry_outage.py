@@ -1,5 +1,6 @@
 """Fault trials: the registry is down (SIGKILL, or stalled by SIGSTOP) while the trainer finishes a
-job, and comes back a few seconds later; each job must be registered exactly once.
+job, and comes back a few seconds later (in the third variant the trainer restarts meanwhile and
+resumes the waiting job); each job must be registered exactly once.
 
 A real registry process (SQLite) on a fixed port, the trainer's domain service in this process
 (training in a thread, registering over gRPC); per trial: how long the registry was away, the
@@ -20,6 +21,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,7 +47,7 @@ from weather_trainer.registration import Registrar  # noqa: E402
 from weather_trainer.service import WAITING, TrainerService  # noqa: E402
 from weatherctl.launcher import free_port  # noqa: E402
 
-VARIANTS = ("killed", "stalled")
+VARIANTS = ("killed", "stalled", "trainer-restarted")
 CALL_TIMEOUT = 2.0  # the trainer's registry call deadline: a stalled registry times calls out
 SETTLE_SECONDS = 7.0  # after the job ends: longer than the trainer's longest retry delay
 
@@ -65,6 +67,21 @@ class Outcome:
     seconds_to_register_after_return: float
     versions_registered_for_job: int
     versions_of_model: int
+    job_resumes: int
+
+
+class Trainer:
+    """The trainer's domain service in this process; a trial may restart it (close, then a new
+    service over the same job store that resumes interrupted jobs, as TRAINER_AUTO_RESUME)."""
+
+    def __init__(self, make: Callable[[], TrainerService]) -> None:
+        self._make = make
+        self.service = make()
+
+    def restart(self) -> None:
+        self.service.close()
+        self.service = self._make()
+        self.service.recover(auto_resume=True)
 
 
 def versions_of(address: str, model: str) -> list[rpb.ModelVersion]:
@@ -93,13 +110,14 @@ def trial(
     number: int,
     variant: str,
     down: float,
-    service: TrainerService,
+    trainer: Trainer,
     registrar: Registrar,
     folder: Path,
     port: int,
 ) -> Outcome:
     registry = start_registry(port, folder)
     model = f"outage-{number}"
+    service = trainer.service
     try:
         before = Counter(registrar.calls())
         spec = spec_from_pb(
@@ -113,7 +131,7 @@ def trial(
             ),
             service.dataset_step_seconds,
         )
-        if variant == "killed":  # gone before the job reaches registration
+        if variant in ("killed", "trainer-restarted"):  # gone before the job registers
             registry.kill()
             fault_start = time.monotonic()
             record = service.start(spec, "bench")
@@ -141,8 +159,11 @@ def trial(
             "waiting stage",
         )
         reached = service.get(job_id).progress.stage == WAITING
+        if variant == "trainer-restarted":  # the waiting job is INTERRUPTED, resumed at start
+            trainer.restart()
+            service = trainer.service
         time.sleep(down)
-        if variant == "killed":
+        if variant in ("killed", "trainer-restarted"):
             registry = start_registry(port, folder)
         else:
             registry.process.send_signal(signal.SIGCONT)
@@ -168,6 +189,7 @@ def trial(
                 1 for v in found if v.lineage.training_job_id == job_id
             ),
             versions_of_model=len(found),
+            job_resumes=job.resumes,
         )
     finally:
         if registry.process.poll() is None:
@@ -177,7 +199,7 @@ def trial(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=6)
+    parser.add_argument("--trials", type=int, default=9)
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args()
     pick = random.Random(args.seed)
@@ -194,23 +216,25 @@ def main() -> None:
             runtime.close()
         port = free_port()
         registrar = Registrar(f"127.0.0.1:{port}", CALL_TIMEOUT, wait_seconds=600)
-        service = TrainerService(
-            JobStore(folder / "work"),
-            Archive(str(archive)),
-            train=train,
-            validate=validate,
-            registrar=registrar,
-            code_version="bench",
+        trainer = Trainer(
+            lambda: TrainerService(
+                JobStore(folder / "work"),
+                Archive(str(archive)),
+                train=train,
+                validate=validate,
+                registrar=registrar,
+                code_version="bench",
+            )
         )
         try:
             for number in range(1, args.trials + 1):
                 variant = VARIANTS[(number - 1) % len(VARIANTS)]
                 down = round(pick.uniform(1.0, 6.0), 1)
-                outcome = trial(number, variant, down, service, registrar, folder, port)
+                outcome = trial(number, variant, down, trainer, registrar, folder, port)
                 print(json.dumps(asdict(outcome)), flush=True)
                 results.append(outcome)
         finally:
-            service.close()
+            trainer.service.close()
             registrar.close()
     failures: Counter[str] = Counter()
     for outcome in results:
