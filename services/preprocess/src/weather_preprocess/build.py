@@ -17,6 +17,7 @@ from weather_data.cluster import DaskRuntime
 from weather_data.limits import ExtentLimits
 from weather_data.manifest import Manifest
 from weather_data.publish import publish
+from weather_data.store_errors import store_errors
 from weather_preprocess import transform
 from weather_preprocess.recipe import check_recipe, recipe_hash, time_or_none
 from weather_preprocess.statistics import Statistics, compute_statistics
@@ -162,7 +163,11 @@ class Builder:
                 cancel=cancel,
                 extra=extra,
             )
-        self.archive.put_json(_stats_path(statistics.stats_hash), statistics.to_json())
+        # a store that fills up after the commit: a clean error, and the retry (no build record
+        # yet) writes the same content again with its statistics
+        output = manifest.dataset_id
+        with store_errors(self.archive.url, f"writing the statistics of {output}"):
+            self.archive.put_json(_stats_path(statistics.stats_hash), statistics.to_json())
         steps = {name: s.stop - s.start for name, s in splits.items()}
         record = {
             "dataset_id": manifest.dataset_id,
@@ -170,7 +175,8 @@ class Builder:
             "stats_hash": statistics.stats_hash,
             "steps": steps,
         }
-        self.archive.put_json(record_path, json.dumps(record, sort_keys=True))
+        with store_errors(self.archive.url, f"recording the build of {output}"):
+            self.archive.put_json(record_path, json.dumps(record, sort_keys=True))
         progress("done", 1.0)
         return BuildOutcome(manifest, hashed, statistics, steps, reused=False)
 
