@@ -246,3 +246,18 @@ def test_verify_never_hashes_a_folder_swapped_in_from_outside(
     assert outside_digest not in seen_digests
     assert set(results) <= {"VERIFY_RESULT_MATCH", "VERIFY_RESULT_MISSING", "FAILED_PRECONDITION"}
     assert results.get("VERIFY_RESULT_MATCH", 0) > 0
+
+
+def test_checking_a_fifo_does_not_block(site: Site) -> None:
+    """check_open names the file without opening it for reading: a FIFO with no writer (a
+    held ingest source) does not hold the caller."""
+    fifo = site.root / "pipe"
+    os.mkfifo(fifo)
+    normal = site.policy.check(str(fifo), "f")
+    result: list[str] = []
+    checker = threading.Thread(
+        target=lambda: result.append(site.policy.check_open(normal, "f")), daemon=True
+    )
+    checker.start()
+    checker.join(timeout=30)
+    assert result == [str(fifo)]

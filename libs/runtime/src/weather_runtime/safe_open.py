@@ -30,9 +30,10 @@ class Opened:
     is_dir: bool
 
 
-def open_nofollow(real: str) -> int:
-    """A read descriptor of the absolute real path, opened component by component without
-    following any link (Escaped when a component is, or has become, a link)."""
+def open_nofollow(real: str, read: bool = True) -> int:
+    """A descriptor of the absolute real path, opened component by component without following
+    any link (Escaped when a component is, or has become, a link): for reading, or (read=False)
+    an O_PATH one that only names the file. Opening never blocks (a FIFO with no writer)."""
     if not real.startswith("/"):
         raise Escaped(f"{real!r} is not an absolute path")
     parts = [part for part in real.split("/") if part]
@@ -40,7 +41,10 @@ def open_nofollow(real: str) -> int:
     try:
         for index, name in enumerate(parts):
             last = index == len(parts) - 1
-            flags = _NOFOLLOW | (os.O_RDONLY if last else os.O_PATH | os.O_DIRECTORY)
+            if not last:
+                flags = _NOFOLLOW | os.O_PATH | os.O_DIRECTORY
+            else:
+                flags = _NOFOLLOW | (os.O_RDONLY | os.O_NONBLOCK if read else os.O_PATH)
             try:
                 child = os.open(name, flags, dir_fd=fd)
             except OSError as exc:
@@ -49,6 +53,8 @@ def open_nofollow(real: str) -> int:
                 raise
             os.close(fd)
             fd = child
+        if read:  # reads through it block as usual
+            os.set_blocking(fd, True)
         return fd
     except BaseException:
         os.close(fd)
@@ -147,6 +153,8 @@ def _file_opener(real: str, within: Within) -> Callable[[], int]:
         fd = open_nofollow(real)
         try:
             verify(fd, real, within)
+            if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped for a FIFO or a device
+                raise Escaped(f"{real} is no longer a regular file")
         except BaseException:
             os.close(fd)
             raise

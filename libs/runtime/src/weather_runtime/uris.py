@@ -74,7 +74,11 @@ class UriPolicy:
             return normal
         real = self._real(normal, field)
         try:
-            os.close(safe_open.verify(safe_open.open_nofollow(real), real, self.within).fd)
+            fd = safe_open.open_nofollow(real, read=False)  # names it: opens no FIFO, no device
+            try:
+                safe_open.verify(fd, real, self.within)
+            finally:
+                os.close(fd)
         except FileNotFoundError:
             return real  # nothing there (yet): the caller's open reports it
         except safe_open.Escaped as exc:
