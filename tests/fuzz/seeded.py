@@ -3,6 +3,7 @@ process) and well-formed requests naming its datasets, which the seeded fuzz mut
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 import time
@@ -211,6 +212,7 @@ CLEAN_ERRORS = frozenset(
         "UNAVAILABLE",
     }
 )
+_REFERENCE = re.compile(r"[0-9a-f]{32}")  # an error reference: alike problems count once
 _RESPONSES: dict[str, Any] = {
     "StartBuild": pre_pb.StartBuildResponse,
     "StartAnalysis": pre_pb.StartAnalysisResponse,
@@ -275,7 +277,7 @@ def operation_problems(ends: dict[str, tuple[str, str]]) -> list[tuple[str, str]
     """(operation id, problem) of operations that ended with an unclean code or a stack trace
     in their message."""
     return [
-        (operation_id, f"operation ended {code}: {message[:300]!r}")
+        (operation_id, f"operation ended {code}: {_REFERENCE.sub('<ref>', message)[:300]!r}")
         for operation_id, (code, message) in ends.items()
         if code not in CLEAN_ERRORS or TRACE_TEXT.search(message)
     ]

@@ -52,3 +52,27 @@ def test_a_base_period_selecting_no_step_fails_the_analysis_cleanly(
     assert done.operation.state == operation_pb2.OPERATION_STATE_FAILED
     assert done.operation.error.code == "INVALID_ARGUMENT", done.operation.error
     assert [p.field for p in done.operation.error.field_problems] == ["base_period"]
+
+
+def test_an_area_mean_of_a_series_without_a_grid_fails_cleanly(
+    preprocess: RunningPreprocess,
+) -> None:
+    """The seeded fuzz: an analysis stored a Nino 4 series as a new version of its source; the
+    next area mean of that source (no latitude/longitude) ended its operation INTERNAL."""
+    series = pb.StartAnalysisRequest(
+        source=ref("navy"),
+        variables=["UWND"],
+        kind=pb.ANALYSIS_KIND_AREA_MEAN,
+        named_region="nino4",
+        output_dataset_id="fuzz-nino4-series",
+    )
+    done = preprocess.run(preprocess.stub.StartAnalysis(series))
+    assert done.operation.state == operation_pb2.OPERATION_STATE_SUCCEEDED, done.operation.error
+    of_series = pb.StartAnalysisRequest(
+        source=ref("fuzz-nino4-series"), kind=pb.ANALYSIS_KIND_AREA_MEAN, named_region="nino4"
+    )
+    done = preprocess.run(preprocess.stub.StartAnalysis(of_series))
+    assert done.operation.state == operation_pb2.OPERATION_STATE_FAILED
+    assert done.operation.error.code == "INVALID_ARGUMENT", done.operation.error
+    assert [p.field for p in done.operation.error.field_problems] == ["source"]
+    assert "latitude" in done.operation.error.message

@@ -18,6 +18,7 @@ from weather_data.limits import ExtentLimits
 from weather_data.manifest import Manifest
 from weather_data.publish import publish
 from weather_preprocess import analysis
+from weather_preprocess.analysis.grid import require_horizontal_grid, require_time
 from weather_preprocess.build import resolve
 from weather_preprocess.recipe import time_or_none
 from weather_runtime.errors import FieldViolation, InvalidArgument
@@ -161,6 +162,13 @@ class Analyst:
             _window(request.base_period, "base_period") if request.HasField("base_period") else None
         )
         kind = request.kind
+        try:  # a source another analysis wrote (a series without a grid) can lack them
+            require_time(ds)
+            if kind == pb.ANALYSIS_KIND_AREA_MEAN:
+                require_horizontal_grid(ds)
+        except ValueError as exc:
+            # found by the seeded fuzz: the ValueError ended the operation INTERNAL
+            raise InvalidArgument.field("source", f"cannot be analysed this way: {exc}") from None
         uses_base = kind in (pb.ANALYSIS_KIND_CLIMATOLOGY, pb.ANALYSIS_KIND_ANOMALIES) or (
             kind == pb.ANALYSIS_KIND_AREA_MEAN and request.of_anomalies
         )
