@@ -261,3 +261,39 @@ def test_checking_a_fifo_does_not_block(site: Site) -> None:
     checker.start()
     checker.join(timeout=30)
     assert result == [str(fifo)]
+
+
+def test_the_model_server_does_not_scan_a_base_path_swapped_for_a_link(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A reload checked the base path; the folder is then swapped for a link to a folder
+    outside the roots holding another version: the polls skip it, nothing outside loads."""
+    from tests.modelserver.support import (
+        build_saved_model,
+        install_version,
+        start_modelserver,
+        wait_for,
+    )
+
+    built = build_saved_model(tmp_path / "build", 1.0)
+    base = tmp_path / "models" / "m"
+    install_version(base, 1, built)
+    install_version(tmp_path / "outside" / "m", 2, built)
+    running = start_modelserver(
+        model_name="m", model_base_path=str(base), file_system_poll_wait_seconds=0.1
+    )
+    try:
+        assert running.states("m") == {1: "AVAILABLE"}
+        install_version(base, 3, built)  # the control: the polls load what appears inside
+        wait_for(lambda: running.states("m").get(3) == "AVAILABLE", 120, "version 3")
+        caplog.set_level("WARNING", logger="weather_modelserver.manager")
+        _swap_to_link(base, tmp_path / "outside" / "m")
+        wait_for(
+            lambda: "not scanned" in caplog.text and caplog.text.count("not scanned") >= 3,
+            60,
+            "three skipped scans",
+        )
+        assert 2 not in running.states("m")
+        assert running.states("m")[3] == "AVAILABLE"
+    finally:
+        running.stop()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -194,6 +194,16 @@ def check_roots(config: ServerConfig, roots: UriPolicy) -> None:
             problems.extend(exc.violations)
     if problems:
         raise InvalidArgument(problems)
+
+
+def base_checker(roots: UriPolicy) -> Callable[[str], None]:
+    """What the manager calls before each scan of a base path: InvalidArgument when it no longer
+    lies under the roots (a folder swapped for a link to elsewhere since the reload)."""
+
+    def check(base_path: str) -> None:
+        roots.check_open(roots.check(base_path, "base_path"), "base_path")
+
+    return check
 
 
 def _policy_from_proto(entry: model_server_config_pb2.ModelConfig) -> VersionPolicy:

@@ -23,6 +23,7 @@ from weather_runtime.artifacts import digest_record_path, directory_digest, read
 from weather_runtime.domain_metrics import ServingMetrics
 from weather_runtime.errors import (
     FailedPrecondition,
+    InvalidArgument,
     NotFound,
     PreconditionViolation,
     Unavailable,
@@ -94,6 +95,9 @@ class ManagerOptions:
     allow_labels_for_unavailable: bool = False
     load_timeout_seconds: float = 600.0
     require_digest_record: bool = False
+    # raises InvalidArgument when a base path no longer lies under the allowed roots (a folder
+    # swapped for a link after the reload checked it); such a scan is skipped
+    check_base: Callable[[str], None] | None = None
 
 
 @dataclass(eq=False)
@@ -400,6 +404,12 @@ class ServableManager:
             if model is None or not model.active:
                 return
             base_path = model.config.base_path
+        if self.options.check_base is not None:
+            try:
+                self.options.check_base(base_path)
+            except InvalidArgument as exc:
+                log.warning("%s: not scanned, nothing new loaded: %s", name, exc.message)
+                return
         found = find_versions(base_path)  # outside the lock: a slow disk delays no request
         with self._cond:
             if self._models.get(name) is not model or not model.active:

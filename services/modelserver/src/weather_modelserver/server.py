@@ -13,6 +13,7 @@ from tensorflow_serving.apis import (
 )
 
 from weather_modelserver.batching import Batcher, BatchingOptions
+from weather_modelserver.config import base_checker
 from weather_modelserver.core import ModelServer
 from weather_modelserver.manager import ManagerOptions, ServableManager
 from weather_modelserver.metrics import shared_metrics
@@ -29,6 +30,7 @@ MODEL_SERVICE = model_service_pb2.DESCRIPTOR.services_by_name["ModelService"].fu
 def build_modelserver(settings: ModelServerSettings) -> ModelServer:
     """The model server's core with its configured models loaded (waits for the first loads)."""
     metrics = shared_metrics()
+    roots = settings.base_path_policy()
     manager = ServableManager(
         ManagerOptions(
             warmup=settings.enable_model_warmup,
@@ -40,6 +42,7 @@ def build_modelserver(settings: ModelServerSettings) -> ModelServer:
             allow_labels_for_unavailable=settings.allow_version_labels_for_unavailable_models,
             load_timeout_seconds=settings.model_load_timeout_seconds,
             require_digest_record=settings.require_digest_record,
+            check_base=base_checker(roots),
         ),
         metrics,
     )
@@ -60,7 +63,7 @@ def build_modelserver(settings: ModelServerSettings) -> ModelServer:
         if settings.enable_batching
         else None
     )
-    return ModelServer(manager, metrics, batcher, settings.base_path_policy())
+    return ModelServer(manager, metrics, batcher, roots)
 
 
 def build_modelserver_server(

@@ -100,9 +100,11 @@ class ModelServerSettings(ServiceSettings):
 
     allowed_roots: CommaList = Field(
         default_factory=list,
-        description="Folders HandleReloadConfigRequest may name as base paths; any other is "
-        "INVALID_ARGUMENT naming the base_path. Empty: the model base folders of the start-up "
-        "configuration (each model base path's parent, and the model config file's folder).",
+        description="Folders model base paths must lie under: HandleReloadConfigRequest naming "
+        "another is INVALID_ARGUMENT naming the base_path, and a base path that leads elsewhere "
+        "later (swapped for a link) is not scanned. Empty: the model base folders of the "
+        "start-up configuration (each model base path's parent, and the model config file's "
+        "folder).",
     )
 
     @field_validator("allowed_roots", mode="before")
