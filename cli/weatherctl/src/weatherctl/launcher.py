@@ -410,10 +410,13 @@ class DaskProcesses:
         files = ["--tls-ca-file", str(ca), "--tls-cert", str(node.cert_file)]
         return ["--protocol", "tls", *files, "--tls-key", str(node.key_file)]
 
-    def _env(self) -> dict[str, str] | None:
-        if self.tls is None:
-            return None
-        return {**os.environ, "DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION": "True"}
+    def _env(self) -> dict[str, str]:
+        # with every worker gone for good (nannies too), queued tasks fail after two minutes
+        # (the operation ends UNAVAILABLE) instead of waiting for ever
+        env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__NO_WORKERS_TIMEOUT": "120s"}
+        if self.tls is not None:
+            env["DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION"] = "True"
+        return env
 
     def start(self, logs: Path, timeout: float) -> str:
         """Starts them and returns the scheduler address once the workers have joined."""
