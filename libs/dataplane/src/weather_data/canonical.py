@@ -11,6 +11,8 @@ import xarray as xr
 from weather_data import units as cf_units
 from weather_data.chunks import choose_chunks
 from weather_data.region import Region
+from weather_data.timeaxis import TimeDecoding, suggestion
+from weather_data.timeaxis import apply as apply_time_decoding
 from weather_runtime.errors import FieldViolation, InvalidArgument
 
 TIME, LEVEL, LAT, LON, STATION = "time", "level", "latitude", "longitude", "station"
@@ -33,6 +35,7 @@ class Selection:
     levels: tuple[float, ...] = ()
     units: dict[str, str] = field(default_factory=dict)
     reference_year: int = 0
+    time_decoding: TimeDecoding = field(default_factory=TimeDecoding)
 
 
 def _attr(obj: xr.DataArray, name: str) -> str:
@@ -105,6 +108,9 @@ def _find_time(ds: xr.Dataset, selection: Selection) -> xr.Dataset:
                 [f"{selection.reference_year:04d}-{int(m):02d}-15" for m in months]
             )
             return ds.assign_coords({dim: times}).rename({dim: TIME})
+    hint = suggestion(ds)
+    if hint:
+        raise _problem("time_decoding", f"the source has no time axis; {hint}")
     raise _problem("source_uri", "the source has no time axis (no datetime coordinate found)")
 
 
@@ -295,19 +301,30 @@ def _variables(ds: xr.Dataset, selection: Selection) -> xr.Dataset:
     return ds
 
 
-def canonicalize(source: xr.Dataset, selection: Selection) -> xr.Dataset:
+def canonical_axes(source: xr.Dataset, selection: Selection) -> xr.Dataset:
+    """The source on canonical axes (time decoded, axes renamed and normalised), unselected."""
+    ds = apply_time_decoding(source, selection.time_decoding)
+    ds = _find_time(ds, selection)
+    ds = _rename_axes(ds)
+    ds = ds.drop_vars([c for c in ds.coords if c not in ds.dims and not _station_coord(ds, str(c))])
+    ds = _times_ns(ds)
+    _check_times(ds)
+    return _normalise_coords(ds)
+
+
+def canonicalize(
+    source: xr.Dataset, selection: Selection, *, axes_done: bool = False
+) -> xr.Dataset:
     """The canonical lazy dataset of a source: dims time, [level], latitude, longitude (or station).
 
     Latitude ascends, longitude lies in [-180, 180) ascending with duplicated columns dropped,
     levels are in hPa, data are float32 with CF units, missing values NaN. Raises
     InvalidArgument naming the request field at fault (or source_uri for a bad source).
+    axes_done: the source is already canonical_axes' result (sources merged by ingest).
     """
-    ds = _find_time(source, selection)
-    ds = _rename_axes(ds)
-    ds = ds.drop_vars([c for c in ds.coords if c not in ds.dims and not _station_coord(ds, str(c))])
-    ds = _times_ns(ds)
-    _check_times(ds)
-    ds = _normalise_coords(ds)
+    ds = source if axes_done else canonical_axes(source, selection)
+    if axes_done:
+        _check_times(ds)
     ds = _select(ds, selection)
     ds = _variables(ds, selection)
     ds[TIME].attrs = {"standard_name": "time", "axis": "T"}

@@ -9,6 +9,7 @@ from weather.common.v1 import field_pb2
 from weather.ingest.v1 import ingest_service_pb2 as pb
 
 from weather_data.region import Region
+from weather_data.timeaxis import TimeDecoding
 from weather_ingest.append import Step
 from weather_ingest.requests import IngestRequest, build_request
 from weather_ingest.source import SourceOptions
@@ -71,6 +72,19 @@ def ingest_request(request: pb.StartIngestRequest) -> IngestRequest:
             longitude_column=csv.longitude_column or "longitude",
             units=dict(request.units),
         ),
+        time_decoding=time_decoding(request.time_decoding),
+        more_sources=tuple(request.source_uris),
+    )
+
+
+def time_decoding(message: pb.TimeDecoding) -> TimeDecoding:
+    """The domain time decoding hints (all empty when the message is unset)."""
+    return TimeDecoding(
+        variable=message.variable.strip(),
+        units=message.units.strip(),
+        reference_time=message.reference_time.strip(),
+        step_units=message.step_units.strip(),
+        renames=dict(message.renames),
     )
 
 

@@ -6,23 +6,24 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 import fsspec
 import xarray as xr
 
 from weather_data.archive import Archive
-from weather_data.canonical import canonicalize
+from weather_data.canonical import canonical_axes, canonicalize
 from weather_data.cluster import DaskRuntime
 from weather_data.limits import ExtentLimits
 from weather_data.manifest import Manifest
 from weather_data.publish import publish
 from weather_ingest import sources
+from weather_ingest.merge import merge
 from weather_ingest.requests import IngestRequest, check_source_exists
 from weather_ingest.source import CorruptSource, Source
 from weather_runtime.artifacts import local_path
-from weather_runtime.errors import InvalidArgument
+from weather_runtime.errors import FieldViolation, InvalidArgument
 from weather_runtime.operations import Cancelled
 from weather_runtime.uris import UriPolicy
 
@@ -53,26 +54,42 @@ class Ingester:
         self.limits = limits or ExtentLimits()
         self.policy = allowed if isinstance(allowed, UriPolicy) else UriPolicy.build(allowed)
 
-    def precheck(self, request: IngestRequest) -> tuple[str, bool, int]:
-        """Allowed root and existence, without opening: (normalised uri, is_dir, size)."""
-        normal = self.policy.check(request.source_uri, "source_uri")  # text only, no I/O
-        self.policy.check_open(normal, "source_uri")  # links leading out of the roots
-        is_dir, size = check_source_exists(normal)
-        return normal, is_dir, size
+    def precheck(self, request: IngestRequest) -> list[tuple[str, str, bool, int]]:
+        """Allowed root and existence of every source, without opening:
+        (request field, normalised uri, is_dir, size) each."""
+        found = []
+        for field_name, uri in request.sources():
+            normal = self.policy.check(uri, field_name)  # text only, no I/O
+            self.policy.check_open(normal, field_name)  # links leading out of the roots
+            is_dir, size = check_source_exists(normal)
+            found.append((field_name, normal, is_dir, size))
+        return found
 
     @contextmanager
     def open(self, request: IngestRequest) -> Iterator[OpenedSource]:
-        """The canonical lazy dataset of a request's source (a local copy of remote files)."""
-        normal, is_dir, size = self.precheck(request)
-        with _local_copy(self.policy.check_open(normal, "source_uri"), is_dir) as path:
-            source = self._choose(request, normal, path, is_dir)
-            try:
-                raw = source.open(path, request.options)
-            except CorruptSource as exc:
-                raise InvalidArgument.field("source_uri", str(exc)) from None
-            dataset = canonicalize(raw, request.selection)
+        """The canonical lazy dataset of a request's sources (local copies of remote files),
+        merged on their coordinates when there are several."""
+        checked = self.precheck(request)
+        with ExitStack() as stack:
+            parts, fields, chosen = [], [], []
+            for field_name, normal, is_dir, _ in checked:
+                path = stack.enter_context(
+                    _local_copy(self.policy.check_open(normal, field_name), is_dir)
+                )
+                source = self._choose(request, normal, path, is_dir)
+                try:
+                    raw = source.open(path, request.options)
+                except CorruptSource as exc:
+                    raise InvalidArgument.field(field_name, str(exc)) from None
+                try:
+                    parts.append(canonical_axes(raw, request.selection))
+                except InvalidArgument as exc:
+                    raise _relabel(exc, field_name) from None
+                fields.append(field_name)
+                chosen.append(source)
+            dataset = canonicalize(merge(parts, fields), request.selection, axes_done=True)
             self.limits.check(dataset, "the source (after the selection)")
-            yield OpenedSource(dataset, source, size)
+            yield OpenedSource(dataset, chosen[0], sum(size for *_, size in checked))
 
     @staticmethod
     def _choose(request: IngestRequest, uri: str, path: str, is_dir: bool) -> Source:
@@ -109,6 +126,18 @@ class Ingester:
             )
         progress("done", 1.0)
         return manifest
+
+
+def _relabel(error: InvalidArgument, field_name: str) -> InvalidArgument:
+    """The error of one of several sources, naming that source's field instead of source_uri."""
+    if field_name == "source_uri":
+        return error
+    return InvalidArgument(
+        [
+            FieldViolation(field_name if v.field == "source_uri" else v.field, v.description)
+            for v in error.violations
+        ]
+    )
 
 
 @contextmanager

@@ -11,6 +11,8 @@ import pandas as pd
 from weather_data.archive import DATASET_ID
 from weather_data.canonical import Selection
 from weather_data.region import Region
+from weather_data.timeaxis import TimeDecoding
+from weather_data.timeaxis import check as check_time_decoding
 from weather_ingest.source import SourceOptions
 from weather_runtime.errors import FieldViolation, InvalidArgument, NotFound
 from weather_runtime.uris import UriPolicy
@@ -27,6 +29,13 @@ class IngestRequest:
     format: str = ""
     selection: Selection = field(default_factory=Selection)
     options: SourceOptions = field(default_factory=SourceOptions)
+    more_sources: tuple[str, ...] = ()
+
+    def sources(self) -> list[tuple[str, str]]:
+        """(request field, uri) of every source: source_uri, then source_uris[i]."""
+        return [("source_uri", self.source_uri)] + [
+            (f"source_uris[{i}]", uri) for i, uri in enumerate(self.more_sources)
+        ]
 
 
 def check_source_allowed(uri: str, roots: list[str], field_name: str = "source_uri") -> str:
@@ -63,6 +72,8 @@ def build_request(
     units: dict[str, str],
     reference_year: int,
     options: SourceOptions,
+    time_decoding: TimeDecoding | None = None,
+    more_sources: tuple[str, ...] = (),
 ) -> IngestRequest:
     """Checks every field that can be checked without opening the source."""
     problems = _field_problems(dataset_id, format, variables, start, end, region, levels)
@@ -71,6 +82,12 @@ def build_request(
     for name, unit in units.items():
         if not unit.strip():
             problems.append(FieldViolation(f"units[{name!r}]", "must not be empty"))
+    problems += check_time_decoding(time_decoding or TimeDecoding())
+    for index, uri in enumerate(more_sources):
+        if not uri.strip():
+            problems.append(FieldViolation(f"source_uris[{index}]", "must be a path or URL"))
+        elif uri in (source_uri, *more_sources[:index]):
+            problems.append(FieldViolation(f"source_uris[{index}]", "names a source twice"))
     if problems:
         raise InvalidArgument(problems)
     selection = Selection(
@@ -81,8 +98,9 @@ def build_request(
         levels=tuple(levels),
         units=dict(units),
         reference_year=reference_year,
+        time_decoding=time_decoding or TimeDecoding(),
     )
-    return IngestRequest(source_uri, dataset_id, format, selection, options)
+    return IngestRequest(source_uri, dataset_id, format, selection, options, more_sources)
 
 
 def _field_problems(

@@ -49,7 +49,7 @@ class CsvOptions(_message.Message):
     def __init__(self, time_column: _Optional[str] = ..., station_column: _Optional[str] = ..., latitude_column: _Optional[str] = ..., longitude_column: _Optional[str] = ...) -> None: ...
 
 class StartIngestRequest(_message.Message):
-    __slots__ = ("source_uri", "format", "dataset_id", "variables", "time_range", "region", "levels", "units", "reference_year", "csv", "validate_only")
+    __slots__ = ("source_uri", "format", "dataset_id", "variables", "time_range", "region", "levels", "units", "reference_year", "csv", "validate_only", "time_decoding", "source_uris")
     class UnitsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -68,6 +68,8 @@ class StartIngestRequest(_message.Message):
     REFERENCE_YEAR_FIELD_NUMBER: _ClassVar[int]
     CSV_FIELD_NUMBER: _ClassVar[int]
     VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    TIME_DECODING_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_URIS_FIELD_NUMBER: _ClassVar[int]
     source_uri: str
     format: SourceFormat
     dataset_id: str
@@ -79,7 +81,30 @@ class StartIngestRequest(_message.Message):
     reference_year: int
     csv: CsvOptions
     validate_only: bool
-    def __init__(self, source_uri: _Optional[str] = ..., format: _Optional[_Union[SourceFormat, str]] = ..., dataset_id: _Optional[str] = ..., variables: _Optional[_Iterable[str]] = ..., time_range: _Optional[_Union[_dataset_pb2.TimeRange, _Mapping]] = ..., region: _Optional[_Union[_region_pb2.Region, _Mapping]] = ..., levels: _Optional[_Iterable[float]] = ..., units: _Optional[_Mapping[str, str]] = ..., reference_year: _Optional[int] = ..., csv: _Optional[_Union[CsvOptions, _Mapping]] = ..., validate_only: _Optional[bool] = ...) -> None: ...
+    time_decoding: TimeDecoding
+    source_uris: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, source_uri: _Optional[str] = ..., format: _Optional[_Union[SourceFormat, str]] = ..., dataset_id: _Optional[str] = ..., variables: _Optional[_Iterable[str]] = ..., time_range: _Optional[_Union[_dataset_pb2.TimeRange, _Mapping]] = ..., region: _Optional[_Union[_region_pb2.Region, _Mapping]] = ..., levels: _Optional[_Iterable[float]] = ..., units: _Optional[_Mapping[str, str]] = ..., reference_year: _Optional[int] = ..., csv: _Optional[_Union[CsvOptions, _Mapping]] = ..., validate_only: _Optional[bool] = ..., time_decoding: _Optional[_Union[TimeDecoding, _Mapping]] = ..., source_uris: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class TimeDecoding(_message.Message):
+    __slots__ = ("variable", "units", "reference_time", "step_units", "renames")
+    class RenamesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    VARIABLE_FIELD_NUMBER: _ClassVar[int]
+    UNITS_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_TIME_FIELD_NUMBER: _ClassVar[int]
+    STEP_UNITS_FIELD_NUMBER: _ClassVar[int]
+    RENAMES_FIELD_NUMBER: _ClassVar[int]
+    variable: str
+    units: str
+    reference_time: str
+    step_units: str
+    renames: _containers.ScalarMap[str, str]
+    def __init__(self, variable: _Optional[str] = ..., units: _Optional[str] = ..., reference_time: _Optional[str] = ..., step_units: _Optional[str] = ..., renames: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class StartIngestResponse(_message.Message):
     __slots__ = ("operation",)
