@@ -152,7 +152,10 @@ def test_a_version_whose_artifact_does_not_match_its_digest_is_not_served(
     before = _config(stack)
 
     stack.set_alias("production", 2)
+    # the move's own reconciliation may begin before set_alias returns: ask for one that
+    # surely begins after the move was committed
     moved = time.monotonic()
+    sync.request_reconcile()
     wait_for(lambda: sync.reconciled_since(moved), what="a reconciliation after the move")
     assert stack.answer("production") == 1
     assert stack.modelserver.states(MODEL) == {1: "AVAILABLE"}
@@ -296,7 +299,10 @@ def test_a_version_that_fails_to_load_leaves_the_alias_on_the_old_one(
     caplog.set_level(logging.ERROR, logger="weather_predictor.sync.service")
 
     stack.set_alias("production", 2)
+    # the move's own reconciliation may begin before set_alias returns: ask for one that
+    # surely begins after the move was committed
     moved = time.monotonic()
+    sync.request_reconcile()
     wait_for(lambda: sync.reconciled_since(moved), what="a reconciliation after the move")
     assert stack.answer("production") == 1
     assert any("version 2 did not become available" in r.getMessage() for r in caplog.records)

@@ -185,6 +185,11 @@ class ServingSync:
                 self._cond.wait(left)
             return True
 
+    def request_reconcile(self) -> None:
+        """Asks for a full reconciliation now (after the one running, if any), as an event
+        would; reconciled_since(a moment taken before this call) tells when it has run."""
+        self._trigger.set()
+
     def reconciled_since(self, moment: float) -> bool:
         """Whether a reconciliation that began at or after moment (time.monotonic()) succeeded:
         it read the registry after everything committed before moment."""
