@@ -60,13 +60,37 @@ def failure(operation: operation_pb2.OperationStatus) -> str:
     )
 
 
+def _uri(source: str) -> str:
+    return str(Path(source).resolve()) if "://" not in source else source
+
+
+def _pairs(items: list[str] | None, flag: str) -> dict[str, str]:
+    """NAME=VALUE arguments as a dict; argparse-style error for one without '='."""
+    pairs = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"weatherctl: {flag} needs NAME=VALUE, got {item!r}")
+        pairs[name] = value
+    return pairs
+
+
 def ingest_run(stub: ipb_grpc.IngestServiceStub, args: argparse.Namespace) -> int:
+    first, *more = args.source
     request = ipb.StartIngestRequest(
-        source_uri=str(Path(args.source).resolve()) if "://" not in args.source else args.source,
+        source_uri=_uri(first),
+        source_uris=[_uri(s) for s in more],
         dataset_id=args.dataset,
         variables=args.variable or [],
         reference_year=args.reference_year,
-        units=dict(pair.split("=", 1) for pair in args.units or []),
+        units=_pairs(args.units, "--units"),
+        time_decoding=ipb.TimeDecoding(
+            variable=args.time_variable,
+            units=args.time_units,
+            reference_time=args.reference_time,
+            step_units=args.step_units,
+            renames=_pairs(args.rename, "--rename"),
+        ),
     )
     started = stub.StartIngest(request)
     last = follow(stub, started.operation.operation_id, args.quiet, f"ingest {args.dataset}")
@@ -153,12 +177,27 @@ def add_parsers(commands: Any) -> None:
     ingest = commands.add_parser("ingest", help="ingest service commands").add_subparsers(
         dest="cmd", required=True
     )
-    p = ingest.add_parser("run", help="ingest a file or store and wait for it")
-    p.add_argument("source")
+    p = ingest.add_parser("run", help="ingest files or stores (merged into one) and wait for it")
+    p.add_argument("source", nargs="+", help="one or more sources forming one dataset")
     p.add_argument("--dataset", required=True)
     p.add_argument("--variable", action="append")
     p.add_argument("--reference-year", type=int, default=0)
     p.add_argument("--units", action="append", help="VARIABLE=UNITS for sources without units")
+    p.add_argument("--time-variable", default="", help="the variable holding the time axis")
+    p.add_argument(
+        "--time-units",
+        default="",
+        help="its CF units ('hours since 2020-01-01'), or the "
+        "global attribute or variable holding them",
+    )
+    p.add_argument(
+        "--reference-time",
+        default="",
+        help="the time its steps count from (ISO 8601), or the "
+        "global attribute or variable holding it",
+    )
+    p.add_argument("--step-units", default="", help="seconds, minutes, hours or days")
+    p.add_argument("--rename", action="append", help="SOURCE=NEW: rename an axis first")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(handler=ingest_run, service="ingest")
     p = ingest.add_parser("datasets", help="list datasets")
