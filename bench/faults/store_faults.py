@@ -244,6 +244,7 @@ def _build_trials(
     """Preprocess builds (data/recipes/era5-t2m.yaml, the same publish path as an ingest) into
     a full or read-only archive, with the domain code on the Dask cluster."""
     from weather_preprocess.build import Builder
+    from weather_preprocess.convert import recipe_from_pb
     from weather_runtime.errors import DomainError
     from weatherctl.recipes import recipe_from_yaml
 
@@ -257,7 +258,9 @@ def _build_trials(
             def build(output_id: str, builder: Any = builder) -> Any:
                 recipe = recipe_from_yaml(text)
                 recipe.output_dataset_id = output_id
-                return builder.run(recipe, "bench", lambda stage, done: None, threading.Event())
+                return builder.run(
+                    recipe_from_pb(recipe), "bench", lambda stage, done: None, threading.Event()
+                )
 
             ingest_into(store.path, runtime, GRIB, "era5-t2m")
             earlier = build("train-earlier").manifest

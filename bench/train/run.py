@@ -26,6 +26,7 @@ from weather_ingest.ingest import Ingester
 from weather_ingest.requests import build_request
 from weather_ingest.source import SourceOptions
 from weather_preprocess.build import Builder
+from weather_preprocess.convert import recipe_from_pb
 from weather_trainer import fitting, pipeline, scoring
 from weather_trainer.model import FitJob
 from weather_trainer.models import FAMILIES
@@ -62,7 +63,9 @@ def build_archive(folder: Path, runtime: DaskRuntime) -> Archive:
     archive = Archive(str(folder))
     ingester = Ingester(archive, runtime, [str(ROOT / "data" / "demo")])
     ingester.run(request, "bench", lambda stage, done: None, threading.Event())
-    recipe = recipe_from_yaml((ROOT / "data" / "recipes" / "era5-t2m.yaml").read_text())
+    recipe = recipe_from_pb(
+        recipe_from_yaml((ROOT / "data" / "recipes" / "era5-t2m.yaml").read_text())
+    )
     Builder(archive, runtime).run(recipe, "bench", lambda stage, done: None, threading.Event())
     return archive
 

@@ -24,6 +24,7 @@ from tests.preprocess.conftest import DATA, ingest_into
 from weather_data.archive import Archive
 from weather_data.cluster import DaskRuntime
 from weather_preprocess.analyses import Analyst
+from weather_preprocess.convert import analysis_request_from_pb
 from weatherctl import plots
 from weatherctl.main import main
 from weatherctl.progress import ProgressBar
@@ -67,7 +68,9 @@ def navy_archive(tmp_path_factory: pytest.TempPathFactory, dask_runtime: DaskRun
             output_dataset_id=output,
             **extra,  # type: ignore[arg-type]
         )
-        analyst.run(request, "tester", lambda stage, done: None, threading.Event())
+        analyst.run(
+            analysis_request_from_pb(request), "tester", lambda stage, done: None, threading.Event()
+        )
     return folder
 
 

@@ -59,6 +59,7 @@ def seed(folder: Path, runtime: DaskRuntime) -> SeededArchive:
     the services' own domain code on the fuzzers' Dask cluster."""
     from tests.preprocess.conftest import ingest_into
     from weather_preprocess.build import Builder
+    from weather_preprocess.convert import recipe_from_pb
     from weatherctl.recipes import recipe_from_yaml
 
     archive = folder / "archive"
@@ -68,7 +69,10 @@ def seed(folder: Path, runtime: DaskRuntime) -> SeededArchive:
     shutil.copyfile(DATA / "monthly_navy_winds.cdf", source_file)
     ingest_into(archive, runtime, DATA / "monthly_navy_winds.cdf", SOURCE)
     built = Builder(Archive(str(archive)), runtime).run(
-        recipe_from_yaml(RECIPE), "fuzz-seed", lambda stage, done: None, threading.Event()
+        recipe_from_pb(recipe_from_yaml(RECIPE)),
+        "fuzz-seed",
+        lambda stage, done: None,
+        threading.Event(),
     )
     return SeededArchive(archive, incoming, source_file, built.statistics.stats_hash)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dask.array as da
 import numpy as np
 import xarray as xr
-from weather.preprocess.v1 import preprocess_service_pb2 as pb
 
 from weather_preprocess.augment import augment
+from weather_preprocess.domain import Augmentation
 
 
 def _sample() -> xr.Dataset:
@@ -19,7 +19,7 @@ def _sample() -> xr.Dataset:
 
 
 def test_same_seed_same_view_other_index_other_view() -> None:
-    spec = pb.Augmentation(seed=11, crop_latitude=16, crop_longitude=24, noise_std=0.1)
+    spec = Augmentation(seed=11, crop_latitude=16, crop_longitude=24, noise_std=0.1)
     first = augment(_sample(), spec, epoch=0, index=3)
     assert isinstance(first.t2m.data, da.Array), "augmentation must stay lazy"
     again = augment(_sample(), spec, epoch=0, index=3)
@@ -36,5 +36,5 @@ def test_same_seed_same_view_other_index_other_view() -> None:
 
 def test_no_augmentation_is_the_identity() -> None:
     sample = _sample()
-    out = augment(sample, pb.Augmentation(seed=1), epoch=0, index=0)
+    out = augment(sample, Augmentation(seed=1), epoch=0, index=0)
     xr.testing.assert_identical(out, sample)

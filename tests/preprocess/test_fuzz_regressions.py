@@ -26,7 +26,7 @@ def test_split_time_outside_pandas_range(tmp_path: Path) -> None:
         )
         error = rpc_error(running.stub.StartBuild, pb.StartBuildRequest(recipe=recipe))
         assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
-        assert "start" in violated_fields(error)
+        assert "recipe.split.test.start" in violated_fields(error)
     finally:
         running.channel.close()
         running.server.stop(1)

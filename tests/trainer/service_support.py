@@ -21,6 +21,7 @@ from tests.preprocess.conftest import ingest_into
 from weather_data.archive import Archive
 from weather_data.cluster import DaskRuntime
 from weather_preprocess.build import Builder
+from weather_preprocess.convert import recipe_from_pb
 from weather_runtime.identity import with_actor
 from weather_runtime.server import ManagedServer
 from weather_trainer.server import build_trainer_server
@@ -43,7 +44,7 @@ def build_demo_archive(folder: Path, runtime: DaskRuntime) -> Path:
     """The demo's training dataset (recipe data/recipes/era5-t2m.yaml) in a new archive."""
     archive = Archive(str(folder))
     ingest_into(folder, runtime, DATA / "demo" / "era5-2mt-2019-03-uk.grib", "era5-t2m")
-    recipe = recipe_from_yaml((DATA / "recipes" / "era5-t2m.yaml").read_text())
+    recipe = recipe_from_pb(recipe_from_yaml((DATA / "recipes" / "era5-t2m.yaml").read_text()))
     Builder(archive, runtime).run(recipe, "fixture", lambda stage, done: None, threading.Event())
     return folder
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 import pandas as pd
 import xarray as xr
-from weather.preprocess.v1 import preprocess_service_pb2 as pb
 
 from weather_data.archive import DATASET_ID, Archive
 from weather_data.canonical import TIME
@@ -20,22 +19,12 @@ from weather_data.publish import publish
 from weather_preprocess import analysis
 from weather_preprocess.analysis.grid import require_horizontal_grid, require_time
 from weather_preprocess.build import resolve
-from weather_preprocess.recipe import time_or_none
+from weather_preprocess.domain import AnalysisKind, AnalysisRequest, TimeRange
 from weather_runtime.errors import FieldViolation, InvalidArgument
 
 Progress = Callable[[str, float], None]
-KIND_NAMES = {
-    pb.ANALYSIS_KIND_CLIMATOLOGY: "climatology",
-    pb.ANALYSIS_KIND_ANOMALIES: "anomalies",
-    pb.ANALYSIS_KIND_TREND: "trend",
-    pb.ANALYSIS_KIND_AREA_MEAN: "area-mean",
-    pb.ANALYSIS_KIND_EXTREMES: "extremes",
-}
-_CALENDAR: dict[int, analysis.CalendarKey] = {
-    pb.CALENDAR_KEY_UNSPECIFIED: "month",
-    pb.CALENDAR_KEY_MONTH: "month",
-    pb.CALENDAR_KEY_DAY_OF_YEAR: "dayofyear",
-    pb.CALENDAR_KEY_HOUR: "hour",
+KIND_NAMES: dict[AnalysisKind, str] = {
+    kind: str(kind.value) for kind in AnalysisKind if kind != AnalysisKind.UNSPECIFIED
 }
 
 
@@ -48,22 +37,20 @@ class AnalysisOutcome:
     series: list[tuple[pd.Timestamp, dict[str, float]]]
 
 
-def output_id(request: pb.StartAnalysisRequest) -> str:
+def output_id(request: AnalysisRequest) -> str:
     return (
         request.output_dataset_id
         or f"{request.source.dataset_id}-{KIND_NAMES.get(request.kind, 'analysis')}"
     )
 
 
-def check_request(request: pb.StartAnalysisRequest) -> None:
+def check_request(request: AnalysisRequest) -> None:
     """Field checks that need no data; INVALID_ARGUMENT names every bad field."""
     problems = []
     if request.kind not in KIND_NAMES:
         problems.append(
             FieldViolation("kind", "must be CLIMATOLOGY, ANOMALIES, TREND, AREA_MEAN or EXTREMES")
         )
-    if request.calendar not in _CALENDAR:
-        problems.append(FieldViolation("calendar", "unknown calendar key"))
     if not DATASET_ID.match(request.source.dataset_id):
         problems.append(FieldViolation("source.dataset_id", "must name an archive dataset"))
     if not DATASET_ID.match(output_id(request)):
@@ -79,16 +66,16 @@ def check_request(request: pb.StartAnalysisRequest) -> None:
         raise InvalidArgument(problems)
 
 
-def _region_problems(request: pb.StartAnalysisRequest) -> list[FieldViolation]:
+def _region_problems(request: AnalysisRequest) -> list[FieldViolation]:
     problems: list[FieldViolation] = []
-    if request.named_region and request.HasField("region"):
+    if request.named_region and request.region is not None:
         problems.append(FieldViolation("named_region", "give region or named_region, not both"))
     elif request.named_region:
         try:
             analysis.named_region(request.named_region)
         except ValueError as exc:
             problems.append(FieldViolation("named_region", str(exc)))
-    if request.HasField("region"):
+    if request.region is not None:
         try:
             _region(request)
         except ValueError as exc:
@@ -96,17 +83,17 @@ def _region_problems(request: pb.StartAnalysisRequest) -> list[FieldViolation]:
     return problems
 
 
-def _region(request: pb.StartAnalysisRequest) -> analysis.Region:
+def _region(request: AnalysisRequest) -> analysis.Region:
     if request.named_region:
         return analysis.named_region(request.named_region)
-    if request.HasField("region"):
+    if request.region is not None:
         r = request.region
         return analysis.Region(r.lat_min, r.lat_max, r.lon_min, r.lon_max)
     return analysis.GLOBAL
 
 
-def _window(message: object, field: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
-    start, end = time_or_none(message, "start"), time_or_none(message, "end")
+def _window(part: TimeRange, field: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    start, end = part.start, part.end
     if start is None or end is None:
         return None
     if end <= start:
@@ -124,7 +111,7 @@ class Analyst:
         self.runtime = runtime
         self.limits = limits or ExtentLimits()
 
-    def prepare(self, request: pb.StartAnalysisRequest) -> Manifest:
+    def prepare(self, request: AnalysisRequest) -> Manifest:
         """Checks the request and its input now (no data read); returns the input manifest."""
         check_request(request)
         source = resolve(
@@ -136,7 +123,7 @@ class Analyst:
         self._input(request, source)
         return source
 
-    def _input(self, request: pb.StartAnalysisRequest, source: Manifest) -> xr.Dataset:
+    def _input(self, request: AnalysisRequest, source: Manifest) -> xr.Dataset:
         ds = self.archive.open(source)
         missing = [(i, n) for i, n in enumerate(request.variables) if n not in ds.data_vars]
         if missing:
@@ -145,7 +132,7 @@ class Analyst:
             )
         if request.variables:
             ds = ds[list(request.variables)]
-        if request.HasField("period"):
+        if request.period is not None:
             window = _window(request.period, "period")
             if window is not None:
                 ds = ds.sel({TIME: slice(*window)})
@@ -155,35 +142,35 @@ class Analyst:
         return ds
 
     def _compute(
-        self, request: pb.StartAnalysisRequest, ds: xr.Dataset
+        self, request: AnalysisRequest, ds: xr.Dataset
     ) -> tuple[xr.Dataset, Callable[[xr.Dataset], dict[str, float]]]:
-        by = _CALENDAR[request.calendar]
+        by = request.calendar
         base = (
-            _window(request.base_period, "base_period") if request.HasField("base_period") else None
+            _window(request.base_period, "base_period") if request.base_period is not None else None
         )
         kind = request.kind
         try:  # a source another analysis wrote (a series without a grid) can lack them
             require_time(ds)
-            if kind == pb.ANALYSIS_KIND_AREA_MEAN:
+            if kind == AnalysisKind.AREA_MEAN:
                 require_horizontal_grid(ds)
         except ValueError as exc:
             # found by the seeded fuzz: the ValueError ended the operation INTERNAL
             raise InvalidArgument.field("source", f"cannot be analysed this way: {exc}") from None
-        uses_base = kind in (pb.ANALYSIS_KIND_CLIMATOLOGY, pb.ANALYSIS_KIND_ANOMALIES) or (
-            kind == pb.ANALYSIS_KIND_AREA_MEAN and request.of_anomalies
+        uses_base = kind in (AnalysisKind.CLIMATOLOGY, AnalysisKind.ANOMALIES) or (
+            kind == AnalysisKind.AREA_MEAN and request.of_anomalies
         )
         if uses_base and base is not None and ds.sel({TIME: slice(*base)}).sizes[TIME] == 0:
             # found by the seeded fuzz: the climatology's ValueError ended the operation INTERNAL
             raise InvalidArgument.field("base_period", "selects no time step of the source")
-        if kind == pb.ANALYSIS_KIND_CLIMATOLOGY:
+        if kind == AnalysisKind.CLIMATOLOGY:
             return analysis.climatology(ds, by, base), analysis.climatology_summary
-        if kind == pb.ANALYSIS_KIND_ANOMALIES:
+        if kind == AnalysisKind.ANOMALIES:
             return analysis.anomalies(
                 ds, analysis.climatology(ds, by, base), by
             ), analysis.anomaly_summary
-        if kind == pb.ANALYSIS_KIND_TREND:
+        if kind == AnalysisKind.TREND:
             return analysis.linear_trend(ds, per="year"), analysis.trend_summary
-        if kind == pb.ANALYSIS_KIND_AREA_MEAN:
+        if kind == AnalysisKind.AREA_MEAN:
             values = (
                 analysis.anomalies(ds, analysis.climatology(ds, by, base), by)
                 if request.of_anomalies
@@ -197,7 +184,7 @@ class Analyst:
 
     def run(
         self,
-        request: pb.StartAnalysisRequest,
+        request: AnalysisRequest,
         actor: str,
         progress: Progress,
         cancel: threading.Event,
@@ -223,7 +210,7 @@ class Analyst:
         stored = self.archive.open(manifest)
         summary = {k: float(v) for k, v in summarise(stored).items()}
         series: list[tuple[pd.Timestamp, dict[str, float]]] = []
-        if request.kind == pb.ANALYSIS_KIND_AREA_MEAN:
+        if request.kind == AnalysisKind.AREA_MEAN:
             loaded = stored.load()
             for index, moment in enumerate(pd.DatetimeIndex(loaded[TIME].values)):
                 series.append(

@@ -5,14 +5,12 @@ from __future__ import annotations
 import dask.array as da
 import numpy as np
 import xarray as xr
-from weather.preprocess.v1 import preprocess_service_pb2 as pb
 
 from weather_data.canonical import LAT, LON
+from weather_preprocess.domain import Augmentation
 
 
-def augment(
-    sample: xr.Dataset, augmentation: pb.Augmentation, epoch: int, index: int
-) -> xr.Dataset:
+def augment(sample: xr.Dataset, augmentation: Augmentation, epoch: int, index: int) -> xr.Dataset:
     """The augmented view of one training sample; the same (seed, epoch, index) gives the same view.
 
     Crops pick a random window of crop_latitude x crop_longitude cells; noise adds Gaussian noise

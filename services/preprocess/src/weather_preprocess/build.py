@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 import pandas as pd
 import xarray as xr
-from weather.preprocess.v1 import preprocess_service_pb2 as pb
 
 from weather_data.archive import Archive
 from weather_data.canonical import ORDER, TIME
@@ -19,7 +18,8 @@ from weather_data.manifest import Manifest
 from weather_data.publish import publish
 from weather_data.store_errors import store_errors
 from weather_preprocess import transform
-from weather_preprocess.recipe import check_recipe, recipe_hash, time_or_none
+from weather_preprocess.domain import Recipe, Split
+from weather_preprocess.recipe import check_recipe, recipe_hash
 from weather_preprocess.statistics import Statistics, compute_statistics
 from weather_runtime import spans
 from weather_runtime.errors import (
@@ -31,7 +31,6 @@ from weather_runtime.errors import (
 from weather_runtime.operations import Cancelled
 
 Progress = Callable[[str, float], None]
-SPLITS = ("train", "validation", "test")
 
 
 @dataclass(frozen=True)
@@ -73,15 +72,11 @@ def load_statistics(archive: Archive, stats_hash: str) -> Statistics:
     return Statistics.from_json(text)
 
 
-def _split_steps(ds: xr.Dataset, split: pb.Split) -> dict[str, slice]:
+def _split_steps(ds: xr.Dataset, split: Split) -> dict[str, slice]:
     times = pd.DatetimeIndex(ds[TIME].values)
     found = {}
-    for name in SPLITS:
-        if not split.HasField(name):
-            continue
-        part = getattr(split, name)
-        start, end = time_or_none(part, "start"), time_or_none(part, "end")
-        chosen = (times >= start) & (times < end)
+    for name, part in split.parts().items():  # checked: each has a start before its end
+        chosen = (times >= part.start) & (times < part.end)
         if not chosen.any():
             raise InvalidArgument.field(f"recipe.split.{name}", "selects no time step of the data")
         where = chosen.nonzero()[0]
@@ -99,7 +94,7 @@ class Builder:
         self.runtime = runtime
         self.limits = limits or ExtentLimits()
 
-    def plan(self, recipe: pb.Recipe) -> tuple[Manifest, str, xr.Dataset, dict[str, slice]]:
+    def plan(self, recipe: Recipe) -> tuple[Manifest, str, xr.Dataset, dict[str, slice]]:
         """Checks the recipe against its input and lays out the lazy pipeline (no data read):
         (input manifest, recipe hash, output dataset, split positions)."""
         check_recipe(recipe)
@@ -120,7 +115,7 @@ class Builder:
         return source, recipe_hash(recipe), ds, _split_steps(ds, recipe.split)
 
     def run(
-        self, recipe: pb.Recipe, actor: str, progress: Progress, cancel: threading.Event
+        self, recipe: Recipe, actor: str, progress: Progress, cancel: threading.Event
     ) -> BuildOutcome:
         with spans.step("build: plan"):
             source, hashed, ds, splits = self.plan(recipe)

@@ -6,14 +6,13 @@ import logging
 import threading
 from collections.abc import Callable
 
-from weather.preprocess.v1 import preprocess_service_pb2 as pb
-
 from weather_data.archive import Archive
 from weather_data.cluster import DaskRuntime
 from weather_data.limits import ExtentLimits
 from weather_data.manifest import Manifest
 from weather_preprocess.analyses import AnalysisOutcome, Analyst
 from weather_preprocess.build import Builder, BuildOutcome, load_statistics
+from weather_preprocess.domain import AnalysisRequest, Recipe
 from weather_preprocess.statistics import Statistics
 from weather_runtime.domain_metrics import ArchiveMetrics
 from weather_runtime.operations import Operations, Snapshot
@@ -45,7 +44,7 @@ class PreprocessService:
         )
         self.metrics = ArchiveMetrics()
 
-    def start_build(self, recipe: pb.Recipe, actor: str) -> Snapshot[Outcome]:
+    def start_build(self, recipe: Recipe, actor: str) -> Snapshot[Outcome]:
         """Checks the recipe and its input now, then queues the build."""
         self.builder.plan(recipe)
 
@@ -59,7 +58,7 @@ class PreprocessService:
             work, "build", caller=actor, **{"dataset.id": recipe.output_dataset_id}
         )
 
-    def start_analysis(self, request: pb.StartAnalysisRequest, actor: str) -> Snapshot[Outcome]:
+    def start_analysis(self, request: AnalysisRequest, actor: str) -> Snapshot[Outcome]:
         """Checks the request and its input now, then queues the analysis."""
         self.analyst.prepare(request)
 
@@ -67,7 +66,7 @@ class PreprocessService:
             return self.analyst.run(request, actor, progress, cancel)
 
         return self.operations.submit(
-            work, "analysis", caller=actor, **{"analysis.kind": pb.AnalysisKind.Name(request.kind)}
+            work, "analysis", caller=actor, **{"analysis.kind": request.kind.value}
         )
 
     def _count_written(self, manifest: Manifest, kind: str) -> None:

@@ -26,13 +26,15 @@ class PreprocessServicer(pb_grpc.PreprocessServiceServicer):
     ) -> pb.StartBuildResponse:
         if not request.HasField("recipe"):
             raise InvalidArgument.field("recipe", "is required")
-        snapshot = self.service.start_build(request.recipe, caller(context))
+        snapshot = self.service.start_build(convert.recipe_from_pb(request.recipe), caller(context))
         return pb.StartBuildResponse(operation=snapshot_to_pb(snapshot))
 
     def StartAnalysis(
         self, request: pb.StartAnalysisRequest, context: grpc.ServicerContext
     ) -> pb.StartAnalysisResponse:
-        snapshot = self.service.start_analysis(request, caller(context))
+        snapshot = self.service.start_analysis(
+            convert.analysis_request_from_pb(request), caller(context)
+        )
         return pb.StartAnalysisResponse(operation=snapshot_to_pb(snapshot))
 
     def GetOperation(

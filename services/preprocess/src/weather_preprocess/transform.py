@@ -5,15 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import xarray as xr
-from weather.preprocess.v1 import preprocess_service_pb2 as pb
 
 from weather_data.canonical import LAT, LEVEL, LON, TIME, select_region
 from weather_data.region import Region
-from weather_preprocess.recipe import time_or_none
+from weather_preprocess.domain import DerivedKind, DerivedVariable, Recipe, VariableSpec
 from weather_runtime.errors import FieldViolation, InvalidArgument
 
 
-def select_variables(ds: xr.Dataset, specs: list[pb.VariableSpec]) -> xr.Dataset:
+def select_variables(ds: xr.Dataset, specs: list[VariableSpec]) -> xr.Dataset:
     """Keeps the named variables (and their levels); all when specs is empty."""
     if not specs:
         return ds
@@ -55,8 +54,8 @@ def select_variables(ds: xr.Dataset, specs: list[pb.VariableSpec]) -> xr.Dataset
     return xr.merge(parts, combine_attrs="drop_conflicts")
 
 
-def select_area(ds: xr.Dataset, recipe: pb.Recipe) -> xr.Dataset:
-    if not recipe.HasField("region"):
+def select_area(ds: xr.Dataset, recipe: Recipe) -> xr.Dataset:
+    if recipe.region is None:
         return ds
     r = recipe.region
     try:
@@ -69,28 +68,27 @@ def select_area(ds: xr.Dataset, recipe: pb.Recipe) -> xr.Dataset:
     return ds
 
 
-def select_period(ds: xr.Dataset, recipe: pb.Recipe) -> xr.Dataset:
-    if not recipe.HasField("period"):
+def select_period(ds: xr.Dataset, recipe: Recipe) -> xr.Dataset:
+    if recipe.period is None:
         return ds
-    start, end = time_or_none(recipe.period, "start"), time_or_none(recipe.period, "end")
+    start, end = recipe.period.start, recipe.period.end
     ds = ds.sel({TIME: slice(start, (end - pd.Timedelta(1, "ns")) if end is not None else None)})
     if ds.sizes[TIME] == 0:
         raise InvalidArgument.field("recipe.period", "selects no time step of the input")
     return ds
 
 
-def regrid(ds: xr.Dataset, recipe: pb.Recipe) -> xr.Dataset:
+def regrid(ds: xr.Dataset, recipe: Recipe) -> xr.Dataset:
     """Block means (coarsen) or bilinear interpolation to a regular grid."""
-    if not recipe.HasField("regrid"):
+    if recipe.regrid is None:
         return ds
-    which = recipe.regrid.WhichOneof("method")
-    if which == "coarsen":
-        c = recipe.regrid.coarsen
+    c = recipe.regrid.coarsen
+    if c is not None:
         if c.latitude_factor > ds.sizes[LAT] or c.longitude_factor > ds.sizes[LON]:
             raise InvalidArgument.field("recipe.regrid.coarsen", "factors exceed the grid")
         out = ds.coarsen({LAT: c.latitude_factor, LON: c.longitude_factor}, boundary="trim").mean()
     else:
-        step = recipe.regrid.resolution_degrees
+        step = float(recipe.regrid.resolution_degrees or 0)
         lat = ds[LAT].values
         lon = ds[LON].values
         new_lat = np.arange(np.ceil(lat.min() / step) * step, lat.max() + 1e-9, step)
@@ -105,10 +103,10 @@ def regrid(ds: xr.Dataset, recipe: pb.Recipe) -> xr.Dataset:
     return out.astype("float32")
 
 
-def add_derived(ds: xr.Dataset, derived: list[pb.DerivedVariable]) -> xr.Dataset:
+def add_derived(ds: xr.Dataset, derived: list[DerivedVariable]) -> xr.Dataset:
     """Adds wind speed and time-of-day / day-of-year encodings."""
     for index, item in enumerate(derived):
-        if item.kind == pb.DERIVED_KIND_WIND_SPEED:
+        if item.kind == DerivedKind.WIND_SPEED:
             missing = [n for n in (item.u, item.v) if n not in ds.data_vars]
             if missing:
                 raise InvalidArgument.field(
@@ -122,7 +120,7 @@ def add_derived(ds: xr.Dataset, derived: list[pb.DerivedVariable]) -> xr.Dataset
             ds[item.name or "wind_speed"] = speed
         else:
             times = pd.DatetimeIndex(ds[TIME].values)
-            if item.kind == pb.DERIVED_KIND_TIME_OF_DAY:
+            if item.kind == DerivedKind.TIME_OF_DAY:
                 angle = 2 * np.pi * np.asarray(times.hour + times.minute / 60) / 24
                 base = item.name or "time_of_day"
             else:
