@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC
 
 import pandas as pd
@@ -28,8 +29,15 @@ def timestamp(moment: object) -> timestamp_pb2.Timestamp:
     return message
 
 
+def value_counts(manifest: Manifest) -> dict[str, int]:
+    """Number of values of each variable: the product of its dimension sizes."""
+    sizes = {d.name: d.size for d in manifest.dimensions}
+    return {v.name: math.prod(sizes.get(d, 0) for d in v.dims) for v in manifest.variables}
+
+
 def manifest_to_pb(manifest: Manifest, store_url: str) -> manifest_pb2.DatasetManifest:
     """The message of a manifest whose data lives at store_url."""
+    values = value_counts(manifest)
     message = manifest_pb2.DatasetManifest(
         ref=dataset_pb2.DatasetRef(
             dataset_id=manifest.dataset_id, content_hash=manifest.content_hash
@@ -46,6 +54,8 @@ def manifest_to_pb(manifest: Manifest, store_url: str) -> manifest_pb2.DatasetMa
                 dtype=field_pb2.DATA_TYPE_FLOAT32,
                 chunks=list(v.chunks),
                 missing_count=v.missing_count,
+                value_count=values[v.name],
+                missing_fraction=v.missing_count / values[v.name] if values[v.name] else 0.0,
             )
             for v in manifest.variables
         ],
@@ -68,6 +78,7 @@ def manifest_to_pb(manifest: Manifest, store_url: str) -> manifest_pb2.DatasetMa
         create_time=timestamp(manifest.create_time),
         created_by=manifest.created_by,
         size_bytes=manifest.size_bytes,
+        missing_count=sum(v.missing_count for v in manifest.variables),
     )
     if manifest.time_start:
         message.time_range.start.CopyFrom(timestamp(manifest.time_start))

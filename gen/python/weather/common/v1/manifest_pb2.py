@@ -28,7 +28,7 @@ from weather.common.v1 import dataset_pb2 as weather_dot_common_dot_v1_dot_datas
 from weather.common.v1 import field_pb2 as weather_dot_common_dot_v1_dot_field__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n weather/common/v1/manifest.proto\x12\x11weather.common.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fweather/common/v1/dataset.proto\x1a\x1dweather/common/v1/field.proto\"\x9f\x01\n\x0cVariableInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05units\x18\x02 \x01(\t\x12\x11\n\tlong_name\x18\x03 \x01(\t\x12\x0c\n\x04\x64ims\x18\x04 \x03(\t\x12*\n\x05\x64type\x18\x05 \x01(\x0e\x32\x1b.weather.common.v1.DataType\x12\x0e\n\x06\x63hunks\x18\x06 \x03(\x03\x12\x15\n\rmissing_count\x18\x07 \x01(\x03\"\x7f\n\rDimensionInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12)\n\x04kind\x18\x02 \x01(\x0e\x32\x1b.weather.common.v1.AxisKind\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\r\n\x05units\x18\x04 \x01(\t\x12\x0b\n\x03min\x18\x05 \x01(\x01\x12\x0b\n\x03max\x18\x06 \x01(\x01\"=\n\nSourceInfo\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\"\xdc\x03\n\x0f\x44\x61tasetManifest\x12*\n\x03ref\x18\x01 \x01(\x0b\x32\x1d.weather.common.v1.DatasetRef\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x13\n\x0bparent_hash\x18\x03 \x01(\t\x12\x11\n\tstore_uri\x18\x04 \x01(\t\x12\x32\n\tvariables\x18\x05 \x03(\x0b\x32\x1f.weather.common.v1.VariableInfo\x12\x34\n\ndimensions\x18\x06 \x03(\x0b\x32 .weather.common.v1.DimensionInfo\x12\x30\n\ntime_range\x18\x07 \x01(\x0b\x32\x1c.weather.common.v1.TimeRange\x12\x12\n\ntime_steps\x18\x08 \x01(\x03\x12,\n\ttime_step\x18\t \x01(\x0b\x32\x19.google.protobuf.Duration\x12-\n\x06source\x18\n \x01(\x0b\x32\x1d.weather.common.v1.SourceInfo\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncreated_by\x18\x0c \x01(\t\x12\x12\n\nsize_bytes\x18\r \x01(\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n weather/common/v1/manifest.proto\x12\x11weather.common.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fweather/common/v1/dataset.proto\x1a\x1dweather/common/v1/field.proto\"\xce\x01\n\x0cVariableInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05units\x18\x02 \x01(\t\x12\x11\n\tlong_name\x18\x03 \x01(\t\x12\x0c\n\x04\x64ims\x18\x04 \x03(\t\x12*\n\x05\x64type\x18\x05 \x01(\x0e\x32\x1b.weather.common.v1.DataType\x12\x0e\n\x06\x63hunks\x18\x06 \x03(\x03\x12\x15\n\rmissing_count\x18\x07 \x01(\x03\x12\x13\n\x0bvalue_count\x18\x08 \x01(\x03\x12\x18\n\x10missing_fraction\x18\t \x01(\x01\"\x7f\n\rDimensionInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12)\n\x04kind\x18\x02 \x01(\x0e\x32\x1b.weather.common.v1.AxisKind\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\r\n\x05units\x18\x04 \x01(\t\x12\x0b\n\x03min\x18\x05 \x01(\x01\x12\x0b\n\x03max\x18\x06 \x01(\x01\"=\n\nSourceInfo\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\"\xf3\x03\n\x0f\x44\x61tasetManifest\x12*\n\x03ref\x18\x01 \x01(\x0b\x32\x1d.weather.common.v1.DatasetRef\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x13\n\x0bparent_hash\x18\x03 \x01(\t\x12\x11\n\tstore_uri\x18\x04 \x01(\t\x12\x32\n\tvariables\x18\x05 \x03(\x0b\x32\x1f.weather.common.v1.VariableInfo\x12\x34\n\ndimensions\x18\x06 \x03(\x0b\x32 .weather.common.v1.DimensionInfo\x12\x30\n\ntime_range\x18\x07 \x01(\x0b\x32\x1c.weather.common.v1.TimeRange\x12\x12\n\ntime_steps\x18\x08 \x01(\x03\x12,\n\ttime_step\x18\t \x01(\x0b\x32\x19.google.protobuf.Duration\x12-\n\x06source\x18\n \x01(\x0b\x32\x1d.weather.common.v1.SourceInfo\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncreated_by\x18\x0c \x01(\t\x12\x12\n\nsize_bytes\x18\r \x01(\x03\x12\x15\n\rmissing_count\x18\x0e \x01(\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,11 +36,11 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'weather.common.v1.manifest_
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_VARIABLEINFO']._serialized_start=185
-  _globals['_VARIABLEINFO']._serialized_end=344
-  _globals['_DIMENSIONINFO']._serialized_start=346
-  _globals['_DIMENSIONINFO']._serialized_end=473
-  _globals['_SOURCEINFO']._serialized_start=475
-  _globals['_SOURCEINFO']._serialized_end=536
-  _globals['_DATASETMANIFEST']._serialized_start=539
-  _globals['_DATASETMANIFEST']._serialized_end=1015
+  _globals['_VARIABLEINFO']._serialized_end=391
+  _globals['_DIMENSIONINFO']._serialized_start=393
+  _globals['_DIMENSIONINFO']._serialized_end=520
+  _globals['_SOURCEINFO']._serialized_start=522
+  _globals['_SOURCEINFO']._serialized_end=583
+  _globals['_DATASETMANIFEST']._serialized_start=586
+  _globals['_DATASETMANIFEST']._serialized_end=1085
 # @@protoc_insertion_point(module_scope)

@@ -13,7 +13,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class VariableInfo(_message.Message):
-    __slots__ = ("name", "units", "long_name", "dims", "dtype", "chunks", "missing_count")
+    __slots__ = ("name", "units", "long_name", "dims", "dtype", "chunks", "missing_count", "value_count", "missing_fraction")
     NAME_FIELD_NUMBER: _ClassVar[int]
     UNITS_FIELD_NUMBER: _ClassVar[int]
     LONG_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -21,6 +21,8 @@ class VariableInfo(_message.Message):
     DTYPE_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_FIELD_NUMBER: _ClassVar[int]
     MISSING_COUNT_FIELD_NUMBER: _ClassVar[int]
+    VALUE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    MISSING_FRACTION_FIELD_NUMBER: _ClassVar[int]
     name: str
     units: str
     long_name: str
@@ -28,7 +30,9 @@ class VariableInfo(_message.Message):
     dtype: _field_pb2.DataType
     chunks: _containers.RepeatedScalarFieldContainer[int]
     missing_count: int
-    def __init__(self, name: _Optional[str] = ..., units: _Optional[str] = ..., long_name: _Optional[str] = ..., dims: _Optional[_Iterable[str]] = ..., dtype: _Optional[_Union[_field_pb2.DataType, str]] = ..., chunks: _Optional[_Iterable[int]] = ..., missing_count: _Optional[int] = ...) -> None: ...
+    value_count: int
+    missing_fraction: float
+    def __init__(self, name: _Optional[str] = ..., units: _Optional[str] = ..., long_name: _Optional[str] = ..., dims: _Optional[_Iterable[str]] = ..., dtype: _Optional[_Union[_field_pb2.DataType, str]] = ..., chunks: _Optional[_Iterable[int]] = ..., missing_count: _Optional[int] = ..., value_count: _Optional[int] = ..., missing_fraction: _Optional[float] = ...) -> None: ...
 
 class DimensionInfo(_message.Message):
     __slots__ = ("name", "kind", "size", "units", "min", "max")
@@ -57,7 +61,7 @@ class SourceInfo(_message.Message):
     def __init__(self, uri: _Optional[str] = ..., format: _Optional[str] = ..., size_bytes: _Optional[int] = ...) -> None: ...
 
 class DatasetManifest(_message.Message):
-    __slots__ = ("ref", "version", "parent_hash", "store_uri", "variables", "dimensions", "time_range", "time_steps", "time_step", "source", "create_time", "created_by", "size_bytes")
+    __slots__ = ("ref", "version", "parent_hash", "store_uri", "variables", "dimensions", "time_range", "time_steps", "time_step", "source", "create_time", "created_by", "size_bytes", "missing_count")
     REF_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     PARENT_HASH_FIELD_NUMBER: _ClassVar[int]
@@ -71,6 +75,7 @@ class DatasetManifest(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     CREATED_BY_FIELD_NUMBER: _ClassVar[int]
     SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MISSING_COUNT_FIELD_NUMBER: _ClassVar[int]
     ref: _dataset_pb2.DatasetRef
     version: int
     parent_hash: str
@@ -84,4 +89,5 @@ class DatasetManifest(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     created_by: str
     size_bytes: int
-    def __init__(self, ref: _Optional[_Union[_dataset_pb2.DatasetRef, _Mapping]] = ..., version: _Optional[int] = ..., parent_hash: _Optional[str] = ..., store_uri: _Optional[str] = ..., variables: _Optional[_Iterable[_Union[VariableInfo, _Mapping]]] = ..., dimensions: _Optional[_Iterable[_Union[DimensionInfo, _Mapping]]] = ..., time_range: _Optional[_Union[_dataset_pb2.TimeRange, _Mapping]] = ..., time_steps: _Optional[int] = ..., time_step: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., source: _Optional[_Union[SourceInfo, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_by: _Optional[str] = ..., size_bytes: _Optional[int] = ...) -> None: ...
+    missing_count: int
+    def __init__(self, ref: _Optional[_Union[_dataset_pb2.DatasetRef, _Mapping]] = ..., version: _Optional[int] = ..., parent_hash: _Optional[str] = ..., store_uri: _Optional[str] = ..., variables: _Optional[_Iterable[_Union[VariableInfo, _Mapping]]] = ..., dimensions: _Optional[_Iterable[_Union[DimensionInfo, _Mapping]]] = ..., time_range: _Optional[_Union[_dataset_pb2.TimeRange, _Mapping]] = ..., time_steps: _Optional[int] = ..., time_step: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., source: _Optional[_Union[SourceInfo, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_by: _Optional[str] = ..., size_bytes: _Optional[int] = ..., missing_count: _Optional[int] = ...) -> None: ...

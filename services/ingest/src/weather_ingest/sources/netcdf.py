@@ -6,6 +6,7 @@ import xarray as xr
 
 from weather_ingest.source import CorruptSource, Source, SourceOptions
 from weather_ingest.sources import register
+from weather_ingest.sources.fill import declare_default_fills, encoding_problems
 
 _CLASSIC = (b"CDF\x01", b"CDF\x02", b"CDF\x05")
 _HDF5 = b"\x89HDF\r\n\x1a\n"
@@ -43,7 +44,16 @@ class NetcdfSource(Source):
         if head.startswith(_CLASSIC):
             _check_classic_size(path)
         try:
-            return xr.open_dataset(path, engine="netcdf4", chunks=None, cache=False)
+            raw = xr.open_dataset(path, engine="netcdf4", chunks=None, cache=False, decode_cf=False)
+        except Exception as exc:
+            raise CorruptSource(
+                f"NetCDF is corrupt or unreadable: {type(exc).__name__}: {exc}"
+            ) from exc
+        problems = encoding_problems(raw)
+        if problems:
+            raise CorruptSource("; ".join(problems))
+        try:
+            return xr.decode_cf(declare_default_fills(raw))
         except Exception as exc:
             raise CorruptSource(
                 f"NetCDF is corrupt or unreadable: {type(exc).__name__}: {exc}"
