@@ -312,6 +312,7 @@ def check_trial(trial: Trial) -> None:
         assert call.code in CLEAN_CODES, f"{call.code}: {call.details}"
         assert "model server" in call.details, call.details
         assert "Traceback" not in call.details and len(call.details) < 500, call.details
+        assert "127.0.0.1" not in call.details and "ipv4:" not in call.details, call.details
         # a failure belongs to the outage: in flight when the signal was sent or started
         # before the predictor could have recovered
         assert call.ended >= trial.killed, f"failed before the fault: {call}"
@@ -478,6 +479,9 @@ def test_an_open_circuit_closes_when_the_model_server_is_back(
         forwarder.stop()
         error = rpc_error(predictor.stub.Predict, predict_request(version=1), timeout=10)
         assert error.code() == grpc.StatusCode.UNAVAILABLE
+        # the caller learns the model server is unreachable, not where it lives
+        assert f":{port}" not in (error.details() or ""), error.details()
+        assert "model server" in (error.details() or ""), error.details()
         error = rpc_error(predictor.stub.Predict, predict_request(version=1), timeout=10)
         assert "circuit open" in (error.details() or "")
         forwarder = Forwarder(upstream, port)
@@ -492,3 +496,31 @@ def test_an_open_circuit_closes_when_the_model_server_is_back(
             time.sleep(0.05)
     finally:
         forwarder.stop()
+
+
+@pytest.mark.parametrize(
+    ("details", "kept"),
+    [
+        (
+            "failed to connect to all addresses; last error: UNKNOWN: ipv4:10.1.2.3:8500: "
+            "Failed to connect to remote host: Connection refused",
+            "failed to connect to all addresses; the model server: Failed to connect to remote "
+            "host: Connection refused",
+        ),
+        (
+            "failed to connect to all addresses; last error: UNAVAILABLE: ipv6:[fd00::7]:8500: "
+            "Connection refused",
+            "failed to connect to all addresses; the model server: Connection refused",
+        ),
+        (
+            "DNS resolution failed for tf-serving.weather.svc:8500: C-ares status is not "
+            "ARES_SUCCESS",
+            "DNS resolution failed for the model server: C-ares status is not ARES_SUCCESS",
+        ),
+        ("Servable not found for request: Specific(forecast, 7)", None),
+    ],
+)
+def test_transport_details_name_no_internal_address(details: str, kept: str | None) -> None:
+    from weather_predictor.modelserver_client import _public
+
+    assert _public(details, "Predict forecast") == (kept or details)

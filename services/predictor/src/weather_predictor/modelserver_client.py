@@ -13,6 +13,8 @@ When the channel connects again (a restarted model server) the trial may run at 
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -31,7 +33,16 @@ from weather_runtime.errors import NotFound, Unavailable
 from weather_runtime.telemetry import instrumented_channel
 from weather_runtime.tls import ClientTLS
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
+# what gRPC core writes about a failed connection names internal addresses
+# ("failed to connect to all addresses; last error: UNKNOWN: ipv4:10.0.0.7:8500: ..."): the
+# client gets the gist, the log keeps it whole
+_ADDRESS = re.compile(
+    r"\b(?:ipv4:[0-9.]+|ipv6:\[[^\]]*\]|unix(?:-abstract)?:[^\s:]+|dns:[^\s:]+)(?::\d+)?"
+    r"|(?<=DNS resolution failed for )[^\s:]+(?::\d+)?"
+)
+_CORE_PREFIX = re.compile(r"last error: (?:UNKNOWN|UNAVAILABLE): ")
 _PREDICT_METHOD = "/tensorflow.serving.PredictionService/Predict"
 
 
@@ -192,7 +203,7 @@ class ModelServerClient:
             try:
                 response = method(request, timeout=remaining)
             except grpc.RpcError as exc:
-                code, details = exc.code(), exc.details() or ""
+                code, details = exc.code(), _public(exc.details() or "", what)
                 if code == grpc.StatusCode.CANCELLED:
                     code, details = grpc.StatusCode.UNAVAILABLE, f"dropped the call ({details})"
                 if code == grpc.StatusCode.UNAVAILABLE or (
@@ -211,6 +222,14 @@ class ModelServerClient:
             self.breaker.success()
             return response
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _public(details: str, what: str) -> str:
+    """details without the internal addresses gRPC core puts in transport errors."""
+    cleaned = _CORE_PREFIX.sub("", _ADDRESS.sub("the model server", details))
+    if cleaned != details:
+        log.warning("model server call failed (%s): %s", what, details)
+    return cleaned
 
 
 def _describe(spec: model_pb2.ModelSpec) -> str:
