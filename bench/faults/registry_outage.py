@@ -40,7 +40,7 @@ from tests.trainer.service_support import DATASET, build_demo_archive  # noqa: E
 from tests.trainer.test_registry_outage import start_registry  # noqa: E402
 from weather_data.archive import Archive  # noqa: E402
 from weather_data.cluster import DaskRuntime, DaskSettings  # noqa: E402
-from weather_trainer import jobs  # noqa: E402
+from weather_runtime.work import State  # noqa: E402
 from weather_trainer.convert import spec_from_pb  # noqa: E402
 from weather_trainer.jobs import JobStore  # noqa: E402
 from weather_trainer.registration import Registrar  # noqa: E402
@@ -241,7 +241,7 @@ def main() -> None:
         failures.update({k: v for k, v in outcome.registry_calls_during_fault.items() if k != "OK"})
     summary = {
         "trials": len(results),
-        "jobs_succeeded": sum(1 for r in results if r.job_state == jobs.SUCCEEDED),
+        "jobs_succeeded": sum(1 for r in results if r.job_state == State.SUCCEEDED),
         "registry_calls_during_fault": sum(
             sum(r.registry_calls_during_fault.values()) for r in results
         ),

@@ -19,7 +19,7 @@ from weather_runtime.domain_metrics import (
     live_gauge,
 )
 from weather_runtime.operations import Operations
-from weather_trainer import jobs
+from weather_runtime.work import State
 from weather_trainer.job_metrics import JobMetrics
 from weather_trainer.jobs import JobRecord, Progress
 from weather_trainer.spec import Epoch, TrainSpec
@@ -138,7 +138,7 @@ def test_operations_pending_running_and_finished() -> None:
         operations.close()
 
 
-def _record(job_id: str, state: str, epochs: int = 0, planned: int = 3) -> JobRecord:
+def _record(job_id: str, state: State, epochs: int = 0, planned: int = 3) -> JobRecord:
     spec = TrainSpec(
         dataset_id="d",
         content_hash="",
@@ -165,11 +165,11 @@ def test_job_metrics_from_saved_records() -> None:
     metrics = JobMetrics(recent=2)
     job = f"job{id(metrics)}"
     family = "fam-" + job[:4]
-    metrics.saw(_record(job, jobs.QUEUED))
-    metrics.saw(_record(job, jobs.RUNNING))
-    metrics.saw(_record(job, jobs.RUNNING, epochs=1))
-    metrics.saw(_record(job, jobs.RUNNING, epochs=1))  # the same epoch again: observed once
-    metrics.saw(_record(job, jobs.RUNNING, epochs=2))
+    metrics.saw(_record(job, State.QUEUED))
+    metrics.saw(_record(job, State.RUNNING))
+    metrics.saw(_record(job, State.RUNNING, epochs=1))
+    metrics.saw(_record(job, State.RUNNING, epochs=1))  # the same epoch again: observed once
+    metrics.saw(_record(job, State.RUNNING, epochs=2))
     labels = {"job_id": job, "model_family": family}
     # several JobMetrics share the process's gauges: read this one's sources directly
     assert dict(metrics._epochs()) == {(job, family): 2}
@@ -178,18 +178,18 @@ def test_job_metrics_from_saved_records() -> None:
         (job, family, "train"): 0.5,
         (job, family, "validation"): 1.0,
     }
-    assert dict(metrics._jobs())[(jobs.RUNNING,)] == 1
+    assert dict(metrics._jobs())[(State.RUNNING,)] == 1
     assert value("weather_training_epoch", labels) >= 2
     count = "weather_training_epoch_duration_seconds_count"
     assert value(count, {"model_family": family}) == 2
-    metrics.saw(_record(job, jobs.SUCCEEDED, epochs=2))
-    assert dict(metrics._jobs())[(jobs.SUCCEEDED,)] == 1
-    assert dict(metrics._jobs())[(jobs.RUNNING,)] == 0
+    metrics.saw(_record(job, State.SUCCEEDED, epochs=2))
+    assert dict(metrics._jobs())[(State.SUCCEEDED,)] == 1
+    assert dict(metrics._jobs())[(State.RUNNING,)] == 0
     finished = "weather_training_jobs_finished_total"
-    assert value(finished, {"model_family": family, "state": jobs.SUCCEEDED}) == 1
-    metrics.saw(_record(job, jobs.SUCCEEDED, epochs=2))  # saved again: counted once
-    assert value(finished, {"model_family": family, "state": jobs.SUCCEEDED}) == 1
+    assert value(finished, {"model_family": family, "state": State.SUCCEEDED}) == 1
+    metrics.saw(_record(job, State.SUCCEEDED, epochs=2))  # saved again: counted once
+    assert value(finished, {"model_family": family, "state": State.SUCCEEDED}) == 1
     # only the most recent jobs keep epoch and loss series
     for other in ("a", "b"):
-        metrics.saw(_record(f"{other}{job}", jobs.RUNNING, epochs=1))
+        metrics.saw(_record(f"{other}{job}", State.RUNNING, epochs=1))
     assert {key[0] for key, _ in metrics._epochs()} == {f"a{job}", f"b{job}"}

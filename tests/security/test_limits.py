@@ -34,7 +34,8 @@ from weather_runtime.errors import ResourceExhausted
 from weather_runtime.identity import with_actor
 from weather_runtime.operations import Cancelled, Operations
 from weather_runtime.server import ManagedServer
-from weather_trainer.jobs import CANCELLED, QUEUED, RUNNING, JobStore
+from weather_runtime.work import State
+from weather_trainer.jobs import JobStore
 from weather_trainer.service import TrainerService
 from weather_trainer.settings import TrainerSettings
 from weather_trainer.spec import TrainSpec
@@ -197,14 +198,14 @@ def test_trainer_jobs_per_caller(tmp_path: Path) -> None:
         first = service.start(_spec(), "alice")
         second = service.start(_spec(), "alice")
         assert first is not None and second is not None
-        assert {service.get(first.job_id).state, second.state} <= {QUEUED, RUNNING}
+        assert {service.get(first.job_id).state, second.state} <= {State.QUEUED, State.RUNNING}
         with pytest.raises(ResourceExhausted) as caught:
             service.start(_spec(), "alice")
         assert caught.value.subject == "TRAINER_MAX_JOBS_PER_CALLER"
         assert "TRAINER_MAX_JOBS_PER_CALLER = 2" in caught.value.message
         assert service.start(_spec(), "alice", validate_only=True) is None  # checks only
         assert service.start(_spec(), "bob") is not None
-        assert service.cancel(first.job_id).state == CANCELLED  # alice's running job
+        assert service.cancel(first.job_id).state == State.CANCELLED  # alice's running job
         assert service.start(_spec(), "alice") is not None
         assert len([r for r in service.list() if r.creator == "alice"]) == 3
     finally:

@@ -6,11 +6,12 @@ import math
 from collections.abc import Callable
 from datetime import datetime
 
-from weather.common.v1 import dataset_pb2, lineage_pb2, operation_pb2
+from weather.common.v1 import dataset_pb2, lineage_pb2
 from weather.trainer.v1 import trainer_service_pb2 as pb
 
 from weather_runtime.errors import FieldViolation, InvalidArgument
-from weather_trainer import jobs
+from weather_runtime.operations import error_to_pb
+from weather_runtime.work import State
 from weather_trainer.jobs import JobRecord
 from weather_trainer.spec import (
     LeadScores,
@@ -21,12 +22,12 @@ from weather_trainer.spec import (
 )
 
 STATES = {
-    jobs.QUEUED: pb.JOB_STATE_QUEUED,
-    jobs.RUNNING: pb.JOB_STATE_RUNNING,
-    jobs.SUCCEEDED: pb.JOB_STATE_SUCCEEDED,
-    jobs.FAILED: pb.JOB_STATE_FAILED,
-    jobs.CANCELLED: pb.JOB_STATE_CANCELLED,
-    jobs.INTERRUPTED: pb.JOB_STATE_INTERRUPTED,
+    State.QUEUED: pb.JOB_STATE_QUEUED,
+    State.RUNNING: pb.JOB_STATE_RUNNING,
+    State.SUCCEEDED: pb.JOB_STATE_SUCCEEDED,
+    State.FAILED: pb.JOB_STATE_FAILED,
+    State.CANCELLED: pb.JOB_STATE_CANCELLED,
+    State.INTERRUPTED: pb.JOB_STATE_INTERRUPTED,
 }
 STATE_NAMES = {number: name for name, number in STATES.items()}
 STRATEGY_NAMES = {
@@ -251,16 +252,7 @@ def job_to_pb(record: JobRecord) -> pb.Job:
         resumed_from_epoch=record.resumed_from_epoch,
     )
     if record.error is not None:
-        job.error.CopyFrom(
-            operation_pb2.OperationError(
-                code=record.error.code,
-                message=record.error.message,
-                field_problems=[
-                    operation_pb2.FieldProblem(field=f.field, description=f.description)
-                    for f in record.error.fields
-                ],
-            )
-        )
+        job.error.CopyFrom(error_to_pb(record.error))
     _stamp(job.create_time, record.create_time)
     _stamp(job.start_time, record.start_time)
     _stamp(job.end_time, record.end_time)

@@ -12,10 +12,12 @@ from collections import OrderedDict
 from collections.abc import Iterator
 
 from weather_runtime.domain_metrics import TrainingMetrics
-from weather_trainer import jobs
+from weather_runtime.work import State
 from weather_trainer.jobs import JobRecord
 
-ENDED = (*jobs.FINAL, jobs.INTERRUPTED)
+# the states of the jobs gauge, in order; a job in one of the last four has stopped
+STATES = tuple(State)
+ENDED = (State.SUCCEEDED, State.FAILED, State.CANCELLED, State.INTERRUPTED)
 
 
 class JobMetrics:
@@ -25,7 +27,7 @@ class JobMetrics:
     def __init__(self, recent: int = 20) -> None:
         self.metrics = TrainingMetrics()
         self._recent_size = recent
-        self._states: dict[str, str] = {}
+        self._states: dict[str, State] = {}
         self._recent: OrderedDict[str, JobRecord] = OrderedDict()
         self._lock = threading.Lock()
         self.metrics.jobs.add_source(self._jobs)
@@ -40,7 +42,7 @@ class JobMetrics:
             previous_state = self._states.get(record.job_id)
             previous = self._recent.get(record.job_id)
             self._states[record.job_id] = record.state
-            if record.state == jobs.RUNNING or record.epochs or previous is not None:
+            if record.state == State.RUNNING or record.epochs or previous is not None:
                 self._recent[record.job_id] = record
                 self._recent.move_to_end(record.job_id)
                 while len(self._recent) > self._recent_size:
@@ -51,13 +53,13 @@ class JobMetrics:
             if last > before:
                 self.metrics.epoch_duration.labels(family).observe(record.epochs[-1].seconds)
         if record.state in ENDED and previous_state is not None and previous_state not in ENDED:
-            self.metrics.jobs_finished.labels(family, record.state).inc()
+            self.metrics.jobs_finished.labels(family, record.state.value).inc()
 
     def _jobs(self) -> Iterator[tuple[tuple[str], float]]:
         with self._lock:
             states = list(self._states.values())
-        for state in (jobs.QUEUED, jobs.RUNNING, *ENDED):
-            yield (state,), states.count(state)
+        for state in STATES:
+            yield (state.value,), states.count(state)
 
     def _records(self) -> list[JobRecord]:
         with self._lock:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from weather_runtime.errors import FieldViolation
-from weather_runtime.operations import OperationError
+from weather_runtime.work import OperationError, State
 from weather_trainer.spec import (
     Epoch,
     LeadScores,
@@ -25,16 +25,6 @@ from weather_trainer.spec import (
     TrainSpec,
     TrialResult,
 )
-
-QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED, INTERRUPTED = (
-    "QUEUED",
-    "RUNNING",
-    "SUCCEEDED",
-    "FAILED",
-    "CANCELLED",
-    "INTERRUPTED",
-)
-FINAL = (SUCCEEDED, FAILED, CANCELLED)
 
 
 @dataclass(frozen=True)
@@ -55,7 +45,7 @@ class JobRecord:
 
     job_id: str
     spec: TrainSpec
-    state: str
+    state: State
     creator: str
     create_time: datetime
     request_id: str = ""
@@ -84,7 +74,7 @@ class JobRecord:
     @property
     def final(self) -> bool:
         """Whether the job has ended for good."""
-        return self.state in FINAL
+        return self.state.final
 
 
 def _time(text: str | None) -> datetime | None:
@@ -145,6 +135,7 @@ def from_json(text: str) -> JobRecord:
         **{
             **data,
             "spec": _spec(data["spec"]),
+            "state": State(data["state"]),
             "progress": Progress(**data["progress"]),
             "epochs": tuple(Epoch(**e) for e in data["epochs"]),
             "trials": tuple(TrialResult(**t) for t in data["trials"]),

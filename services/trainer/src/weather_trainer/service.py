@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
@@ -13,24 +12,28 @@ from dataclasses import replace
 from pathlib import Path
 
 from opentelemetry import context as otel_context
-from opentelemetry.trace import Status, StatusCode
 
 from weather_data.archive import Archive
 from weather_data.cluster import DaskRuntime
 from weather_runtime import spans
 from weather_runtime.artifacts import directory_digest, normalise_uri
 from weather_runtime.errors import (
-    DomainError,
     FailedPrecondition,
-    InvalidArgument,
     NotFound,
     PreconditionViolation,
-    ResourceExhausted,
     Unavailable,
 )
-from weather_runtime.logging import current_trace_ids
-from weather_runtime.operations import Cancelled, OperationError
-from weather_trainer import jobs
+from weather_runtime.work import (
+    UNFINISHED,
+    Board,
+    Cancelled,
+    State,
+    admit,
+    check_move,
+    end_span,
+    failure,
+    traced,
+)
 from weather_trainer.job_metrics import JobMetrics
 from weather_trainer.jobs import JobRecord, JobStore, Progress, now
 from weather_trainer.registration import Registrar
@@ -75,9 +78,8 @@ class TrainerService:
         self._pool = ThreadPoolExecutor(max_workers=max_running, thread_name_prefix="training")
         self._per_caller = max_jobs_per_caller
         self._admit = threading.Lock()  # the per-caller count and the new record, together
-        self._cond = threading.Condition()
-        self._cancels: dict[str, threading.Event] = {}
-        self._closing = False
+        # cancel events, change notification (watchers), closing: shared with the operations
+        self._board = Board()
         # A follower is a non-chief multi-worker replica: it writes no job records and joins the
         # chief's multi-worker jobs (tf.distribute needs every worker to run the same training).
         self.follower = follower
@@ -100,17 +102,17 @@ class TrainerService:
         for stored in reversed(self.store.all()):
             self._metrics.saw(stored)
             record = stored
-            if record.state == jobs.RUNNING:
+            if record.state == State.RUNNING:
                 record = self._save(
                     record,
-                    state=jobs.INTERRUPTED,
+                    state=State.INTERRUPTED,
                     progress=replace(record.progress, stage="interrupted"),
                 )
                 log.warning("job %s was running when the trainer stopped", record.job_id)
-            if record.state == jobs.QUEUED:
+            if record.state == State.QUEUED:
                 self._submit(record)
                 requeued.append(record.job_id)
-            elif record.state == jobs.INTERRUPTED and auto_resume:
+            elif record.state == State.INTERRUPTED and auto_resume:
                 self.resume(record.job_id)
                 requeued.append(record.job_id)
         return requeued
@@ -118,13 +120,12 @@ class TrainerService:
     def _follow(self) -> None:
         """Joins every multi-worker job the chief runs, once, until the service closes."""
         while True:
-            with self._cond:
-                if self._closing:
-                    return
-                self._cond.wait(timeout=1.0)
+            self._board.pause(1.0)
+            if self._board.closing:
+                return
             for record in self.store.all():
                 if (
-                    record.state == jobs.RUNNING
+                    record.state == State.RUNNING
                     and record.spec.strategy == "multi_worker_mirrored"
                     and not _exported(record)  # a resumed job that only registers
                     and (record.job_id, record.resumes) not in self._joined
@@ -134,9 +135,7 @@ class TrainerService:
 
     def _join(self, record: JobRecord) -> None:
         """Runs this worker's part of a chief's job; its own outputs stay in a scratch folder."""
-        cancel = threading.Event()
-        with self._cond:
-            self._cancels[record.job_id] = cancel
+        cancel = self._board.register(record.job_id)
         workdir = self.store.job_dir(record.job_id) / "followers" / uuid.uuid4().hex[:8]
         try:
             self._train(record.spec, self.archive, workdir, Hooks(cancel=cancel), dask_client=None)
@@ -146,8 +145,7 @@ class TrainerService:
         except Exception:
             log.exception("worker part of job %s failed", record.job_id)
         finally:
-            with self._cond:
-                self._cancels.pop(record.job_id, None)
+            self._board.forget(record.job_id)
 
     def _refuse_writes(self) -> None:
         if self.follower:
@@ -159,11 +157,7 @@ class TrainerService:
 
     def close(self) -> None:
         """Stops taking jobs; running jobs stop at their next check and stay resumable."""
-        with self._cond:
-            self._closing = True
-            for event in self._cancels.values():
-                event.set()
-            self._cond.notify_all()
+        self._board.close()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     # -- requests --------------------------------------------------------------------------
@@ -189,41 +183,33 @@ class TrainerService:
         self._validate(spec, self.archive)
         if validate_only:
             return None
-        with self._cond:
-            if self._closing:
-                raise Unavailable("the trainer is shutting down")
+        if self._board.closing:
+            raise Unavailable("the trainer is shutting down")
         record = JobRecord(
             job_id=uuid.uuid4().hex[:16],
             spec=spec,
-            state=jobs.QUEUED,
+            state=State.QUEUED,
             creator=actor,
             create_time=now(),
             request_id=request_id,
             code_version=self._code_version,
         )
         with self._admit:
-            self._check_caller(actor)
+            active = sum(
+                1 for r in self.store.all() if r.creator == actor and r.state in UNFINISHED
+            )
+            admit(
+                actor,
+                active,
+                self._per_caller,
+                "TRAINER_MAX_JOBS_PER_CALLER",
+                "jobs queued or running",
+            )
             stored = self.store.create(record)
         self._metrics.saw(stored)
         if stored.job_id == record.job_id:
             self._submit(stored)
         return stored
-
-    def _check_caller(self, actor: str) -> None:
-        """RESOURCE_EXHAUSTED when actor already has max_jobs_per_caller jobs queued or running."""
-        if self._per_caller <= 0:
-            return
-        active = sum(
-            1
-            for r in self.store.all()
-            if r.creator == actor and r.state in (jobs.QUEUED, jobs.RUNNING)
-        )
-        if active >= self._per_caller:
-            raise ResourceExhausted(
-                f"{actor} has {active} jobs queued or running, the limit per caller "
-                f"(TRAINER_MAX_JOBS_PER_CALLER = {self._per_caller}); retry when one ends",
-                "TRAINER_MAX_JOBS_PER_CALLER",
-            )
 
     def get(self, job_id: str) -> JobRecord:
         """The job; NotFound when unknown."""
@@ -244,121 +230,104 @@ class TrainerService:
 
     def watch(self, job_id: str, active: Callable[[], bool]) -> Iterator[JobRecord]:
         """The job now and after every change, until it reaches a state it will not leave."""
-        record = self.get(job_id)
-        yield record
-        while not record.final and record.state != jobs.INTERRUPTED:
-            woken = functools.partial(self._woken, job_id, record.sequence, active)
-            with self._cond:
-                self._cond.wait_for(woken, timeout=1.0)
-            if not active():
-                return
-            latest = self.get(job_id)
-            if latest.sequence != record.sequence:
-                record = latest
-                yield record
-            elif self._closing:
-                return
-
-    def _woken(self, job_id: str, sequence: int, active: Callable[[], bool]) -> bool:
-        if self._closing or not active():
-            return True
-        current = self.store.get(job_id)
-        return current is not None and current.sequence != sequence
+        self.get(job_id)  # NotFound at once
+        return self._board.watch(
+            lambda: self.get(job_id), active, lambda r: r.final or r.state == State.INTERRUPTED
+        )
 
     def cancel(self, job_id: str, wait_seconds: float = 30.0) -> JobRecord:
-        """Cancels the job; a running one is stopped at its next check (waited for a while)."""
+        """Cancels the job (idempotent; a finished job stays as it ended): a queued or
+        interrupted one at once, a running one stops at its next check (waited for a while)."""
         self._refuse_writes()
-        record = self.get(job_id)
-        if record.final:
-            return record
-        with self._cond:
-            event = self._cancels.get(job_id)
-            if event is not None:
-                event.set()
-        if record.state in (jobs.QUEUED, jobs.INTERRUPTED) and event is None:
-            return self._save(
+        self.get(job_id)  # NotFound at once
+        return self._board.cancel(
+            job_id,
+            lambda: self.get(job_id),
+            lambda record: self._save(
                 record,
-                state=jobs.CANCELLED,
+                state=State.CANCELLED,
                 end_time=now(),
                 progress=replace(record.progress, stage="cancelled"),
-            )
-        deadline = time.monotonic() + wait_seconds
-        while time.monotonic() < deadline:
-            record = self.get(job_id)
-            if record.final:
-                return record
-            with self._cond:
-                self._cond.wait(timeout=0.2)
-        return self.get(job_id)
+            ),
+            wait_seconds,
+        )
 
     def resume(self, job_id: str) -> JobRecord:
         """Queues an interrupted job again; it continues from its last checkpoint."""
         self._refuse_writes()
-        record = self.get(job_id)
-        if record.state != jobs.INTERRUPTED:
-            raise FailedPrecondition(
-                f"job {job_id} is {record.state}; only an INTERRUPTED job can be resumed",
-                [PreconditionViolation("STATE", f"job/{job_id}", f"job is {record.state}")],
+        with self._board.locked():  # atomic with a cancel
+            record = self.get(job_id)
+            if record.state != State.INTERRUPTED:
+                raise FailedPrecondition(
+                    f"job {job_id} is {record.state}; only an INTERRUPTED job can be resumed",
+                    [PreconditionViolation("STATE", f"job/{job_id}", f"job is {record.state}")],
+                )
+            record = self._save(
+                record,
+                state=State.QUEUED,
+                resumes=record.resumes + 1,
+                progress=replace(record.progress, stage="queued"),
             )
-        record = self._save(
-            record,
-            state=jobs.QUEUED,
-            resumes=record.resumes + 1,
-            progress=replace(record.progress, stage="queued"),
-        )
         self._submit(record)
         return record
 
     # -- running ---------------------------------------------------------------------------
 
     def _save(self, record: JobRecord, **changes: object) -> JobRecord:
-        updated = self.store.save(record, **changes)
+        with self._board.locked():
+            stored = self.store.get(record.job_id) if "state" in changes else None
+            if stored is not None:  # the state on disk: another thread may have changed it
+                check_move(stored.state, changes["state"])  # type: ignore[arg-type]
+            updated = self.store.save(record, **changes)
+            self._board.changed()
         self._metrics.saw(updated)
-        with self._cond:
-            self._cond.notify_all()
         return updated
 
     def _submit(self, record: JobRecord) -> None:
-        with self._cond:
-            self._cancels[record.job_id] = threading.Event()
+        cancel = self._board.register(record.job_id)
         # the job continues the trace of the call that started (or resumed) it
-        self._pool.submit(self._run, record.job_id, spans.capture())
+        self._pool.submit(self._run, record.job_id, cancel, spans.capture())
 
-    def _run(self, job_id: str, context: otel_context.Context | None = None) -> None:
-        with self._cond:
-            cancel = self._cancels[job_id]
+    def _run(
+        self, job_id: str, cancel: threading.Event, context: otel_context.Context | None = None
+    ) -> None:
         try:
-            with spans.attached(context), spans.step("training job", **{"job.id": job_id}) as span:
+            with traced(context, "training job", **{"job.id": job_id}) as span:
                 self._run_job(job_id, cancel)
                 final = self.get(job_id)
-                span.set_attribute("job.state", final.state)
                 span.set_attribute("model.family", final.spec.model_family)
-                if final.error is not None:
-                    span.set_status(Status(StatusCode.ERROR, final.error.code))
+                end_span(span, "job", final.state, final.error)
         finally:
-            with self._cond:
-                self._cancels.pop(job_id, None)
-                self._cond.notify_all()
+            self._board.forget(job_id)
+
+    def _stopped(self, record: JobRecord) -> JobRecord:
+        """A job that stopped before it ended: INTERRUPTED while the trainer closes (it can be
+        resumed), else CANCELLED."""
+        state = State.INTERRUPTED if self._board.closing else State.CANCELLED
+        return self._save(
+            record,
+            state=state,
+            end_time=None if state == State.INTERRUPTED else now(),
+            progress=replace(record.progress, stage=state.value.lower()),
+        )
 
     def _run_job(self, job_id: str, cancel: threading.Event) -> None:
-        record = self.get(job_id)
-        if record.state != jobs.QUEUED:
-            return
-        if cancel.is_set():
-            state = jobs.INTERRUPTED if self._closing else jobs.CANCELLED
-            self._save(record, state=state, progress=replace(record.progress, stage=state.lower()))
-            return
-        resumed_from = record.progress.epoch
-        box: dict[str, JobRecord] = {
-            "record": self._save(
-                record,
-                state=jobs.RUNNING,
+        box: dict[str, JobRecord] = {}
+
+        def start(queued: JobRecord) -> None:
+            box["record"] = self._save(
+                queued,
+                state=State.RUNNING,
                 start_time=now(),
                 end_time=None,
                 error=None,
-                progress=replace(record.progress, stage="loading"),
+                progress=replace(queued.progress, stage="loading"),
             )
-        }
+
+        if not self._board.begin(job_id, lambda: self.get(job_id), start, self._stopped):
+            return
+        record = box["record"]
+        resumed_from = record.progress.epoch
         lock = threading.Lock()
         started = time.monotonic()
 
@@ -408,34 +377,18 @@ class TrainerService:
                 dask_client=client,
                 checkpoint_mirror=mirror,
             )
-            if cancel.is_set() and self._closing:
+            if cancel.is_set() and self._board.closing:
                 raise Cancelled()
             self._finish(box["record"], outcome, update, resumed_from, cancel)
             log.info("job %s finished in %.1f s", job_id, time.monotonic() - started)
         except Cancelled:
-            final = jobs.INTERRUPTED if self._closing else jobs.CANCELLED
+            with lock:
+                box["record"] = self._stopped(box["record"])
+        except Exception as exc:  # noqa: BLE001 (failure() logs it with its stack)
             update(
-                state=final,
-                end_time=None if final == jobs.INTERRUPTED else now(),
-                progress=replace(box["record"].progress, stage=final.lower()),
-            )
-        except DomainError as exc:
-            fields = tuple(exc.violations) if isinstance(exc, InvalidArgument) else ()
-            update(
-                state=jobs.FAILED,
+                state=State.FAILED,
                 end_time=now(),
-                error=OperationError(exc.code.name, exc.message, fields),
-                progress=replace(box["record"].progress, stage="failed"),
-            )
-        except Exception:
-            reference = current_trace_ids()[0] or job_id
-            log.exception("job %s failed unexpectedly", job_id)
-            update(
-                state=jobs.FAILED,
-                end_time=now(),
-                error=OperationError(
-                    "INTERNAL", f"internal error (reference {reference}); see the trainer log"
-                ),
+                error=failure(exc, "job", job_id, "the trainer log"),
                 progress=replace(box["record"].progress, stage="failed"),
             )
 
@@ -495,7 +448,7 @@ class TrainerService:
                 span.set_attribute("model.version", registered_version)
         final = self.get(job_id)
         update(
-            state=jobs.SUCCEEDED,
+            state=State.SUCCEEDED,
             end_time=now(),
             registered_model=registered_model,
             registered_version=registered_version,
