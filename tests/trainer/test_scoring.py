@@ -13,14 +13,9 @@ from weather_trainer.spec import TrainSpec
 from weather_trainer.training import build_context, check
 
 
-def test_latitude_weights_are_cosines_of_mean_one() -> None:
-    weights = scoring.latitude_weights(np.array([0.0, 60.0]))
-    np.testing.assert_allclose(weights, [4 / 3, 2 / 3])
-
-
 def test_scores_of_known_errors() -> None:
     sums = scoring._Sums()
-    weights = np.array([[1.5], [0.5]])
+    weights = np.array([1.5, 0.5])
     observed_anomaly = np.array([[[1.0, -1.0], [2.0, 0.0]]])
     forecast_anomaly = observed_anomaly.copy()
     error = np.full((1, 2, 2), 2.0)

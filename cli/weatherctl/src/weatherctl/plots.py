@@ -29,6 +29,7 @@ from matplotlib.figure import Figure
 
 from weather_data.archive import Archive
 from weather_data.manifest import Manifest
+from weather_scores.fields import latitude_weighted_rmse
 
 HOUR = np.timedelta64(3600, "s")
 DPI = 100
@@ -164,17 +165,6 @@ def _norm_for(values: np.ndarray) -> tuple[Normalize, str]:
     if finite.size and finite.min() < 0 < finite.max():
         return _symmetric([finite]), "RdBu_r"
     return _range([finite]), "viridis"
-
-
-def latitude_weighted_rmse(error: xr.DataArray) -> float:
-    """sqrt of the cos(latitude)-weighted mean of error² over the grid (NaN skipped)."""
-    weights = xr.DataArray(
-        np.cos(np.deg2rad(np.asarray(error["latitude"].values, np.float64))),
-        dims="latitude",
-        coords={"latitude": error["latitude"]},
-    )
-    squared = (error.astype(np.float64) ** 2).weighted(weights)
-    return float(np.sqrt(squared.mean(("latitude", "longitude"), skipna=True)))
 
 
 # --------------------------------------------------------------------- forecast vs truth

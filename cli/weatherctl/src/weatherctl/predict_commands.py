@@ -1,8 +1,8 @@
 """Forecasts through the predictor, scored against the archive's truth (the demo's last step).
 
-The scores are the trainer's (services/trainer/src/weather_trainer/scoring.py): for each lead,
-over the init times t of the test split whose target t + lead lies in the split,
-RMSE = sqrt(mean_t mean_grid w (f - o)^2) with w = cos(latitude) normalised to mean 1.
+The scores are the trainer's (weather_scores.grid): for each lead, over the init times t of the
+test split whose target t + lead lies in the split, RMSE = sqrt(mean_t mean_grid w (f - o)^2)
+with w = cos(latitude) normalised to mean 1.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from weather.registry.v1 import registry_service_pb2 as rpb
 
 from weather_data.archive import Archive
 from weather_data.manifest import Manifest
+from weather_scores.grid import latitude_weights, mse
+from weather_scores.skill import skill_against_best
 from weatherctl.output import table
 from weatherctl.progress import ProgressBar
 
@@ -63,12 +65,6 @@ def split_steps(manifest: Manifest, name: str) -> slice:
     return slice(start, stop)
 
 
-def latitude_weights(latitude: np.ndarray) -> np.ndarray:
-    """cos(latitude), normalised to mean 1 (WeatherBench 2)."""
-    weights = np.cos(np.deg2rad(latitude))
-    return np.asarray(weights / weights.mean(), dtype=np.float64)
-
-
 @dataclass
 class ForecastScores:
     """Squared-error sums by lead of the forecasts streamed by the predictor."""
@@ -106,7 +102,7 @@ def forecast_test_split(
     times = ds["time"].values.astype("datetime64[s]")
     seconds = times.astype(np.int64)
     truth = np.asarray(ds[variable].values, dtype=np.float64)  # [time, lat, lon]
-    weights = latitude_weights(np.asarray(ds["latitude"].values))[:, None]
+    weights = latitude_weights(ds["latitude"].values)
     step = int(seconds[1] - seconds[0])
     scores = ForecastScores()
     first = max(test.start, input_steps - 1)
@@ -133,7 +129,7 @@ def forecast_test_split(
                 [output] = [f for f in response.outputs if f.variable == variable]
                 forecast = np.frombuffer(output.data, dtype="<f4").reshape(tuple(output.shape))
                 error = forecast.astype(np.float64) - truth[target]
-                scores.sums[lead] = scores.sums.get(lead, 0.0) + float((weights * error**2).mean())
+                scores.sums[lead] = scores.sums.get(lead, 0.0) + float(mse(error, weights))
                 scores.counts[lead] = scores.counts.get(lead, 0) + 1
                 p = response.provenance
                 scores.provenance.add((p.model_name, p.model_version, p.alias))
@@ -178,7 +174,7 @@ def skill_table(
                 f"{difference * 100:+.2f}%",
                 f"{persistence:.3f}",
                 f"{climatology:.3f}",
-                f"{1 - rmse / min(persistence, climatology):+.3f}",
+                f"{skill_against_best(rmse, (persistence, climatology)):+.3f}",
             ]
         )
     headers = [

@@ -13,6 +13,7 @@ from google.protobuf import json_format
 from weather.trainer.v1 import trainer_service_pb2 as pb
 from weather.trainer.v1 import trainer_service_pb2_grpc as pb_grpc
 
+from weather_scores.skill import beats
 from weatherctl.output import emit_json, table
 from weatherctl.progress import ProgressBar
 
@@ -58,7 +59,7 @@ def score_table(job: pb.Job) -> str:
             f"{s.climatology.rmse:.3f}",
             f"{s.skill_score:+.3f}",
             f"{s.model.acc:.3f}",
-            "yes" if s.model.rmse < min(s.persistence.rmse, s.climatology.rmse) else "NO",
+            "yes" if beats(s.model.rmse, (s.persistence.rmse, s.climatology.rmse)) else "NO",
         ]
         for s in job.scores
     ]

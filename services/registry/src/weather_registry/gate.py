@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import math
-
 from weather_registry.records import GateCheck, GateReport, Metric, MetricGoal
+from weather_scores import skill
 
 
 def skill_score(value: float, baseline: float, goal: MetricGoal) -> float:
-    """Skill of value against a baseline: (S - S_ref) / (S_perfect - S_ref).
-
-    1 is a perfect forecast, 0 no better than the baseline, negative worse. When the baseline
-    is itself perfect, skill is 0 for an equally perfect value and -inf otherwise.
-    """
+    """Skill of value against a baseline by the metric's goal (weather_scores.skill.skill_score):
+    an error (MINIMIZE) is perfect at 0, a bias (ZERO) at 0 in magnitude, a score such as ACC
+    (MAXIMIZE) at 1."""
     if goal is MetricGoal.MINIMIZE:
-        perfect, value_, base = 0.0, value, baseline
-    elif goal is MetricGoal.ZERO:
-        perfect, value_, base = 0.0, abs(value), abs(baseline)
-    else:
-        perfect, value_, base = 1.0, value, baseline
-    if perfect == base:
-        return 0.0 if value_ == perfect else -math.inf
-    return (value_ - base) / (perfect - base)
+        return skill.skill_score(value, baseline, perfect=0.0)
+    if goal is MetricGoal.ZERO:
+        return skill.skill_score(abs(value), abs(baseline), perfect=0.0)
+    return skill.skill_score(value, baseline, perfect=1.0)
 
 
 def evaluate_gate(

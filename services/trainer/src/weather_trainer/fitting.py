@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from weather_runtime.operations import Cancelled
+from weather_scores.grid import latitude_weights, mse
 from weather_trainer import distribute, pipeline, scoring
 from weather_trainer.model import FitJob, Fitted, Hyperparameter, ModelFamily
 from weather_trainer.spec import Epoch, Hooks
@@ -87,8 +88,7 @@ class LatitudeWeightedMSE(keras.losses.Loss):  # type: ignore[misc]
 
     def __init__(self, latitude: np.ndarray) -> None:
         super().__init__(name="latitude_weighted_mse")
-        weights = np.cos(np.deg2rad(latitude))
-        self.weights = (weights / weights.mean()).astype(np.float32)[:, None]
+        self.weights = latitude_weights(latitude).astype(np.float32)[:, None]
 
     def call(self, y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
         return tf.reduce_mean(self.weights * tf.square(y_pred - y_true), axis=[1, 2])
@@ -241,13 +241,12 @@ def _fit_with_strategy(
 def evaluate_loss(model: keras.Model, samples: pipeline.Samples, lead_weights: np.ndarray) -> float:
     """The training loss (summed over variables) of a model on samples, e.g. the validation
     split's: latitude-weighted MSE over the reference MSE at each sample's lead."""
-    weights = np.cos(np.deg2rad(samples.context.latitude))
-    weights = (weights / weights.mean())[:, None]
+    weights = latitude_weights(samples.context.latitude)
     total, count = 0.0, 0
     for pairs, (inputs, targets) in samples.iter_blocks():
         forecast = scoring.predict(model, inputs)
         for v, name in enumerate(samples.context.variables):
-            error = (weights * (forecast[name] - targets[name]) ** 2).mean(axis=(1, 2))
+            error = mse(forecast[name] - targets[name], weights)
             total += float((error * lead_weights[pairs[:, 1], v]).sum())
         count += len(pairs)
     return total / max(count, 1)

@@ -5,7 +5,8 @@ variable and lead, over the init times t whose target t + lead lies in the test 
 RMSE = sqrt(mean_t mean_grid w (f - o)^2); bias = mean_t mean_grid w (f - o);
 MAE = mean_t mean_grid w |f - o|; ACC = mean_t sum w f'o' / sqrt(sum w f'^2 sum w o'^2) with
 f' = f - c, o' = o - c and c the training split's climatology at the target's time of day
-(the climatology forecast has f' = 0: its ACC is reported as 0).
+(the climatology forecast has f' = 0: its ACC is reported as 0). The per-sample scores are
+weather_scores.grid's.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
+from weather_scores import grid
+from weather_scores.grid import latitude_weights
 from weather_trainer.data import day_slots, slot_of
 from weather_trainer.features import INIT_TIME, LEAD_HOURS
 from weather_trainer.model import ForecastContext
@@ -24,12 +27,6 @@ from weather_trainer.spec import LeadScores, SystemScores
 
 PREDICT_BATCH = 64
 SYSTEMS = ("model", "persistence", "climatology")
-
-
-def latitude_weights(latitude: np.ndarray) -> np.ndarray:
-    """cos(latitude), normalised to mean 1."""
-    weights = np.cos(np.deg2rad(latitude))
-    return np.asarray(weights / weights.mean(), dtype=np.float64)
 
 
 @dataclass
@@ -49,16 +46,11 @@ class _Sums:
         observed_anomaly: np.ndarray,
         weights: np.ndarray,
     ) -> None:
-        """error and anomalies: [n, lat, lon]; weights [lat, 1]."""
-        self.mse += float((weights * error**2).mean(axis=(1, 2)).sum())
-        self.bias += float((weights * error).mean(axis=(1, 2)).sum())
-        self.mae += float((weights * np.abs(error)).mean(axis=(1, 2)).sum())
-        covariance = (weights * forecast_anomaly * observed_anomaly).sum(axis=(1, 2))
-        norm = np.sqrt(
-            (weights * forecast_anomaly**2).sum(axis=(1, 2))
-            * (weights * observed_anomaly**2).sum(axis=(1, 2))
-        )
-        self.acc += float(np.where(norm > 0, covariance / np.where(norm > 0, norm, 1), 0).sum())
+        """error and anomalies: [n, lat, lon]; weights [lat]."""
+        self.mse += float(grid.mse(error, weights).sum())
+        self.bias += float(grid.bias(error, weights).sum())
+        self.mae += float(grid.mae(error, weights).sum())
+        self.acc += float(grid.acc(forecast_anomaly, observed_anomaly, weights).sum())
         self.count += int(error.shape[0])
 
     def scores(self) -> SystemScores:
@@ -98,7 +90,7 @@ def score(
     """Scores of every system (by name, "model", "persistence", "climatology") by variable and
     lead on the samples (the test split's)."""
     context: ForecastContext = samples.context
-    weights = latitude_weights(context.latitude)[:, None]
+    weights = latitude_weights(context.latitude)
     slots = day_slots(context.step_seconds)
     table = _Table()
     blocks = samples.blocks()
@@ -157,7 +149,7 @@ def reference_mse(samples: Samples, max_blocks: int = 64) -> np.ndarray:
     """Latitude-weighted MSE of the better of persistence and climatology by lead and variable,
     [max lead + 1, variable], from (at most max_blocks evenly spread) blocks of the samples."""
     context = samples.context
-    weights = latitude_weights(context.latitude)[:, None, None]
+    weights = latitude_weights(context.latitude)
     slots = day_slots(context.step_seconds)
     leads = max(context.lead_steps) + 1
     variables = len(context.variables)
@@ -173,8 +165,8 @@ def reference_mse(samples: Samples, max_blocks: int = 64) -> np.ndarray:
         clim = context.climatology[slot_of(target_times, slots)]
         observed = np.stack([targets[v] for v in context.variables], axis=-1)
         last = np.stack([inputs[v][:, -1] for v in context.variables], axis=-1)
-        p = (weights * (last - observed) ** 2).mean(axis=(1, 2))  # [n, V]
-        c = (weights * (clim - observed) ** 2).mean(axis=(1, 2))
+        p = grid.mse(last - observed, weights, latitude_axis=1)  # [n, V]
+        c = grid.mse(clim - observed, weights, latitude_axis=1)
         np.add.at(persistence, pairs[:, 1], p)
         np.add.at(climatology, pairs[:, 1], c)
         np.add.at(counts, pairs[:, 1], 1)

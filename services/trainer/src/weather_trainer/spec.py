@@ -6,6 +6,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from weather_scores.skill import skill_against_best
+
 STRATEGIES = ("default", "mirrored", "multi_worker_mirrored")
 
 
@@ -98,8 +100,7 @@ class LeadScores:
     @property
     def skill_score(self) -> float:
         """1 - rmse / min(persistence rmse, climatology rmse)."""
-        reference = min(self.persistence.rmse, self.climatology.rmse)
-        return 1.0 - self.model.rmse / reference if reference > 0 else 0.0
+        return skill_against_best(self.model.rmse, (self.persistence.rmse, self.climatology.rmse))
 
 
 @dataclass(frozen=True)

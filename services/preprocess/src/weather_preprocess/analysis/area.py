@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import xarray as xr
 
-from weather_preprocess.analysis.grid import (
-    HORIZONTAL_DIMS,
-    cos_latitude_weights,
-    require_horizontal_grid,
-)
+from weather_preprocess.analysis.grid import HORIZONTAL_DIMS, require_horizontal_grid
 from weather_preprocess.analysis.regions import GLOBAL, Region, select_region
+from weather_scores.fields import cos_latitude_weights
 
 
 def area_mean(ds: xr.Dataset, region: Region = GLOBAL) -> xr.Dataset:

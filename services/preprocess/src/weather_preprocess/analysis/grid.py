@@ -1,8 +1,6 @@
-"""Checks of the canonical dataset form, and the cos(latitude) area weights of the analyses."""
+"""Checks of the canonical dataset form the analyses need (time axis, latitude/longitude grid)."""
 
 from __future__ import annotations
-
-from collections.abc import Hashable, Sequence
 
 import numpy as np
 import xarray as xr
@@ -46,24 +44,3 @@ def require_horizontal_grid(ds: xr.Dataset) -> None:
         raise ValueError("longitude must be strictly ascending (no duplicated columns)")
     if longitude.size and (longitude.min() < -180 or longitude.max() >= 180):
         raise ValueError("longitude must lie within [-180, 180)")
-
-
-def cos_latitude_weights(latitude: xr.DataArray) -> xr.DataArray:
-    """Area weights cos(latitude) for a latitude axis in degrees; never negative, never NaN."""
-    weights = np.cos(np.deg2rad(np.asarray(latitude.values, dtype=np.float64)))
-    return xr.DataArray(
-        np.clip(weights, 0.0, None),
-        dims=latitude.dims,
-        coords={LATITUDE: latitude.values},
-        name="cos_latitude",
-    )
-
-
-def spatially_weighted_mean(
-    da: xr.DataArray, dims: Sequence[Hashable] | None = None
-) -> xr.DataArray:
-    """NaN-aware mean of da over dims (default: all), cos(latitude)-weighted if latitude is one."""
-    over = list(da.dims) if dims is None else list(dims)
-    if LATITUDE not in over:
-        return da.mean(over)
-    return da.weighted(cos_latitude_weights(da[LATITUDE])).mean(over)

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 import xarray as xr
 
 from weather_preprocess.analysis.extremes import PERCENTILE_DIM, threshold_dim
-from weather_preprocess.analysis.grid import spatially_weighted_mean
 from weather_runtime import spans
+from weather_scores.fields import spatially_weighted_mean
 
 Summary = dict[str, float]
 

@@ -1,0 +1,1 @@
+"""Forecast scores shared by the trainer, preprocess analyses, the registry and the CLI."""
