@@ -23,7 +23,8 @@ FAILED = operation_pb2.OPERATION_STATE_FAILED
 def _winds(steps: int = 4) -> np.ndarray:
     """Real values: a 5 x 6 corner of the navy winds' first months (m s-1)."""
     with xr.open_dataset(NAVY) as navy:
-        return navy.UWND.isel(TIME=slice(0, steps), FNOCY=slice(30, 35), FNOCX=slice(0, 6)).values
+        corner = navy.UWND.isel(TIME=slice(0, steps), FNOCY=slice(30, 35), FNOCX=slice(0, 6))
+        return np.asarray(corner.values)
 
 
 def _file(
@@ -61,7 +62,8 @@ def _ingested(
         pb.StartIngestRequest(source_uri=str(path), dataset_id=dataset_id, time_decoding=hints)
     )
     assert done.operation.state == SUCCEEDED, done.operation.error
-    return xr.open_zarr(done.result.store_uri, consolidated=False)
+    stored: xr.Dataset = xr.open_zarr(done.result.store_uri, consolidated=False)
+    return stored
 
 
 def test_integer_axis_with_units_in_a_global_attribute(ingest: RunningIngest) -> None:

@@ -108,22 +108,29 @@ def apply(ds: xr.Dataset, hints: TimeDecoding) -> xr.Dataset:
 def suggestion(ds: xr.Dataset) -> str:
     """Which hint would give the source a time axis ("" when nothing looks like one)."""
     name = _candidate(ds)
-    units = _found_units(ds)
-    reference = _found_reference(ds)
     if not name:
         return ""
-    own = _attr(ds[name], "units")
     text = f"variable {name!r} looks like one"
+    return f"{text}{_advice(ds, name)}"
+
+
+def _advice(ds: xr.Dataset, name: str) -> str:
+    """The hint fitting the candidate axis name and what else the source holds."""
+    own = _attr(ds[name], "units")
+    units = _found_units(ds)
+    reference = _found_reference(ds)
+    if ds[name].dtype.kind in "OSU":
+        return f": set {PREFIX}.variable to read its text as ISO 8601 times"
     if _SINCE.match(own):
-        return f"{text} but its units {own!r} do not decode: set {PREFIX}.units"
+        return f" but its units {own!r} do not decode: set {PREFIX}.units"
     if units:
-        return f"{text} and {units[0]} holds {units[1]!r}: set {PREFIX}.variable and {PREFIX}.units"
+        return f" and {units[0]} holds {units[1]!r}: set {PREFIX}.variable and {PREFIX}.units"
     if reference:
-        where = f"{text} and {reference[0]} holds {reference[1]!r}: set {PREFIX}.variable"
+        where = f" and {reference[0]} holds {reference[1]!r}: set {PREFIX}.variable"
         if own.lower() in STEP_UNITS:
             return f"{where} and {PREFIX}.reference_time (its units {own!r} count the steps)"
         return f"{where}, {PREFIX}.reference_time and {PREFIX}.step_units"
-    return f"{text}: set {PREFIX}.variable and {PREFIX}.units"
+    return f": set {PREFIX}.variable and {PREFIX}.units"
 
 
 def _attr(obj: xr.DataArray | xr.Dataset, name: str) -> str:
@@ -259,6 +266,8 @@ def _decode(ds: xr.Dataset, var: xr.DataArray, hints: TimeDecoding) -> np.ndarra
     values = np.asarray(var.values)
     if np.issubdtype(values.dtype, np.datetime64) and not (hints.units or hints.reference_time):
         return values.astype("datetime64[ns]")
+    if values.dtype.kind in "OSU" and not (hints.units or hints.reference_time):
+        return _parse_texts(values, str(var.name))
     if not np.issubdtype(values.dtype, np.number):
         raise InvalidArgument.field(
             f"{PREFIX}.variable", f"{var.name!r} holds {values.dtype} values, not numbers"
@@ -275,3 +284,17 @@ def _decode(ds: xr.Dataset, var: xr.DataArray, hints: TimeDecoding) -> np.ndarra
         )
     times: np.ndarray = (start + offsets.astype("int64")).astype("datetime64[ns]")
     return times
+
+
+def _parse_texts(values: np.ndarray, name: str) -> np.ndarray:
+    """Times written as text ("2020-01-01 06:00"), read as ISO 8601 (UTC when zoned)."""
+    try:
+        times = pd.to_datetime([str(v) for v in values], format="ISO8601", utc=True)
+    except (ValueError, TypeError) as exc:
+        raise InvalidArgument.field(
+            f"{PREFIX}.variable", f"{name!r} holds text that is not ISO 8601 times: {exc}"
+        ) from None
+    if times.hasnans:
+        raise InvalidArgument.field(f"{PREFIX}.variable", f"{name!r} has missing values")
+    parsed: np.ndarray = times.tz_localize(None).values.astype("datetime64[ns]")
+    return parsed
