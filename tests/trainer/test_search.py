@@ -8,7 +8,7 @@ from pathlib import Path
 from tests.trainer.conftest import tiny_spec
 from weather_data.archive import Archive
 from weather_data.cluster import DaskRuntime
-from weather_trainer import search
+from weather_trainer import planning
 from weather_trainer.models import FAMILIES
 from weather_trainer.spec import Hooks, ParameterRange, SearchSpec, TrialResult
 from weather_trainer.training import train
@@ -19,7 +19,7 @@ def test_grid_and_random_candidates() -> None:
     grid = SearchSpec(
         "grid", (ParameterRange("filters", (4, 8)), ParameterRange("depth", low=1, high=3))
     )
-    assert search.candidates(grid, cnn, 0) == [
+    assert planning.candidates(grid, cnn, 0) == [
         {"filters": f, "depth": d} for f in (4.0, 8.0) for d in (1.0, 2.0, 3.0)
     ]
     drawn = SearchSpec(
@@ -30,8 +30,8 @@ def test_grid_and_random_candidates() -> None:
         ),
         max_trials=5,
     )
-    first = search.candidates(drawn, cnn, 3)
-    assert first == search.candidates(drawn, cnn, 3) != search.candidates(drawn, cnn, 4)
+    first = planning.candidates(drawn, cnn, 3)
+    assert first == planning.candidates(drawn, cnn, 3) != planning.candidates(drawn, cnn, 4)
     assert len(first) == 5
     assert all(
         1e-4 <= t["learning_rate"] <= 1e-2 and t["filters"] == int(t["filters"]) for t in first

@@ -8,7 +8,6 @@ loss is the final model: its weights are loaded, not retrained.
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import pathlib
@@ -23,15 +22,13 @@ import distributed
 import numpy as np
 
 from weather_data.archive import Archive
-from weather_runtime.errors import FieldViolation
 from weather_runtime.operations import Cancelled
-from weather_trainer.data import TrainingData
-from weather_trainer.model import FitJob, Fitted, ForecastContext, Hyperparameter, ModelFamily
-from weather_trainer.spec import Epoch, Hooks, SearchSpec, TrainSpec, TrialResult
+from weather_trainer.data import TrainingData, open_training_data
+from weather_trainer.model import FitJob, Fitted, ForecastContext, ModelFamily
+from weather_trainer.models import FAMILIES
+from weather_trainer.planning import build_context, candidates, check
+from weather_trainer.spec import Epoch, Hooks, TrainSpec, TrialResult
 
-METHODS = ("grid", "random")
-DEFAULT_RANDOM_TRIALS = 8
-GRID_POINTS = 3
 WEIGHTS = "model.weights.h5"
 
 
@@ -42,77 +39,6 @@ class SearchOutcome:
     trials: tuple[TrialResult, ...]
     hyperparameters: dict[str, float]
     fitted: Fitted
-
-
-def check(search: SearchSpec, family: ModelFamily) -> list[FieldViolation]:
-    """What is wrong with a search spec for a family."""
-    declared = {p.name: p for p in family.hyperparameters}
-    problems = []
-    if search.method not in METHODS:
-        problems.append(
-            FieldViolation(
-                "spec.search.method",
-                f"unknown method {search.method!r}; known: {', '.join(METHODS)}",
-            )
-        )
-    if not search.parameters:
-        problems.append(FieldViolation("spec.search.parameters", "must not be empty"))
-    if search.max_trials < 0 or search.parallel_trials < 0:
-        problems.append(FieldViolation("spec.search", "trial counts must not be negative"))
-    for i, parameter in enumerate(search.parameters):
-        field = f"spec.search.parameters[{i}]"
-        known = declared.get(parameter.name)
-        if known is None:
-            problems.append(
-                FieldViolation(
-                    f"{field}.name",
-                    f"unknown hyperparameter of {family.name}; known: "
-                    f"{', '.join(sorted(declared)) or 'none'}",
-                )
-            )
-            continue
-        bounds = list(parameter.values) or [parameter.low, parameter.high]
-        for value in bounds:
-            if why := known.check(float(value)):
-                problems.append(FieldViolation(field, why))
-        if not parameter.values and parameter.low > parameter.high:
-            problems.append(FieldViolation(field, "low must not exceed high"))
-        if parameter.log and not parameter.values and parameter.low <= 0:
-            problems.append(FieldViolation(field, "a log range needs a positive low"))
-    return problems
-
-
-def _grid_values(parameter: Hyperparameter, low: float, high: float, log: bool) -> list[float]:
-    points = np.geomspace(low, high, GRID_POINTS) if log else np.linspace(low, high, GRID_POINTS)
-    values = [float(round(v)) if parameter.integer else float(v) for v in points]
-    return sorted(set(values))
-
-
-def candidates(search: SearchSpec, family: ModelFamily, seed: int) -> list[dict[str, float]]:
-    """The trials' hyperparameters, in trial order."""
-    declared = {p.name: p for p in family.hyperparameters}
-    if search.method == "grid":
-        axes = [
-            [float(v) for v in p.values] or _grid_values(declared[p.name], p.low, p.high, p.log)
-            for p in search.parameters
-        ]
-        names = [p.name for p in search.parameters]
-        grid = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*axes)]
-        return grid[: search.max_trials] if search.max_trials else grid
-    rng = np.random.default_rng(seed)
-    trials = []
-    for _ in range(search.max_trials or DEFAULT_RANDOM_TRIALS):
-        draw = {}
-        for p in search.parameters:
-            if p.values:
-                value = float(rng.choice(np.asarray(p.values, dtype=float)))
-            elif p.log:
-                value = float(np.exp(rng.uniform(np.log(p.low), np.log(p.high))))
-            else:
-                value = float(rng.uniform(p.low, p.high))
-            draw[p.name] = float(round(value)) if declared[p.name].integer else value
-        trials.append(draw)
-    return trials
 
 
 def _trial_spec(spec: TrainSpec, hyperparameters: dict[str, float]) -> TrainSpec:
@@ -129,10 +55,6 @@ def run_trial(
 ) -> dict[str, Any]:
     """Fits one trial (in whatever process runs it: a Dask worker or this one) and saves its
     weights in folder; returns the TrialResult fields and its epochs."""
-    from weather_trainer.data import open_training_data
-    from weather_trainer.models import FAMILIES
-    from weather_trainer.training import build_context, check
-
     started = time.monotonic()
     trial_spec = _trial_spec(spec, hyperparameters)
     with dask.config.set(scheduler="synchronous"):  # a Dask task reads its data itself

@@ -7,194 +7,35 @@ import logging
 import pathlib
 import shutil
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import distributed
-import numpy as np
 
 from weather_data.archive import Archive
 from weather_runtime import spans
-from weather_runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from weather_runtime.operations import Cancelled
 from weather_trainer import distribute, export, pipeline, scoring, search, storage
-from weather_trainer.data import DAY_SECONDS, TrainingData, climatology, day_slots
+from weather_trainer.data import TrainingData
 from weather_trainer.data import open_training_data as open_data
 from weather_trainer.fitting import CHECKPOINTS
 from weather_trainer.model import FitJob, Fitted, ForecastContext, ModelFamily
-from weather_trainer.models import FAMILIES, family_names
+from weather_trainer.models import FAMILIES
+from weather_trainer.planning import build_context, check, family_for
 from weather_trainer.spec import Epoch, Hooks, Outcome, TrainSpec, TrialResult
+
+# check and build_context live in planning (search.py plans with them too); named here as well
+# for the callers that plan and train
+__all__ = ["SAVED_MODEL", "build_context", "check", "train", "validate", "with_defaults"]
 
 log = logging.getLogger(__name__)
 
-CLIMATOLOGY_FOLDS = 4
 SAVED_MODEL = "saved_model"
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What a checked spec resolves to on its dataset."""
-
-    family: ModelFamily
-    variables: tuple[str, ...]
-    stride: int
-    step_seconds: float
-    lead_steps: tuple[int, ...]
-
-
-def _check_hyperparameters(spec: TrainSpec, family: ModelFamily) -> list[FieldViolation]:
-    declared = {p.name: p for p in family.hyperparameters}
-    known = ", ".join(sorted(declared)) or "none"
-    problems = []
-    for name, value in sorted(spec.hyperparameters.items()):
-        field = f"spec.hyperparameters[{name}]"
-        if name not in declared:
-            problems.append(
-                FieldViolation(field, f"unknown hyperparameter of {family.name}; known: {known}")
-            )
-        elif why := declared[name].check(float(value)):
-            problems.append(FieldViolation(field, why))
-    if spec.search is not None:
-        problems += search.check(spec.search, family)
-    return problems
-
-
-def _check_numbers(spec: TrainSpec) -> list[FieldViolation]:
-    problems = []
-    if spec.epochs < 1:
-        problems.append(FieldViolation("spec.epochs", f"must be at least 1, got {spec.epochs}"))
-    if spec.input_steps < 1:
-        problems.append(
-            FieldViolation("spec.input_steps", f"must be at least 1, got {spec.input_steps}")
-        )
-    if spec.early_stopping_patience < 0:
-        problems.append(FieldViolation("spec.early_stopping_patience", "must not be negative"))
-    if spec.batch_size < 0:
-        problems.append(FieldViolation("spec.batch_size", "must not be negative"))
-    if spec.time_step_seconds < 0:
-        problems.append(FieldViolation("spec.time_step_seconds", "must not be negative"))
-    if any(step < 1 for step in spec.lead_steps):
-        problems.append(FieldViolation("spec.lead_steps", "every lead must be at least one step"))
-    return problems
-
-
-def _check_data(spec: TrainSpec, data: TrainingData, plan: Plan) -> list[FieldViolation]:
-    problems = []
-    known = data.forecastable
-    for name in spec.variables:
-        if name not in known:
-            problems.append(
-                FieldViolation(
-                    "spec.variables",
-                    f"unknown variable {name!r}; forecastable: {', '.join(known) or 'none'}",
-                )
-            )
-    if not plan.lead_steps:
-        return problems
-    before = (spec.input_steps - 1) * plan.stride
-    after = max(plan.lead_steps) * plan.stride
-    train = data.splits["train"]
-    length = train.stop - train.start
-    if before + after >= length:
-        problems.append(
-            FieldViolation(
-                "spec.input_steps",
-                f"a window of {spec.input_steps} steps and the longest lead "
-                f"({max(plan.lead_steps)} steps) need {before + after + 1} time steps of "
-                f"{plan.step_seconds:g} s; the training split has {length}",
-            )
-        )
-    for name in ("validation", "test"):
-        part = data.splits[name]
-        if after >= part.stop - part.start:
-            problems.append(
-                FieldViolation(
-                    "spec.lead_steps",
-                    f"the longest lead ({max(plan.lead_steps)} steps) does not fit in the "
-                    f"{name} split ({part.stop - part.start} steps)",
-                )
-            )
-    return problems
-
-
-def _plan(
-    spec: TrainSpec, data: TrainingData, family: ModelFamily
-) -> tuple[Plan, list[FieldViolation]]:
-    problems = []
-    dataset_step = data.step_seconds
-    step = spec.time_step_seconds or dataset_step
-    stride = round(step / dataset_step) if dataset_step > 0 else 1
-    if dataset_step <= 0 or stride < 1 or abs(stride * dataset_step - step) > 1e-6:
-        problems.append(
-            FieldViolation(
-                "spec.time_step_seconds",
-                f"must be a positive multiple of the dataset's step ({dataset_step:g} s)",
-            )
-        )
-        stride, step = 1, dataset_step
-    leads = spec.lead_steps or tuple(range(1, max(1, int(DAY_SECONDS // max(step, 1))) + 1))
-    variables = spec.variables or data.forecastable
-    return Plan(family, tuple(variables), stride, step, tuple(sorted(set(leads)))), problems
-
-
-def _family(spec: TrainSpec) -> ModelFamily:
-    family = FAMILIES.get(spec.model_family)
-    if family is None:
-        raise InvalidArgument.field(
-            "spec.model_family",
-            f"unknown model family {spec.model_family!r}; known: {', '.join(family_names())}",
-        )
-    return family
-
-
-def check(spec: TrainSpec, data: TrainingData) -> Plan:
-    """The spec's plan on its dataset; InvalidArgument naming every bad field."""
-    family = _family(spec)
-    distribute.check_strategy(spec.strategy)
-    problems = _check_numbers(spec) + _check_hyperparameters(spec, family)
-    plan, more = _plan(spec, data, family)
-    problems += more + _check_data(spec, data, plan)
-    if problems:
-        raise InvalidArgument(problems)
-    if not plan.variables:
-        raise FailedPrecondition(f"{data.manifest.dataset_id} has no forecastable variable")
-    return plan
 
 
 def validate(spec: TrainSpec, archive: Archive) -> None:
     """Every check train() makes before it trains (NotFound for an unknown dataset)."""
-    _family(spec)
+    family_for(spec)
     check(spec, open_data(archive, spec.dataset_id, spec.content_hash))
-
-
-def build_context(spec: TrainSpec, data: TrainingData, plan: Plan) -> ForecastContext:
-    """Normalisation, climatologies (whole training split and cross-fitted) and grid."""
-    slots = day_slots(plan.step_seconds)
-    variables = plan.variables
-    full = climatology(data, variables, slots)
-    try:
-        folds = np.stack(
-            [
-                climatology(data, variables, slots, k, CLIMATOLOGY_FOLDS)
-                for k in range(CLIMATOLOGY_FOLDS)
-            ]
-        )
-    except FailedPrecondition:  # too short to leave a fold out: no cross-fitting
-        folds = np.zeros((0, *full.shape), dtype=np.float32)
-    stats = [data.statistics[name] for name in variables]
-    return ForecastContext(
-        variables=variables,
-        mean=tuple(s.mean for s in stats),
-        std=tuple(s.std for s in stats),
-        climatology=full,
-        fold_climatology=folds,
-        latitude=data.latitude,
-        longitude=data.longitude,
-        global_grid=data.global_grid,
-        step_seconds=plan.step_seconds,
-        stride=plan.stride,
-        input_steps=spec.input_steps,
-        lead_steps=plan.lead_steps,
-    )
 
 
 def _metadata(
@@ -246,7 +87,7 @@ def train(
     workdir has none (a job resumed on another node). Raises Cancelled on cancel."""
     started = time.monotonic()
     hooks.on_stage("preparing", 0.0)
-    family = _family(spec)
+    family = family_for(spec)
     strategy = distribute.strategy_for(spec.strategy) if spec.strategy != "default" else None
     with spans.step("train: prepare", **{"dataset.id": spec.dataset_id}):
         data = open_data(archive, spec.dataset_id, spec.content_hash)
