@@ -61,11 +61,17 @@ def check(hints: TimeDecoding) -> list[FieldViolation]:
                 "give either units ('hours since ...') or reference_time with step_units, not both",
             )
         )
+    targets: set[str] = set()
     for source, target in hints.renames.items():
         if not source.strip() or not target.strip():
             problems.append(
                 FieldViolation(f"{PREFIX}.renames[{source!r}]", "names must not be empty")
             )
+        elif target in targets:
+            problems.append(
+                FieldViolation(f"{PREFIX}.renames[{source!r}]", f"{target!r} is a target twice")
+            )
+        targets.add(target)
     return problems
 
 
@@ -209,11 +215,12 @@ def _lookup(ds: xr.Dataset, name: str) -> str | None:
 def _timestamp(text: str) -> pd.Timestamp | None:
     try:
         moment = pd.Timestamp(text)
+        if moment is pd.NaT:
+            return None
+        moment = moment.tz_convert("UTC").tz_localize(None) if moment.tzinfo else moment
+        return moment.as_unit("ns")  # OutOfBoundsDatetime outside the years 1678-2261
     except (ValueError, TypeError, OverflowError):
         return None
-    if moment is pd.NaT:
-        return None
-    return moment.tz_convert("UTC").tz_localize(None) if moment.tzinfo else moment
 
 
 def _units(ds: xr.Dataset, var: xr.DataArray, hints: TimeDecoding) -> tuple[int, pd.Timestamp]:
@@ -264,7 +271,12 @@ def _units(ds: xr.Dataset, var: xr.DataArray, hints: TimeDecoding) -> tuple[int,
 def _decode(ds: xr.Dataset, var: xr.DataArray, hints: TimeDecoding) -> np.ndarray:
     """The axis's values as datetime64[ns]."""
     values = np.asarray(var.values)
-    if np.issubdtype(values.dtype, np.datetime64) and not (hints.units or hints.reference_time):
+    if np.issubdtype(values.dtype, np.datetime64):
+        if hints.units or hints.reference_time:
+            raise InvalidArgument.field(
+                f"{PREFIX}.units" if hints.units else f"{PREFIX}.reference_time",
+                f"{var.name!r} already holds times; leave units and reference_time empty",
+            )
         return values.astype("datetime64[ns]")
     if values.dtype.kind in "OSU" and not (hints.units or hints.reference_time):
         return _parse_texts(values, str(var.name))

@@ -35,7 +35,14 @@ def merge(parts: list[xr.Dataset], fields: list[str]) -> xr.Dataset:
                 f"its times ({_span(group)}) differ from those of {fields[first_index]} "
                 f"({_span(first)}); files of other variables must cover the same times",
             )
-    return xr.merge([group for _, group in joined], join="exact", combine_attrs="drop_conflicts")
+    try:
+        return xr.merge(
+            [group for _, group in joined], join="exact", combine_attrs="drop_conflicts"
+        )
+    except ValueError as exc:  # variables without time that differ between files
+        raise InvalidArgument.field(
+            fields[joined[-1][0]], f"does not merge with the other sources: {exc}"
+        ) from None
 
 
 def _lazy(part: xr.Dataset) -> xr.Dataset:
@@ -97,6 +104,15 @@ def _join_periods(parts: list[xr.Dataset], indices: list[int], fields: list[str]
             )
     if len(ordered) == 1:
         return _lazy(parts[ordered[0]])
+    try:
+        return _concat(parts, ordered)
+    except ValueError as exc:
+        raise InvalidArgument.field(
+            fields[ordered[-1]], f"does not join the other periods: {exc}"
+        ) from None
+
+
+def _concat(parts: list[xr.Dataset], ordered: list[int]) -> xr.Dataset:
     return xr.concat(
         [_lazy(parts[i]) for i in ordered],
         dim=TIME,
