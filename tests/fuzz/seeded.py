@@ -91,7 +91,15 @@ def ingest_seeds(seeded: SeededArchive) -> dict[str, list[Message]]:
                 variables=["UWND"],
                 region=region_pb2.Region(lat_min=-10, lat_max=10, lon_min=160, lon_max=200),
                 validate_only=True,
-            )
+            ),
+            ingest_pb.StartIngestRequest(  # time decoding hints that fit the navy winds
+                source_uri=str(seeded.source_file),
+                dataset_id="navy-hinted",
+                time_decoding=ingest_pb.TimeDecoding(
+                    variable="TIME", renames={"FNOCY": "latitude", "FNOCX": "longitude"}
+                ),
+                validate_only=True,
+            ),
         ],
         "GetDataset": [ingest_pb.GetDatasetRequest(dataset_id=SOURCE)],
         "ListDatasets": [ingest_pb.ListDatasetsRequest(id_prefix="navy")],
