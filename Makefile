@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 TOOLS := .tools/bin
-PACKAGES := gen/python libs/runtime libs/dataplane libs/scores services/registry services/ingest services/preprocess services/trainer services/modelserver services/predictor cli/weatherctl
+PACKAGES := gen/python libs/runtime libs/dataplane libs/scores libs/tensors services/registry services/ingest services/preprocess services/trainer services/modelserver services/predictor cli/weatherctl
 STAMP := $(VENV)/.installed
 
 .PHONY: setup tools postgres proto lint format typecheck charts test pytest demo up bench-registry bench-preprocess bench-train bench-predictor bench-fuzz bench-faults lock clean

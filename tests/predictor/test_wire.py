@@ -23,12 +23,9 @@ from tests.predictor.support import (
     window,
 )
 from weather_predictor import wire
-from weather_predictor.tensors import (
-    from_tensor_proto,
-    predict_request_bytes,
-    predict_response_arrays,
-    to_tensor_proto,
-)
+from weather_predictor.tensors import predict_request_bytes, predict_response_arrays
+from weather_runtime.errors import FailedPrecondition
+from weather_tensors.tensor_proto import to_numpy, to_proto
 
 DATA = field_pb2.GriddedField.DESCRIPTOR.fields_by_name["data"].number
 INPUTS = pb.PredictRequest.DESCRIPTOR.fields_by_name["inputs"].number
@@ -94,7 +91,7 @@ def test_request_bytes_equal_protobufs_own_serialisation(path: str) -> None:
     spliced = predict_pb2.PredictRequest.FromString(predict_request_bytes(spec, inputs))
     expected = predict_pb2.PredictRequest(model_spec=spec)
     for name, array in inputs.items():
-        expected.inputs[name].CopyFrom(to_tensor_proto(array))
+        expected.inputs[name].CopyFrom(to_proto(array))
     assert spliced == expected
 
 
@@ -103,7 +100,7 @@ def test_response_arrays_view_tensor_content_and_decode_typed_values(path: str) 
     response = predict_pb2.PredictResponse()
     response.model_spec.name = "m"
     response.model_spec.version.value = 7
-    response.outputs["t2m"].CopyFrom(to_tensor_proto(out))
+    response.outputs["t2m"].CopyFrom(to_proto(out))
     response.outputs["count"].dtype = types_pb2.DT_INT64
     response.outputs["count"].tensor_shape.dim.add(size=2)
     response.outputs["count"].int64_val.extend([4, 5])
@@ -111,11 +108,19 @@ def test_response_arrays_view_tensor_content_and_decode_typed_values(path: str) 
     light, arrays = predict_response_arrays(raw)
     assert light.model_spec.version.value == 7
     np.testing.assert_array_equal(arrays["t2m"], out)
-    np.testing.assert_array_equal(arrays["count"], from_tensor_proto(response.outputs["count"]))
+    np.testing.assert_array_equal(arrays["count"], to_numpy(response.outputs["count"], "count"))
     assert arrays["t2m"].base is not None  # a view, not a copy
     # spliced: a view of the received buffer itself; whole: of protobuf's copy of the field
     received = np.frombuffer(raw, np.uint8)
     assert np.shares_memory(arrays["t2m"], received) == (path == "spliced")
+
+
+def test_an_answer_the_predictor_cannot_read_is_failed_precondition(path: str) -> None:
+    response = predict_pb2.PredictResponse()
+    response.outputs["t2m"].CopyFrom(to_proto(np.zeros((1, 3, 4), np.float32)))
+    response.outputs["t2m"].tensor_content = response.outputs["t2m"].tensor_content[:-4]
+    with pytest.raises(FailedPrecondition, match=r"outputs\['t2m'\]\.tensor_content: holds 44"):
+        predict_response_arrays(response.SerializeToString())
 
 
 def test_a_body_that_is_no_predict_request_is_invalid_argument(

@@ -12,7 +12,6 @@ import tensorflow as tf
 from tensorflow.core.protobuf import meta_graph_pb2
 from tensorflow_serving.apis import prediction_log_pb2
 
-from weather_modelserver import tensors
 from weather_modelserver.signatures import (
     SERVING_TAG,
     Signature,
@@ -25,6 +24,7 @@ from weather_runtime.errors import (
     InvalidArgument,
     PreconditionViolation,
 )
+from weather_tensors import tensor_proto
 
 WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
 MAX_WARMUP_RECORDS = 1000  # as TF Serving
@@ -197,7 +197,7 @@ class Servable:
         request = entry.predict_log.request
         signature = self.signature(request.model_spec.signature_name or "serving_default")
         inputs = {
-            name: tensors.to_numpy(proto, f"{where} inputs[{name!r}]")
+            name: tensor_proto.to_numpy(proto, f"{where} inputs[{name!r}]")
             for name, proto in request.inputs.items()
         }
         signature.check_inputs(inputs)

@@ -20,10 +20,11 @@ from tensorflow_serving.apis import (
     status_pb2,
 )
 
-from weather_modelserver import config, tensors
+from weather_modelserver import config
 from weather_modelserver.core import ModelRequest, ModelServer
 from weather_modelserver.manager import State, VersionStatus
 from weather_runtime.errors import InvalidArgument
+from weather_tensors import tensor_proto
 
 _ERROR_CODES = status_pb2.StatusProto.DESCRIPTOR.fields_by_name["error_code"].enum_type
 _STATES = {
@@ -74,7 +75,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         self, request: predict_pb2.PredictRequest, context: grpc.ServicerContext
     ) -> predict_pb2.PredictResponse:
         inputs = {
-            name: tensors.to_numpy(proto, f"inputs[{name!r}]")
+            name: tensor_proto.to_numpy(proto, f"inputs[{name!r}]")
             for name, proto in request.inputs.items()
         }
         result = self.server.predict(
@@ -84,7 +85,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             model_spec=response_spec(result.model, result.version, result.signature_name)
         )
         for name, value in result.outputs.items():
-            tensors.fill_proto(response.outputs[name], value)
+            tensor_proto.fill_proto(response.outputs[name], value)
         return response
 
     def GetModelMetadata(

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 
-from weather_modelserver import tensors
 from weather_modelserver.source import SAVED_MODEL_FILE
 from weather_runtime.errors import FieldViolation, InvalidArgument
+from weather_tensors import tensor_proto
 
 SERVING_TAG = "serve"
 DEFAULT_SIGNATURE = "serving_default"
@@ -34,7 +34,7 @@ class TensorSpec:
     def describe(self) -> str:
         """'float32 (DT_FLOAT) [-1, 4, 3, 5]'."""
         shape = "any shape" if self.shape is None else str(list(self.shape))
-        return f"{tensors.describe(self.dtype)} {shape}"
+        return f"{tensor_proto.describe(self.dtype)} {shape}"
 
     def accepts_shape(self, shape: Sequence[int]) -> bool:
         """Whether an array of this shape fits (same rank, equal wherever the size is known)."""
@@ -80,12 +80,12 @@ class Signature:
             )
         for alias in sorted(set(arrays) & set(self.inputs)):
             spec, array = self.inputs[alias], arrays[alias]
-            given = tensors.dtype_enum(array.dtype)
+            given = tensor_proto.dtype_enum(array.dtype)
             if given != spec.dtype:
                 problems.append(
                     FieldViolation(
                         f"inputs[{alias!r}].dtype",
-                        f"{tensors.describe(given)} given; signature {self.name!r} expects "
+                        f"{tensor_proto.describe(given)} given; signature {self.name!r} expects "
                         f"{spec.describe()}",
                     )
                 )

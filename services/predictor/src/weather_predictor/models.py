@@ -14,8 +14,9 @@ import fsspec
 from tensorflow_serving.apis import get_model_metadata_pb2
 
 from weather_predictor.modelserver_client import ModelServerClient, Target
-from weather_predictor.tensors import Tensor, dtype_name
+from weather_predictor.tensors import Tensor
 from weather_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
+from weather_tensors.tensor_proto import dtype_name
 
 SIGNATURE = "serving_default"
 PRODUCTION = "production"

@@ -1,5 +1,6 @@
-"""GriddedField <-> numpy <-> TensorProto with whole-buffer copies (never per element); the
-Predict hot path splices the tensor bytes into and out of TF Serving messages (see wire)."""
+"""GriddedField <-> numpy with whole-buffer copies (never per element), and the Predict hot path
+that splices the tensor bytes into and out of TF Serving messages (see wire); TensorProto <->
+numpy is weather_tensors.tensor_proto's."""
 
 from __future__ import annotations
 
@@ -8,23 +9,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from tensorflow.core.framework import tensor_pb2, types_pb2
+from tensorflow.core.framework import tensor_pb2
 from tensorflow_serving.apis import model_pb2, predict_pb2
 from weather.common.v1 import field_pb2
 
 from weather_predictor import wire
-from weather_runtime.errors import FieldViolation, InvalidArgument
+from weather_runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from weather_tensors import tensor_proto
 
-_TF_DTYPES: dict[int, tuple[np.dtype, str, int]] = {
-    types_pb2.DT_FLOAT: (np.dtype("<f4"), "float32", field_pb2.DATA_TYPE_FLOAT32),
-    types_pb2.DT_DOUBLE: (np.dtype("<f8"), "float64", field_pb2.DATA_TYPE_FLOAT64),
-    types_pb2.DT_INT32: (np.dtype("<i4"), "int32", field_pb2.DATA_TYPE_INT32),
-    types_pb2.DT_INT64: (np.dtype("<i8"), "int64", field_pb2.DATA_TYPE_INT64),
-}
-# the TF DataType and little-endian dtype of an array's (native-order) dtype
-_BY_NUMPY: dict[np.dtype, tuple[int, np.dtype]] = {
-    np_dtype.newbyteorder("="): (enum, np_dtype) for enum, (np_dtype, _n, _f) in _TF_DTYPES.items()
-}
 _FIELD_NAMES: dict[int, str] = {
     field_pb2.DATA_TYPE_FLOAT32: "float32",
     field_pb2.DATA_TYPE_FLOAT64: "float64",
@@ -40,12 +32,6 @@ class Tensor:
     name: str
     dtype: str
     shape: tuple[int, ...]
-
-
-def dtype_name(tf_dtype: int) -> str:
-    """float32, int64... for a TensorFlow DataType enum (or DT_<n>)."""
-    known = _TF_DTYPES.get(tf_dtype)
-    return known[1] if known else f"DT_{tf_dtype}"
 
 
 def field_dtype(name: str) -> int:
@@ -104,81 +90,10 @@ def array_to_field(
     )
 
 
-def to_tensor_proto(array: np.ndarray) -> tensor_pb2.TensorProto:
-    """A TensorProto with the array as one tensor_content buffer."""
-    proto = tensor_pb2.TensorProto()
-    _fill(proto, array)
-    return proto
-
-
-def _fill(proto: tensor_pb2.TensorProto, array: np.ndarray) -> None:
-    """Sets an empty TensorProto to the array (dtype, shape, one tensor_content copy)."""
-    np_dtype = _describe(proto, array)
-    proto.tensor_content = np.ascontiguousarray(array, dtype=np_dtype).tobytes()
-
-
-def _describe(proto: tensor_pb2.TensorProto, array: np.ndarray) -> np.dtype:
-    """Sets an empty TensorProto's dtype and shape to the array's; its little-endian dtype."""
-    enum, np_dtype = _tf_dtype(array)
-    proto.dtype = enum
-    dims = proto.tensor_shape.dim
-    for n in array.shape:
-        dims.add(size=n)
-    return np_dtype
-
-
-def _tf_dtype(array: np.ndarray) -> tuple[int, np.dtype]:
-    """The TF DataType and the little-endian numpy dtype of an array; TypeError if neither."""
-    known = _BY_NUMPY.get(array.dtype)
-    if known is None:
-        raise TypeError(f"unsupported dtype {array.dtype}")
-    return known
-
-
-def from_tensor_proto(proto: tensor_pb2.TensorProto) -> np.ndarray:
-    """The array of a TensorProto (tensor_content as one buffer, typed values in one call)."""
-    known = _TF_DTYPES.get(proto.dtype)
-    if known is None:
-        raise TypeError(f"unsupported dtype {dtype_name(proto.dtype)}")
-    np_dtype = known[0]
-    shape = tuple(int(d.size) for d in proto.tensor_shape.dim)
-    if proto.tensor_content:
-        array: np.ndarray = np.frombuffer(proto.tensor_content, dtype=np_dtype)
-        return array.reshape(shape)
-    values = {
-        types_pb2.DT_FLOAT: proto.float_val,
-        types_pb2.DT_DOUBLE: proto.double_val,
-        types_pb2.DT_INT32: proto.int_val,
-        types_pb2.DT_INT64: proto.int64_val,
-    }[proto.dtype]
-    flat = np.asarray(values, dtype=np_dtype)
-    count = int(np.prod(shape, dtype=np.int64))
-    if flat.size != count:  # TensorFlow pads a short list with its last value
-        flat = np.resize(flat, count) if flat.size else np.zeros(count, np_dtype)
-        if values:
-            flat[len(values) :] = flat[len(values) - 1]
-    result: np.ndarray = flat.reshape(shape)
-    return result
-
-
 _PREDICT_INPUTS = predict_pb2.PredictRequest.DESCRIPTOR.fields_by_name["inputs"].number
 _PREDICT_OUTPUTS = predict_pb2.PredictResponse.DESCRIPTOR.fields_by_name["outputs"].number
 _CONTENT = tensor_pb2.TensorProto.DESCRIPTOR.fields_by_name["tensor_content"].number
 _MAP_KEY, _MAP_VALUE = 1, 2  # protobuf's map entry fields
-
-
-def tensor_header(array: np.ndarray) -> bytes:
-    """A serialised TensorProto with the array's dtype and shape and no values."""
-    proto = tensor_pb2.TensorProto()
-    _describe(proto, array)
-    header: bytes = proto.SerializeToString()
-    return header
-
-
-def _buffer(array: np.ndarray) -> memoryview:
-    """The array's bytes, little-endian and C-ordered, without a copy when they already are."""
-    _, np_dtype = _tf_dtype(array)
-    return np.ascontiguousarray(array, dtype=np_dtype).data.cast("B")
 
 
 def predict_request_bytes(spec: model_pb2.ModelSpec, inputs: dict[str, np.ndarray]) -> bytes:
@@ -188,11 +103,15 @@ def predict_request_bytes(spec: model_pb2.ModelSpec, inputs: dict[str, np.ndarra
     if not wire.worth_splicing(sum(a.nbytes for a in inputs.values())):
         request = predict_pb2.PredictRequest(model_spec=spec)
         for name, array in inputs.items():
-            _fill(request.inputs[name], array)
+            tensor_proto.fill_proto(request.inputs[name], array)
         return request.SerializeToString()  # type: ignore[no-any-return]
     parts: list[wire.Part] = [predict_pb2.PredictRequest(model_spec=spec).SerializeToString()]
     for name, array in inputs.items():
-        tensor = [tensor_header(array), *wire.length_delimited(_CONTENT, [_buffer(array)])]
+        content = tensor_proto.content_buffer(array)
+        tensor = [
+            tensor_proto.tensor_header(array),
+            *wire.length_delimited(_CONTENT, [content]),
+        ]
         entry = [
             *wire.length_delimited(_MAP_KEY, [name.encode("utf-8")]),
             *wire.length_delimited(_MAP_VALUE, tensor),
@@ -206,23 +125,19 @@ def predict_response_arrays(
 ) -> tuple[predict_pb2.PredictResponse, dict[str, np.ndarray]]:
     """A serialised TF Serving PredictResponse: the message without the tensors' bytes, and each
     output as an array viewing raw (typed-value tensors are decoded as usual). A small answer is
-    parsed whole, by protobuf."""
+    parsed whole, by protobuf. An output this predictor cannot read is FailedPrecondition."""
     if not wire.worth_splicing(len(raw)):
         response = predict_pb2.PredictResponse.FromString(raw)
-        return response, {k: from_tensor_proto(t) for k, t in response.outputs.items()}
-    light, contents = wire.split_map(raw, _PREDICT_OUTPUTS, _CONTENT)
-    response = predict_pb2.PredictResponse.FromString(light)
+        contents: dict[str, memoryview] = {}
+    else:
+        light, contents = wire.split_map(raw, _PREDICT_OUTPUTS, _CONTENT)
+        response = predict_pb2.PredictResponse.FromString(light)
     arrays = {}
     for name, tensor in response.outputs.items():
-        content = contents.get(name)
-        if content is None:
-            arrays[name] = from_tensor_proto(tensor)
-            continue
-        known = _TF_DTYPES.get(tensor.dtype)
-        if known is None:
-            raise TypeError(f"unsupported dtype {dtype_name(tensor.dtype)}")
-        shape = tuple(int(d.size) for d in tensor.tensor_shape.dim)
-        arrays[name] = np.frombuffer(content, dtype=known[0]).reshape(shape)
+        try:
+            arrays[name] = tensor_proto.to_numpy(tensor, f"outputs[{name!r}]", contents.get(name))
+        except InvalidArgument as exc:
+            raise FailedPrecondition(f"the model server's answer: {exc.message}") from None
     return response, arrays
 
 

@@ -1,4 +1,4 @@
-"""TensorProto <-> numpy: whole buffers out, both encodings in, agreeing with TensorFlow's own."""
+"""weather_tensors.tensor_proto: whole buffers out, both encodings in, as TensorFlow has them."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 
-from weather_modelserver import tensors
 from weather_runtime.errors import InvalidArgument
+from weather_tensors import tensor_proto
 
 ARRAYS: dict[str, np.ndarray] = {
     "float32": np.arange(12, dtype=np.float32).reshape(3, 4) / 7,
@@ -34,13 +34,13 @@ ARRAYS: dict[str, np.ndarray] = {
 @pytest.mark.parametrize("name", list(ARRAYS))
 def test_round_trip_and_tensorflow_agree(name: str) -> None:
     array = ARRAYS[name]
-    proto = tensors.to_proto(array)
-    back = tensors.to_numpy(proto, "x")
+    proto = tensor_proto.to_proto(array)
+    back = tensor_proto.to_numpy(proto, "x")
     assert back.dtype == array.dtype and back.shape == array.shape
     assert np.array_equal(back, array)
     # TensorFlow reads what we write, and we read what TensorFlow writes.
     assert np.array_equal(tf.make_ndarray(proto), array)
-    assert np.array_equal(tensors.to_numpy(tf.make_tensor_proto(array), "x"), array)
+    assert np.array_equal(tensor_proto.to_numpy(tf.make_tensor_proto(array), "x"), array)
     if name != "string":
         assert proto.tensor_content or array.size == 0  # one buffer, not typed values
         assert not proto.float_val and not proto.int_val and not proto.int64_val
@@ -80,30 +80,30 @@ def test_typed_value_fields_read_as_tensorflow_reads_them(
     dtype: int, shape: list[int], field: str, values: list[object]
 ) -> None:
     proto = _typed(dtype, shape, field, values)
-    ours = tensors.to_numpy(proto, "inputs['x']")
+    ours = tensor_proto.to_numpy(proto, "inputs['x']")
     theirs = tf.make_ndarray(proto)
     assert ours.dtype == theirs.dtype and ours.shape == theirs.shape == tuple(shape)
     assert np.array_equal(ours, theirs)
 
 
 def test_a_content_buffer_of_the_wrong_size_names_the_field() -> None:
-    proto = tensors.to_proto(np.zeros((2, 3), np.float32))
+    proto = tensor_proto.to_proto(np.zeros((2, 3), np.float32))
     proto.tensor_content = proto.tensor_content[:-1]
     with pytest.raises(InvalidArgument, match=r"inputs\['t2m'\]\.tensor_content: holds 23 bytes"):
-        tensors.to_numpy(proto, "inputs['t2m']")
+        tensor_proto.to_numpy(proto, "inputs['t2m']")
 
 
 def test_too_many_typed_values_name_the_field() -> None:
     proto = _typed(types_pb2.DT_FLOAT, [2], "float_val", [1.0, 2.0, 3.0])
     with pytest.raises(InvalidArgument, match=r"inputs\['x'\]\.float_val: holds 3 values"):
-        tensors.to_numpy(proto, "inputs['x']")
+        tensor_proto.to_numpy(proto, "inputs['x']")
 
 
 def test_unsupported_dtype_and_negative_shape_are_refused() -> None:
     with pytest.raises(InvalidArgument, match="DT_RESOURCE"):
-        tensors.to_numpy(tensor_pb2.TensorProto(dtype=types_pb2.DT_RESOURCE), "x")
+        tensor_proto.to_numpy(tensor_pb2.TensorProto(dtype=types_pb2.DT_RESOURCE), "x")
     with pytest.raises(InvalidArgument, match="negative"):
-        tensors.to_numpy(_typed(types_pb2.DT_FLOAT, [-1], "float_val", []), "x")
+        tensor_proto.to_numpy(_typed(types_pb2.DT_FLOAT, [-1], "float_val", []), "x")
 
 
 @pytest.mark.parametrize("dims", [[2**40, 2**40], [2**32, 2**32], [2**15, 2**14]])
@@ -112,4 +112,41 @@ def test_a_shape_with_too_many_elements_names_the_shape(dims: list[int]) -> None
     # [2**15, 2**14] would be padded out from one value to 2**29 floats
     proto = _typed(types_pb2.DT_HALF, dims, "half_val", [1])
     with pytest.raises(InvalidArgument, match=r"inputs\['x'\]\.tensor_shape: .*more than"):
-        tensors.to_numpy(proto, "inputs['x']")
+        tensor_proto.to_numpy(proto, "inputs['x']")
+
+
+@pytest.mark.parametrize("name", ["float32", "int64", "float16", "bool", "scalar", "empty"])
+def test_header_and_content_spliced_are_what_protobuf_writes(name: str) -> None:
+    """The predictor's splicing: header bytes, then tensor_content as a field of its own."""
+    array = ARRAYS[name]
+    content = bytes(tensor_proto.content_buffer(array))
+    assert content == array.astype(array.dtype.newbyteorder("<")).tobytes()
+    field = tensor_pb2.TensorProto(tensor_content=content).SerializeToString()
+    assert (
+        tensor_proto.tensor_header(array) + field
+        == tensor_proto.to_proto(array).SerializeToString()
+    )
+
+
+def test_a_detached_content_buffer_is_read_in_place_and_checked() -> None:
+    array = np.arange(6, dtype=np.float32).reshape(2, 3)
+    header = tensor_pb2.TensorProto.FromString(tensor_proto.tensor_header(array))
+    content = memoryview(array.tobytes())
+    back = tensor_proto.to_numpy(header, "outputs['t2m']", content)
+    assert np.array_equal(back, array) and not back.flags.owndata
+    with pytest.raises(InvalidArgument, match=r"outputs\['t2m'\]\.tensor_content: holds 20"):
+        tensor_proto.to_numpy(header, "outputs['t2m']", content[:-4])
+
+
+def test_big_endian_arrays_are_written_little_endian() -> None:
+    array = np.arange(4, dtype=">f4")
+    proto = tensor_proto.to_proto(array)
+    assert proto.dtype == types_pb2.DT_FLOAT
+    assert proto.tensor_content == array.astype("<f4").tobytes()
+
+
+def test_strings_have_no_content_buffer() -> None:
+    with pytest.raises(TypeError):
+        tensor_proto.content_buffer(ARRAYS["string"])
+    with pytest.raises(TypeError):
+        tensor_proto.to_proto(np.array(["a"], dtype="U1"))

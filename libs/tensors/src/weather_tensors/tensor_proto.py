@@ -1,4 +1,5 @@
-"""TensorProto <-> numpy by whole-buffer copies (tensor_content), typed value fields accepted."""
+"""TensorProto <-> numpy by whole-buffer copies (tensor_content), typed value fields accepted;
+the header and content pieces the predictor splices into serialised messages (see its wire)."""
 
 from __future__ import annotations
 
@@ -71,10 +72,13 @@ def describe(enum: int) -> str:
 MAX_ELEMENTS = 2**28
 
 
-def to_numpy(proto: tensor_pb2.TensorProto, field: str) -> np.ndarray:
-    """The array a TensorProto holds. tensor_content is taken as one buffer; typed values
-    (float_val...) are converted in one call and, as TensorFlow does, a short list is padded
-    with its last value (none: zeros). Raises InvalidArgument naming `field`."""
+def to_numpy(
+    proto: tensor_pb2.TensorProto, field: str, content: bytes | memoryview | None = None
+) -> np.ndarray:
+    """The array a TensorProto holds. tensor_content (or content, when the bytes were detached
+    from the message) is taken as one buffer, without a copy; typed values (float_val...) are
+    converted in one call and, as TensorFlow does, a short list is padded with its last value
+    (none: zeros). Raises InvalidArgument naming `field`."""
     kind = _KINDS.get(proto.dtype)
     if kind is None:
         raise InvalidArgument.field(
@@ -86,16 +90,17 @@ def to_numpy(proto: tensor_pb2.TensorProto, field: str) -> np.ndarray:
         strings = np.empty(len(proto.string_val), dtype=object)
         strings[:] = list(proto.string_val)
         return _fill(strings, count, field, "string_val").reshape(shape)
-    if proto.tensor_content:
+    buffer = proto.tensor_content if content is None else content
+    if buffer:
         expected = count * kind.numpy.itemsize
-        if len(proto.tensor_content) != expected:
+        if len(buffer) != expected:
             raise InvalidArgument.field(
                 f"{field}.tensor_content",
-                f"holds {len(proto.tensor_content)} bytes; shape {list(shape)} of "
+                f"holds {len(buffer)} bytes; shape {list(shape)} of "
                 f"{dtype_name(proto.dtype)} needs {expected}",
             )
         little = kind.numpy.newbyteorder("<")
-        return np.frombuffer(proto.tensor_content, dtype=little).reshape(shape)
+        return np.frombuffer(buffer, dtype=little).reshape(shape)
     values = getattr(proto, kind.field)
     width = 2 if kind.field in ("scomplex_val", "dcomplex_val") else 1
     stored = np.fromiter(values, dtype=kind.stored, count=len(values))
@@ -113,6 +118,33 @@ def to_numpy(proto: tensor_pb2.TensorProto, field: str) -> np.ndarray:
 def fill_proto(proto: tensor_pb2.TensorProto, array: np.ndarray) -> None:
     """Writes array into proto: dtype, shape and the data as one tensor_content buffer
     (strings, which have no fixed width, go to string_val)."""
+    if _describe(proto, array) == types_pb2.DT_STRING:
+        proto.string_val.extend(_as_bytes(item) for item in array.ravel())
+        return
+    proto.tensor_content = content_buffer(array).tobytes()
+
+
+def tensor_header(array: np.ndarray) -> bytes:
+    """A serialised TensorProto with the array's dtype and shape and no values (what
+    fill_proto writes but tensor_content)."""
+    proto = tensor_pb2.TensorProto()
+    _describe(proto, array)
+    header: bytes = proto.SerializeToString()
+    return header
+
+
+def content_buffer(array: np.ndarray) -> memoryview:
+    """The array's tensor_content: its bytes little-endian and C-ordered, without a copy when
+    they already are; TypeError for strings or dtypes TensorFlow does not have."""
+    enum = dtype_enum(array.dtype)
+    if enum in (types_pb2.DT_INVALID, types_pb2.DT_STRING):
+        raise TypeError(f"no tensor_content for numpy {array.dtype}")
+    little = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
+    return little.reshape(-1).view(np.uint8).data
+
+
+def _describe(proto: tensor_pb2.TensorProto, array: np.ndarray) -> int:
+    """Sets an empty TensorProto's dtype and shape to the array's; returns the dtype enum."""
     enum = dtype_enum(array.dtype)
     if enum == types_pb2.DT_INVALID:
         raise TypeError(f"no TensorFlow dtype for numpy {array.dtype}")
@@ -122,11 +154,7 @@ def fill_proto(proto: tensor_pb2.TensorProto, array: np.ndarray) -> None:
             dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=int(size)) for size in array.shape]
         )
     )
-    if enum == types_pb2.DT_STRING:
-        proto.string_val.extend(_as_bytes(item) for item in array.ravel())
-        return
-    little = array.dtype.newbyteorder("<")
-    proto.tensor_content = np.ascontiguousarray(array, dtype=little).tobytes()
+    return enum
 
 
 def to_proto(array: np.ndarray) -> tensor_pb2.TensorProto:

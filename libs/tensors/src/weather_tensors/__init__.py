@@ -1,0 +1,1 @@
+"""TensorProto <-> numpy conversion shared by the predictor and the model server."""
