@@ -19,6 +19,7 @@ from weather_data.publish import publish
 from weather_data.store_errors import store_errors
 from weather_preprocess import transform
 from weather_preprocess.domain import Recipe, Split
+from weather_preprocess.missing import handle_missing
 from weather_preprocess.recipe import check_recipe, recipe_hash
 from weather_preprocess.statistics import Statistics, compute_statistics
 from weather_runtime import spans
@@ -128,8 +129,20 @@ class Builder:
             return reused
         if cancel.is_set():
             raise Cancelled()
-        progress("statistics", 0.05)
         client = self.runtime.client()
+        if recipe.missing is not None:
+            progress("missing values", 0.02)
+            with spans.step("build: missing values"):
+                handled = handle_missing(
+                    ds,
+                    splits,
+                    recipe.missing,
+                    client,
+                    cancel,
+                    lambda kept: _split_steps(kept, recipe.split),
+                )
+            ds, splits = handled.dataset, handled.splits
+        progress("statistics", 0.05)
         with spans.step(
             "build: statistics", **{"split.steps": splits["train"].stop - splits["train"].start}
         ):
@@ -144,6 +157,8 @@ class Builder:
         progress("writing", 0.15)
         extra = {f"{name}_steps": f"{s.start}:{s.stop}" for name, s in splits.items()}
         extra.update({"recipe_hash": hashed, "stats_hash": statistics.stats_hash})
+        if recipe.missing is not None:
+            extra.update(handled.notes)
         with spans.step("build: write"):
             manifest = publish(
                 self.archive,

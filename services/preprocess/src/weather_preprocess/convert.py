@@ -30,6 +30,13 @@ _ANALYSES = {
     pb.ANALYSIS_KIND_AREA_MEAN: domain.AnalysisKind.AREA_MEAN,
     pb.ANALYSIS_KIND_EXTREMES: domain.AnalysisKind.EXTREMES,
 }
+_MISSING = {
+    pb.MISSING_POLICY_FAIL: domain.MissingPolicy.FAIL,
+    pb.MISSING_POLICY_FILL_CLIMATOLOGY: domain.MissingPolicy.FILL_CLIMATOLOGY,
+    pb.MISSING_POLICY_FILL_MEAN: domain.MissingPolicy.FILL_MEAN,
+    pb.MISSING_POLICY_FILL_VALUE: domain.MissingPolicy.FILL_VALUE,
+    pb.MISSING_POLICY_DROP_TIME_STEPS: domain.MissingPolicy.DROP_TIME_STEPS,
+}
 _CALENDAR: dict[int, CalendarKey] = {
     pb.CALENDAR_KEY_UNSPECIFIED: "month",
     pb.CALENDAR_KEY_MONTH: "month",
@@ -110,6 +117,12 @@ def recipe_from_pb(recipe: pb.Recipe) -> domain.Recipe:
         if recipe.HasField("augmentation")
         else None,
         output_dataset_id=recipe.output_dataset_id,
+        missing=domain.MissingValues(
+            _MISSING.get(recipe.missing.policy, domain.MissingPolicy.UNSPECIFIED),
+            recipe.missing.value,
+        )
+        if recipe.HasField("missing")
+        else None,
     )
 
 

@@ -105,6 +105,25 @@ class Augmentation:
     noise_std: float = 0.0
 
 
+class MissingPolicy(enum.Enum):
+    """What a build does with missing values (NaN) in its output."""
+
+    UNSPECIFIED = "unspecified"
+    FAIL = "fail"
+    FILL_CLIMATOLOGY = "fill_climatology"
+    FILL_MEAN = "fill_mean"
+    FILL_VALUE = "fill_value"
+    DROP_TIME_STEPS = "drop_time_steps"
+
+
+@dataclass(frozen=True)
+class MissingValues:
+    """The recipe's missing-value policy; value is the fill of FILL_VALUE."""
+
+    policy: MissingPolicy = MissingPolicy.UNSPECIFIED
+    value: float = 0.0
+
+
 @dataclass(frozen=True)
 class Recipe:
     """How to build a training dataset; None marks a part that was not given."""
@@ -118,6 +137,7 @@ class Recipe:
     split: Split = Split()
     augmentation: Augmentation | None = None
     output_dataset_id: str = ""
+    missing: MissingValues | None = None  # None keeps missing values
 
 
 class AnalysisKind(enum.Enum):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from weather_data.archive import DATASET_ID
-from weather_preprocess.domain import DerivedKind, Recipe, Split
+from weather_preprocess.domain import DerivedKind, MissingPolicy, Recipe, Split
 from weather_preprocess.recipe_hash import recipe_hash
 from weather_runtime.errors import FieldViolation, InvalidArgument
 
@@ -47,8 +47,25 @@ def check_recipe(recipe: Recipe) -> None:
             problems.append(
                 FieldViolation("recipe.augmentation.noise_std", "must be a finite number >= 0")
             )
+    problems += _missing_problems(recipe)
     if problems:
         raise InvalidArgument(problems)
+
+
+def _missing_problems(recipe: Recipe) -> list[FieldViolation]:
+    missing = recipe.missing
+    if missing is None:
+        return []
+    if missing.policy == MissingPolicy.UNSPECIFIED:
+        return [
+            FieldViolation(
+                "recipe.missing.policy",
+                "must be FAIL, FILL_CLIMATOLOGY, FILL_MEAN, FILL_VALUE or DROP_TIME_STEPS",
+            )
+        ]
+    if missing.policy == MissingPolicy.FILL_VALUE and not math.isfinite(missing.value):
+        return [FieldViolation("recipe.missing.value", "must be a finite number")]
+    return []
 
 
 def _regrid_problems(recipe: Recipe) -> list[FieldViolation]:

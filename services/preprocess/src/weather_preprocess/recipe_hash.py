@@ -14,6 +14,8 @@ from weather_preprocess.domain import (
     Bounds,
     DerivedKind,
     DerivedVariable,
+    MissingPolicy,
+    MissingValues,
     Recipe,
     Regrid,
     Split,
@@ -32,6 +34,7 @@ _KINDS = {
     DerivedKind.TIME_OF_DAY: "DERIVED_KIND_TIME_OF_DAY",
     DerivedKind.DAY_OF_YEAR: "DERIVED_KIND_DAY_OF_YEAR",
 }
+_POLICIES = {policy: f"MISSING_POLICY_{policy.name}" for policy in MissingPolicy}
 
 
 def recipe_hash(recipe: Recipe) -> str:
@@ -60,6 +63,8 @@ def canonical(recipe: Recipe) -> dict[str, Any]:
         out["derived"] = [_derived(d) for d in recipe.derived]
     if recipe.augmentation is not None:
         out["augmentation"] = _augmentation(recipe.augmentation)
+    if recipe.missing is not None:  # added later: absent from older recipes and their hashes
+        out["missing"] = _missing(recipe.missing)
     return out
 
 
@@ -156,4 +161,11 @@ def _augmentation(aug: Augmentation) -> dict[str, Any]:
     )
     if aug.seed:
         out["seed"] = str(int(aug.seed))  # an int64: a string in the mapping
+    return out
+
+
+def _missing(missing: MissingValues) -> dict[str, Any]:
+    out = _present(value=float(missing.value))
+    if missing.policy != MissingPolicy.UNSPECIFIED:
+        out["policy"] = _POLICIES[missing.policy]
     return out

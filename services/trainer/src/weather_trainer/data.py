@@ -130,10 +130,26 @@ def load_statistics(archive: Archive, stats_hash: str) -> dict[str, VariableStat
     return out
 
 
+def _refuse_missing(manifest: Manifest) -> None:
+    """FAILED_PRECONDITION naming the dataset when its manifest counts missing values: NaN
+    would poison every loss and score. The recipe's missing policy fills or drops them."""
+    counts = [f"{v.name}: {v.missing_count}" for v in manifest.variables if v.missing_count]
+    if counts:
+        raise FailedPrecondition(
+            f"training dataset {manifest.dataset_id} (version {manifest.version}) holds missing "
+            f"values ({', '.join(counts)}): build it with a recipe missing policy "
+            "(missing: {policy: MISSING_POLICY_FILL_CLIMATOLOGY, FILL_MEAN, FILL_VALUE or "
+            "DROP_TIME_STEPS})",
+            [PreconditionViolation("MISSING_VALUES", "spec.dataset_id", "holds missing values")],
+        )
+
+
 def open_training_data(archive: Archive, dataset_id: str, content_hash: str) -> TrainingData:
-    """Resolves, opens and describes a training dataset built by the preprocess service."""
+    """Resolves, opens and describes a training dataset built by the preprocess service;
+    FAILED_PRECONDITION when it is not one or still holds missing values."""
     manifest = resolve(archive, dataset_id, content_hash)
     splits = _splits(manifest)
+    _refuse_missing(manifest)
     stats_hash = manifest.extra.get("stats_hash", "")
     statistics = load_statistics(archive, stats_hash)
     ds = archive.open(manifest)

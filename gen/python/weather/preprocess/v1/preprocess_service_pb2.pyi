@@ -21,6 +21,15 @@ class DerivedKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DERIVED_KIND_TIME_OF_DAY: _ClassVar[DerivedKind]
     DERIVED_KIND_DAY_OF_YEAR: _ClassVar[DerivedKind]
 
+class MissingPolicy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MISSING_POLICY_UNSPECIFIED: _ClassVar[MissingPolicy]
+    MISSING_POLICY_FAIL: _ClassVar[MissingPolicy]
+    MISSING_POLICY_FILL_CLIMATOLOGY: _ClassVar[MissingPolicy]
+    MISSING_POLICY_FILL_MEAN: _ClassVar[MissingPolicy]
+    MISSING_POLICY_FILL_VALUE: _ClassVar[MissingPolicy]
+    MISSING_POLICY_DROP_TIME_STEPS: _ClassVar[MissingPolicy]
+
 class AnalysisKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     ANALYSIS_KIND_UNSPECIFIED: _ClassVar[AnalysisKind]
@@ -40,6 +49,12 @@ DERIVED_KIND_UNSPECIFIED: DerivedKind
 DERIVED_KIND_WIND_SPEED: DerivedKind
 DERIVED_KIND_TIME_OF_DAY: DerivedKind
 DERIVED_KIND_DAY_OF_YEAR: DerivedKind
+MISSING_POLICY_UNSPECIFIED: MissingPolicy
+MISSING_POLICY_FAIL: MissingPolicy
+MISSING_POLICY_FILL_CLIMATOLOGY: MissingPolicy
+MISSING_POLICY_FILL_MEAN: MissingPolicy
+MISSING_POLICY_FILL_VALUE: MissingPolicy
+MISSING_POLICY_DROP_TIME_STEPS: MissingPolicy
 ANALYSIS_KIND_UNSPECIFIED: AnalysisKind
 ANALYSIS_KIND_CLIMATOLOGY: AnalysisKind
 ANALYSIS_KIND_ANOMALIES: AnalysisKind
@@ -109,8 +124,16 @@ class Augmentation(_message.Message):
     noise_std: float
     def __init__(self, seed: _Optional[int] = ..., crop_latitude: _Optional[int] = ..., crop_longitude: _Optional[int] = ..., noise_std: _Optional[float] = ...) -> None: ...
 
+class MissingValues(_message.Message):
+    __slots__ = ("policy", "value")
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    policy: MissingPolicy
+    value: float
+    def __init__(self, policy: _Optional[_Union[MissingPolicy, str]] = ..., value: _Optional[float] = ...) -> None: ...
+
 class Recipe(_message.Message):
-    __slots__ = ("source", "variables", "region", "period", "regrid", "derived", "split", "augmentation", "output_dataset_id")
+    __slots__ = ("source", "variables", "region", "period", "regrid", "derived", "split", "augmentation", "output_dataset_id", "missing")
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     VARIABLES_FIELD_NUMBER: _ClassVar[int]
     REGION_FIELD_NUMBER: _ClassVar[int]
@@ -120,6 +143,7 @@ class Recipe(_message.Message):
     SPLIT_FIELD_NUMBER: _ClassVar[int]
     AUGMENTATION_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    MISSING_FIELD_NUMBER: _ClassVar[int]
     source: _dataset_pb2.DatasetRef
     variables: _containers.RepeatedCompositeFieldContainer[VariableSpec]
     region: _region_pb2.Region
@@ -129,7 +153,8 @@ class Recipe(_message.Message):
     split: Split
     augmentation: Augmentation
     output_dataset_id: str
-    def __init__(self, source: _Optional[_Union[_dataset_pb2.DatasetRef, _Mapping]] = ..., variables: _Optional[_Iterable[_Union[VariableSpec, _Mapping]]] = ..., region: _Optional[_Union[_region_pb2.Region, _Mapping]] = ..., period: _Optional[_Union[_dataset_pb2.TimeRange, _Mapping]] = ..., regrid: _Optional[_Union[Regrid, _Mapping]] = ..., derived: _Optional[_Iterable[_Union[DerivedVariable, _Mapping]]] = ..., split: _Optional[_Union[Split, _Mapping]] = ..., augmentation: _Optional[_Union[Augmentation, _Mapping]] = ..., output_dataset_id: _Optional[str] = ...) -> None: ...
+    missing: MissingValues
+    def __init__(self, source: _Optional[_Union[_dataset_pb2.DatasetRef, _Mapping]] = ..., variables: _Optional[_Iterable[_Union[VariableSpec, _Mapping]]] = ..., region: _Optional[_Union[_region_pb2.Region, _Mapping]] = ..., period: _Optional[_Union[_dataset_pb2.TimeRange, _Mapping]] = ..., regrid: _Optional[_Union[Regrid, _Mapping]] = ..., derived: _Optional[_Iterable[_Union[DerivedVariable, _Mapping]]] = ..., split: _Optional[_Union[Split, _Mapping]] = ..., augmentation: _Optional[_Union[Augmentation, _Mapping]] = ..., output_dataset_id: _Optional[str] = ..., missing: _Optional[_Union[MissingValues, _Mapping]] = ...) -> None: ...
 
 class StatisticsEntry(_message.Message):
     __slots__ = ("variable", "level", "mean", "std", "diff_mean", "diff_std", "count")
