@@ -54,8 +54,8 @@ test: setup lint typecheck
 	export WEATHER_TEST_POSTGRES_URL="$$(bash tools/postgres.sh | tail -n 1)" \
 	  WEATHER_TEST_PROMETHEUS="$$(bash tools/prometheus.sh | tail -n 1)" \
 	  PATH="$(CURDIR)/$(TOOLS):$$PATH" && \
-	  $(VENV)/bin/pytest $(PYTEST_ARGS) --ignore=tests/ingest --ignore=tests/preprocess --ignore=tests/trainer && \
-	  $(VENV)/bin/pytest $(PYTEST_ARGS) tests/ingest tests/preprocess tests/trainer
+	  $(VENV)/bin/pytest $(PYTEST_ARGS) --ignore=tests/ingest --ignore=tests/preprocess --ignore=tests/trainer --ignore=tests/dataplane && \
+	  $(VENV)/bin/pytest $(PYTEST_ARGS) tests/dataplane tests/ingest tests/preprocess tests/trainer
 
 # The main job: start the suite on embedded defaults, run the pipeline, stop everything.
 demo: setup
