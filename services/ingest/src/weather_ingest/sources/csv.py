@@ -8,6 +8,7 @@ import xarray as xr
 
 from weather_ingest.source import CorruptSource, Source, SourceOptions
 from weather_ingest.sources import register
+from weather_ingest.sources.csv_units import station_units
 
 
 class CsvSource(Source):
@@ -39,15 +40,24 @@ class CsvSource(Source):
             ).dt.tz_localize(None)
         except (ValueError, TypeError) as exc:
             raise CorruptSource(f"CSV time column is not parseable: {exc}") from exc
-        values = [c for c in table.columns if c not in columns]
+        values, units = station_units(
+            table,
+            [str(c) for c in table.columns if c not in columns],
+            options.units,
+            options.station_column,
+        )
         stations = table.groupby(options.station_column)[
             [options.latitude_column, options.longitude_column]
         ].first()
-        frame = table.set_index([options.time_column, options.station_column])[values]
+        frame = values.set_index(
+            pd.MultiIndex.from_arrays([table[options.time_column], table[options.station_column]])
+        )
         if frame.index.has_duplicates:
             time, station = frame.index[frame.index.duplicated()][0]
             raise CorruptSource(f"CSV has two rows for station {station!r} at {time}")
-        ds = xr.Dataset.from_dataframe(frame.apply(pd.to_numeric, errors="coerce"))
+        ds = xr.Dataset.from_dataframe(frame)
+        for name, unit in units.items():
+            ds[name].attrs["units"] = unit
         ds = ds.rename({options.time_column: "valid_time", options.station_column: "station"})
         ds = ds.assign_coords(
             latitude=(
