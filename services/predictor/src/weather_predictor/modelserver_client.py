@@ -30,6 +30,7 @@ from tensorflow_serving.apis import (
 
 from weather_predictor.errors import UpstreamError
 from weather_runtime.errors import NotFound, Unavailable
+from weather_runtime.retry import Backoff, Retrier
 from weather_runtime.telemetry import instrumented_channel
 from weather_runtime.tls import ClientTLS
 
@@ -192,8 +193,8 @@ class ModelServerClient:
         return response
 
     def _call(self, method: Any, request: Any, deadline: float, what: str) -> Any:
-        delay = self.backoff_seconds
-        for attempt in range(1, self.attempts + 1):
+        retrier = Retrier(Backoff(self.backoff_seconds), deadline=deadline, attempts=self.attempts)
+        while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise UpstreamError(
@@ -213,15 +214,11 @@ class ModelServerClient:
                     self.breaker.failure(f"{code.name}: {details}")
                 else:
                     self.breaker.success()
-                retry = code == grpc.StatusCode.UNAVAILABLE and attempt < self.attempts
-                if retry and time.monotonic() + delay < deadline:
-                    time.sleep(delay)
-                    delay *= 2
+                if code == grpc.StatusCode.UNAVAILABLE and retrier.pause():
                     continue
                 raise _translate(code, details, what) from None
             self.breaker.success()
             return response
-        raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _public(details: str, what: str) -> str:

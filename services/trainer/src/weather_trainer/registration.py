@@ -14,6 +14,7 @@ from weather.registry.v1 import registry_service_pb2_grpc as rpb_grpc
 
 from weather_runtime.errors import Unavailable
 from weather_runtime.operations import Cancelled
+from weather_runtime.retry import Backoff, GaveUp, Interrupted, Retrier
 from weather_runtime.telemetry import instrumented_channel
 from weather_runtime.tls import ClientTLS
 from weather_trainer.jobs import JobRecord
@@ -130,19 +131,19 @@ class Registrar:
         """Closes the channel."""
         self._channel.close()
 
-    def _call(self, method: str, request: object, attempt: _Attempt) -> object:
+    def _call(self, method: str, request: object, retrier: Retrier) -> object:
         """One registry call, sent again with backoff while the registry cannot be reached."""
-        while True:
+
+        def once() -> object:
             try:
                 response = getattr(self._stub, method)(request, timeout=self._timeout)
             except grpc.RpcError as exc:
                 self._count(exc.code())
-                if exc.code() not in RETRYABLE:
-                    raise
-                attempt.failed(exc)
-                continue
+                raise
             self._count(grpc.StatusCode.OK)
             return response
+
+        return retrier.call(once, _unreachable)
 
     def register(
         self,
@@ -158,7 +159,20 @@ class Registrar:
         """
         name = model_name(record)
         kept = f"the exported model is kept at {record.artifact_uri}"
-        attempt = _Attempt(self._wait, waiting, cancel or threading.Event())
+        told: list[str] = []
+
+        def tell(error: Exception | None, delay: float) -> None:
+            if not told:
+                told.append(_describe(error))
+                waiting(f"the registry is unreachable ({told[0]}); retrying")
+
+        attempt = Retrier(
+            Backoff(FIRST_DELAY, MAX_DELAY),
+            deadline=time.monotonic() + self._wait,
+            stop=cancel or threading.Event(),
+            clip_to_deadline=True,
+            on_retry=tell,
+        )
         try:
             try:
                 self._call(
@@ -172,12 +186,14 @@ class Registrar:
                 if exc.code() != grpc.StatusCode.ALREADY_EXISTS:
                     raise
             response = self._call("CreateModelVersion", version_request(record), attempt)
-        except _GaveUp as exc:
+        except GaveUp as exc:
             raise Unavailable(
                 f"the registry at {self._address} could not be reached for "
-                f"{self._wait:g} s (TRAINER_REGISTRATION_TIMEOUT_SECONDS; last: {exc}); "
-                f"the model was not registered and {kept}"
+                f"{self._wait:g} s (TRAINER_REGISTRATION_TIMEOUT_SECONDS; last: "
+                f"{_describe(exc.last)}); the model was not registered and {kept}"
             ) from None
+        except Interrupted:
+            raise Cancelled() from None
         except grpc.RpcError as exc:
             raise Unavailable(
                 f"could not register the model with the registry: {exc.code().name} "
@@ -214,31 +230,13 @@ def version_request(record: JobRecord) -> rpb.CreateModelVersionRequest:
     )
 
 
-class _GaveUp(Exception):
-    """The registry stayed unreachable for the whole wait."""
+def _unreachable(error: Exception) -> bool:
+    """Whether a registry call failed for want of a registry (then it is sent again)."""
+    return isinstance(error, grpc.RpcError) and error.code() in RETRYABLE
 
 
-class _Attempt:
-    """The retry budget of one registration: a deadline, a growing delay, a cancel event."""
-
-    def __init__(
-        self, wait_seconds: float, waiting: Callable[[str], None], cancel: threading.Event
-    ) -> None:
-        self._deadline = time.monotonic() + wait_seconds
-        self._delay = FIRST_DELAY
-        self._waiting = waiting
-        self._cancel = cancel
-        self._told = False
-
-    def failed(self, exc: grpc.RpcError) -> None:
-        """Sleeps before the next try; raises _GaveUp past the deadline, Cancelled on cancel."""
-        last = f"{exc.code().name} {exc.details()}"
-        left = self._deadline - time.monotonic()
-        if left <= 0:
-            raise _GaveUp(last)
-        if not self._told:
-            self._told = True
-            self._waiting(f"the registry is unreachable ({last}); retrying")
-        if self._cancel.wait(min(self._delay, left)):
-            raise Cancelled()
-        self._delay = min(self._delay * 2, MAX_DELAY)
+def _describe(error: BaseException | None) -> str:
+    """CODE details of a failed call."""
+    if isinstance(error, grpc.RpcError):
+        return f"{error.code().name} {error.details()}"
+    return str(error)

@@ -41,6 +41,7 @@ from weather_predictor.sync import config, layout
 from weather_predictor.sync.config import ModelState, State
 from weather_predictor.sync.settings import SyncSettings
 from weather_runtime import spans
+from weather_runtime.retry import Backoff
 from weather_runtime.telemetry import context_from_traceparent, instrumented_channel
 from weather_runtime.tls import client_tls
 
@@ -72,23 +73,6 @@ class Wanted:
     version: int
     uri: str
     digest: str
-
-
-class Backoff:
-    """Doubling waits between retries, from initial to maximum."""
-
-    def __init__(self, initial: float, maximum: float) -> None:
-        self.initial = initial
-        self.maximum = max(maximum, initial)
-        self._next = initial
-
-    def next(self) -> float:
-        delay = self._next
-        self._next = min(self._next * 2, self.maximum)
-        return delay
-
-    def reset(self) -> None:
-        self._next = self.initial
 
 
 class ServingSync:

@@ -39,6 +39,7 @@ from weather_registry.stores import sql_schema as t
 from weather_registry.stores.sql_engine import WRITE_OPTION, make_engine
 from weather_registry.stores.sql_migrations import migrate
 from weather_runtime.errors import Aborted, AlreadyExists, NotFound, Unavailable
+from weather_runtime.retry import Backoff, GaveUp, Retrier
 from weather_runtime.telemetry import current_traceparent
 
 # Arbitrary key of the PostgreSQL advisory lock that makes event sequence numbers commit in order.
@@ -108,16 +109,14 @@ def _retried(operation: Callable[_P, _R]) -> Callable[_P, _R]:
 
     @functools.wraps(operation)
     def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        deadline = time.monotonic() + RETRY_SECONDS
-        delay = 0.05
-        while True:
-            try:
-                return operation(*args, **kwargs)
-            except _NotCommitted as exc:
-                if time.monotonic() + delay > deadline:
-                    raise exc.unavailable from None
-            time.sleep(delay)
-            delay = min(delay * 2, 0.5)
+        retrier = Retrier(Backoff(0.05, 0.5), deadline=time.monotonic() + RETRY_SECONDS)
+        try:
+            return retrier.call(
+                lambda: operation(*args, **kwargs), lambda exc: isinstance(exc, _NotCommitted)
+            )
+        except GaveUp as exc:
+            last = exc.last
+            raise (last.unavailable if isinstance(last, _NotCommitted) else last) from None
 
     return run
 
