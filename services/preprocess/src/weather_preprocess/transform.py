@@ -89,18 +89,32 @@ def regrid(ds: xr.Dataset, recipe: Recipe) -> xr.Dataset:
         out = ds.coarsen({LAT: c.latitude_factor, LON: c.longitude_factor}, boundary="trim").mean()
     else:
         step = float(recipe.regrid.resolution_degrees or 0)
-        lat = ds[LAT].values
-        lon = ds[LON].values
-        new_lat = np.arange(np.ceil(lat.min() / step) * step, lat.max() + 1e-9, step)
-        new_lon = np.arange(np.ceil(lon.min() / step) * step, lon.max() + 1e-9, step)
-        if len(new_lat) == 0 or len(new_lon) == 0:
+        targets = {LAT: _axis(ds[LAT].values, step), LON: _axis(ds[LON].values, step)}
+        if len(targets[LAT]) == 0 or len(targets[LON]) == 0:
             raise InvalidArgument.field("recipe.regrid.resolution_degrees", "leaves no grid point")
-        out = ds.interp({LAT: new_lat, LON: new_lon}, method="linear")
+        out = _bilinear(ds, targets)
     for name in out.data_vars:
         out[name].attrs = ds[name].attrs
     for axis in (LAT, LON):
         out[axis].attrs = ds[axis].attrs
     return out.astype("float32")
+
+
+def _axis(values: np.ndarray, step: float) -> np.ndarray:
+    """The multiples of step inside the axis's range, rounding slack allowed (a step that does
+    not divide the coordinates, such as 0.1, must neither skip the first grid line nor put the
+    last a rounding error beyond the edge, where it would interpolate to NaN)."""
+    low, high = float(values.min()), float(values.max())
+    points = np.arange(np.ceil(low / step - 1e-9) * step, high + 1e-9, step)
+    return np.clip(points, low, high)
+
+
+def _bilinear(ds: xr.Dataset, targets: dict[str, np.ndarray]) -> xr.Dataset:
+    """Bilinear interpolation where a point is missing when a neighbour it gives weight to is
+    missing (not when one with weight zero is: a point on a grid line uses two neighbours)."""
+    values = ds.fillna(0.0).interp(targets, method="linear")
+    weight_on_gaps = ds.isnull().astype("float32").interp(targets, method="linear")
+    return values.where(weight_on_gaps == 0)
 
 
 def add_derived(ds: xr.Dataset, derived: list[DerivedVariable]) -> xr.Dataset:
