@@ -13,6 +13,7 @@ from weather.ingest.v1 import ingest_service_pb2 as pb
 
 from tests.ingest.conftest import RunningIngest
 from tests.ingest.gappy import msl_raw, write_gappy
+from weatherctl.data_commands import describe_manifest
 
 SUCCEEDED = operation_pb2.OPERATION_STATE_SUCCEEDED
 
@@ -37,6 +38,7 @@ def test_fill_values_missing_values_masked_corners_and_nan_stay_missing(
         "tcc": (16, 80, 16 / 80),
     }
     assert m.missing_count == 27
+    assert "msl [Pa] 8 missing (10.0%), tcc [1] 16 missing (20.0%)" in describe_manifest(m)
 
     stored = xr.open_zarr(m.store_uri, consolidated=False)
     for name, where in missing.items():

@@ -283,6 +283,12 @@ def test_analyses_skip_gaps(gappy: RunningPreprocess) -> None:
         assert got == pytest.approx(np.nanmean(t2m[step % 4 :: 4, lat_i, lon_i]), rel=1e-6)
     assert not np.isnan(clim["t2m"].values).any()
 
+    anomalies = analyse(pb.ANALYSIS_KIND_ANOMALIES, calendar=pb.CALENDAR_KEY_HOUR)["t2m"].values
+    np.testing.assert_array_equal(np.isnan(anomalies), np.isnan(t2m))  # gaps stay gaps
+    step, lat_i, lon_i = 5, *FILLED_T2M[0][1:]  # hour 6, at the point with a gap at hour 0
+    expected = t2m[step, lat_i, lon_i] - np.nanmean(t2m[1::4, lat_i, lon_i])
+    assert anomalies[step, lat_i, lon_i] == pytest.approx(expected, abs=1e-4)
+
     trend = analyse(pb.ANALYSIS_KIND_TREND)
     _, lat_i, lon_i = FILLED_T2M[0]
     series = t2m[:, lat_i, lon_i]

@@ -35,7 +35,11 @@ SUCCEEDED = operation_pb2.OPERATION_STATE_SUCCEEDED
 def describe_manifest(m: manifest_pb2.DatasetManifest) -> str:
     """One line about a dataset version."""
     dims = " x ".join(f"{d.name} {d.size}" for d in m.dimensions)
-    names = ", ".join(f"{v.name} [{v.units}]" for v in m.variables)
+    names = ", ".join(
+        f"{v.name} [{v.units}]"
+        + (f" {v.missing_count} missing ({v.missing_fraction:.1%})" if v.missing_count else "")
+        for v in m.variables
+    )
     return f"{m.ref.dataset_id} v{m.version} {m.ref.content_hash[:19]}... {dims}: {names}"
 
 
