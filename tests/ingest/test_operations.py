@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import grpc
 import pytest
 from weather.common.v1 import operation_pb2, pagination_pb2
@@ -12,6 +10,7 @@ from weather.ingest.v1 import ingest_service_pb2 as pb
 import weather_data.chunks
 import weather_data.writer
 from tests.ingest.conftest import GRIB, NAVY, RunningIngest
+from tests.operation_calls import cancel_while_writing
 from tests.registry.helpers import rpc_error, violated_fields
 
 States = operation_pb2
@@ -76,19 +75,12 @@ def test_cancel_stops_cleanly_and_leaves_nothing(
         pb.StartIngestRequest(source_uri=str(source), dataset_id="slow")
     )
     operation_id = started.operation.operation_id
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        status = ingest.stub.GetOperation(
-            pb.GetOperationRequest(operation_id=operation_id)
-        ).operation
-        if status.stage == "writing" and status.progress > 0.03:
-            break
-        time.sleep(0.01)
-    cancelled = ingest.stub.CancelOperation(
-        pb.CancelOperationRequest(operation_id=operation_id)
-    ).operation
+    cancelled = cancel_while_writing(ingest.stub, pb, operation_id, 0.03)
     assert cancelled.state == States.OPERATION_STATE_CANCELLED, cancelled
     assert cancelled.progress < 0.9
+    # cancelling again answers the same final status
+    again = ingest.stub.CancelOperation(pb.CancelOperationRequest(operation_id=operation_id))
+    assert again.operation == cancelled
     data = ingest.archive / "datasets" / "slow"
     assert not [p for p in data.rglob("*") if p.is_file()] if data.exists() else True
     missing = rpc_error(ingest.stub.GetDataset, pb.GetDatasetRequest(dataset_id="slow"))

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from weather.common.v1 import operation_pb2
 from weather.preprocess.v1 import preprocess_service_pb2 as pb
 
 import weather_data.chunks
 import weather_data.writer
+from tests.operation_calls import cancel_while_writing
 from tests.preprocess.conftest import RunningPreprocess
 from tests.preprocess.test_build import era5_recipe
 
@@ -31,17 +30,7 @@ def test_cancel_a_build(preprocess: RunningPreprocess, monkeypatch: pytest.Monke
         pb.StartBuildRequest(recipe=era5_recipe(output_dataset_id="slow"))
     )
     operation_id = started.operation.operation_id
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        status = preprocess.stub.GetOperation(
-            pb.GetOperationRequest(operation_id=operation_id)
-        ).operation
-        if status.stage == "writing" and status.progress > 0.2:
-            break
-        time.sleep(0.02)
-    cancelled = preprocess.stub.CancelOperation(
-        pb.CancelOperationRequest(operation_id=operation_id)
-    ).operation
+    cancelled = cancel_while_writing(preprocess.stub, pb, operation_id, 0.2)
     assert cancelled.state == operation_pb2.OPERATION_STATE_CANCELLED, cancelled
     slow = preprocess.archive / "datasets" / "slow"
     assert not slow.exists() or not [p for p in slow.rglob("*") if p.is_file()]

@@ -7,29 +7,21 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
 
+from tests.trainer.conftest import tiny_spec
 from weather_data.archive import Archive
 from weather_runtime.errors import FailedPrecondition, InvalidArgument
+from weather_runtime.telemetry import init_tracing
 from weather_runtime.work import Cancelled, State
 from weather_trainer.jobs import JobRecord, JobStore
 from weather_trainer.service import TrainerService
 from weather_trainer.spec import Hooks, TrainSpec
 
 Train = Callable[..., NoReturn]
-
-
-def _spec() -> TrainSpec:
-    return TrainSpec(
-        dataset_id="any",
-        content_hash="",
-        model_family="ridge",
-        hyperparameters={},
-        input_steps=2,
-        lead_steps=(1,),
-        epochs=1,
-        seed=1,
-        batch_size=8,
-    )
 
 
 def _service(root: Path, train: Train) -> TrainerService:
@@ -86,8 +78,8 @@ def service(tmp_path: Path, trained: list[Path]) -> Iterator[TrainerService]:
 def test_a_queued_job_is_cancelled_at_once_and_never_trains(
     service: TrainerService, trained: list[Path]
 ) -> None:
-    first = service.start(_spec(), "alice")
-    second = service.start(_spec(), "alice")  # waits behind the first: one slot
+    first = service.start(tiny_spec(), "alice")
+    second = service.start(tiny_spec(), "alice")  # waits behind the first: one slot
     assert first is not None and second is not None
     _watch(service, first.job_id, lambda r: r.progress.stage == "training")
     cancelled = service.cancel(second.job_id)
@@ -118,7 +110,7 @@ def test_a_failed_job_stores_its_status_code_and_a_cancel_changes_nothing(
 ) -> None:
     service = _service(tmp_path, _raising(error))
     try:
-        job = service.start(_spec(), "alice")
+        job = service.start(tiny_spec(), "alice")
         assert job is not None
         failed = _watch(service, job.job_id, lambda r: r.final)
         assert failed.state == State.FAILED and failed.error is not None
@@ -134,7 +126,7 @@ def test_a_job_stopped_with_its_trainer_is_interrupted_then_resumed(
     tmp_path: Path, trained: list[Path]
 ) -> None:
     first = _service(tmp_path, _until_cancelled(trained))
-    job = first.start(_spec(), "alice")
+    job = first.start(tiny_spec(), "alice")
     assert job is not None
     _watch(first, job.job_id, lambda r: r.progress.stage == "training")
     first.close()  # the running job stops and stays resumable
@@ -158,7 +150,7 @@ def test_a_job_stopped_with_its_trainer_is_interrupted_then_resumed(
 
 def test_an_interrupted_job_can_be_cancelled(tmp_path: Path, trained: list[Path]) -> None:
     first = _service(tmp_path, _until_cancelled(trained))
-    job = first.start(_spec(), "alice")
+    job = first.start(tiny_spec(), "alice")
     assert job is not None
     _watch(first, job.job_id, lambda r: r.progress.stage == "training")
     first.close()
@@ -172,3 +164,22 @@ def test_an_interrupted_job_can_be_cancelled(tmp_path: Path, trained: list[Path]
         assert len(trained) == 1
     finally:
         second.close()
+
+
+def test_a_job_runs_in_the_trace_it_was_started_in(tmp_path: Path) -> None:
+    exporter = InMemorySpanExporter()
+    init_tracing("weather-tests").add_span_processor(SimpleSpanProcessor(exporter))
+    service = _service(tmp_path, _raising(InvalidArgument.field("epochs", "too many")))
+    try:
+        with trace.get_tracer("test").start_as_current_span("rpc") as rpc:
+            job = service.start(tiny_spec(), "alice")
+        assert job is not None
+        _watch(service, job.job_id, lambda r: r.final)
+    finally:
+        service.close()
+    [span] = [s for s in exporter.get_finished_spans() if s.name == "training job"]
+    assert span.parent is not None and span.parent.span_id == rpc.get_span_context().span_id
+    assert (span.attributes or {})["job.id"] == job.job_id
+    assert (span.attributes or {})["job.state"] == "FAILED"
+    assert span.status.status_code == StatusCode.ERROR
+    assert span.status.description == "INVALID_ARGUMENT"
