@@ -230,7 +230,8 @@ class Board:
     ) -> Iterator[R]:
         """The work now and after every change until ends(it) (by default: it is finished),
         the watcher leaves or the board closes. Changes that come faster than the watcher
-        reads are coalesced, but the last state it reaches is always delivered."""
+        reads are coalesced into the latest, so a watch that ends with the work always
+        delivers the state it ended in (a watcher that comes after the end gets only that)."""
         seen: int | None = None
         while True:
             with self._cond:
