@@ -243,6 +243,7 @@ def test_fail_policy_and_an_empty_training_split_name_their_field(
     [
         (pb.MissingValues(), "recipe.missing.policy"),
         (_policy(pb.MISSING_POLICY_FILL_VALUE, float("nan")), "recipe.missing.value"),
+        (_policy(pb.MISSING_POLICY_FILL_VALUE, 1e39), "recipe.missing.value"),
     ],
 )
 def test_bad_missing_policies_are_refused_at_once(

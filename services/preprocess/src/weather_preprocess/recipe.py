@@ -52,6 +52,9 @@ def check_recipe(recipe: Recipe) -> None:
         raise InvalidArgument(problems)
 
 
+FLOAT32_MAX = 3.4028234663852886e38  # the data are float32: a larger fill would become inf
+
+
 def _missing_problems(recipe: Recipe) -> list[FieldViolation]:
     missing = recipe.missing
     if missing is None:
@@ -63,8 +66,10 @@ def _missing_problems(recipe: Recipe) -> list[FieldViolation]:
                 "must be FAIL, FILL_CLIMATOLOGY, FILL_MEAN, FILL_VALUE or DROP_TIME_STEPS",
             )
         ]
-    if missing.policy == MissingPolicy.FILL_VALUE and not math.isfinite(missing.value):
-        return [FieldViolation("recipe.missing.value", "must be a finite number")]
+    if missing.policy == MissingPolicy.FILL_VALUE and not (
+        math.isfinite(missing.value) and abs(missing.value) <= FLOAT32_MAX
+    ):
+        return [FieldViolation("recipe.missing.value", "must be a finite float32 number")]
     return []
 
 
