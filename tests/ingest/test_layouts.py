@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from weather.ingest.v1 import ingest_service_pb2 as pb
 
 from tests.ingest.conftest import ERAINT, RunningIngest
 from tests.registry.helpers import rpc_error, violated_fields
+from weather_data.archive import Archive
 
 SUCCEEDED = operation_pb2.OPERATION_STATE_SUCCEEDED
 FAILED = operation_pb2.OPERATION_STATE_FAILED
@@ -129,6 +131,9 @@ def test_one_variable_per_file(ingest: RunningIngest) -> None:
     merged = _ok(ingest, files, "merged")
     assert merged.ref.content_hash == whole.ref.content_hash
     assert merged.source.size_bytes == sum(p.stat().st_size for p in files)
+    provenance = Archive(str(ingest.archive)).get("merged").extra
+    assert json.loads(provenance["source_uris"]) == [str(p) for p in files[1:]]
+    assert Archive(str(ingest.archive)).get("whole").extra == {}
     shuffled = _ok(ingest, files[::-1], "shuffled")
     assert {v.name for v in shuffled.variables} == {"z", "u", "v", "msl"}
     stored = xr.open_zarr(shuffled.store_uri, consolidated=False)

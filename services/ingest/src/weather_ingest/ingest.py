@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 import threading
@@ -123,6 +124,9 @@ class Ingester:
                 actor=actor,
                 progress=lambda done: progress("writing", 0.02 + 0.95 * done),
                 cancel=cancel,
+                extra={"source_uris": json.dumps(list(request.more_sources))}
+                if request.more_sources
+                else None,  # the sources merged with source_uri, kept with the manifest
             )
         progress("done", 1.0)
         return manifest
