@@ -168,6 +168,17 @@ def test_sources_that_do_not_merge_name_their_field(ingest: RunningIngest) -> No
             "INVALID_ARGUMENT",
             ["source_uris[0]"],
         ), (name, error)
+    hinted = _run(  # a hint that fits source_uri but not the other source says which one
+        ingest,
+        [
+            _netcdf(ds[["z"]].rename(time="time_index"), ingest.scratch / "zi.nc"),
+            _netcdf(ds[["u"]], ingest.scratch / "u.nc"),
+        ],
+        "bad",
+        time_decoding=pb.TimeDecoding(variable="time_index"),
+    )
+    assert [p.field for p in hinted.operation.error.field_problems] == ["time_decoding.variable"]
+    assert "(in source_uris[0])" in hinted.operation.error.message
     for others in (["/etc/passwd"], [str(base)]):  # outside the roots; the same file twice
         refused = rpc_error(
             ingest.stub.StartIngest,

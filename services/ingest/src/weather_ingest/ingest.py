@@ -133,12 +133,15 @@ class Ingester:
 
 
 def _relabel(error: InvalidArgument, field_name: str) -> InvalidArgument:
-    """The error of one of several sources, naming that source's field instead of source_uri."""
+    """The error of one of several sources: that source's field instead of source_uri, and
+    other fields (time_decoding...) say which source they failed on."""
     if field_name == "source_uri":
         return error
     return InvalidArgument(
         [
-            FieldViolation(field_name if v.field == "source_uri" else v.field, v.description)
+            FieldViolation(field_name, v.description)
+            if v.field == "source_uri"
+            else FieldViolation(v.field, f"{v.description} (in {field_name})")
             for v in error.violations
         ]
     )
