@@ -211,6 +211,8 @@ def test_drop_time_steps_keeps_the_split_periods(gappy: RunningPreprocess) -> No
     dropped = {cell[0] for cell in [*FILLED_T2M, NAN_T2M]}
     assert stored.sizes["time"] == STEPS - len(dropped)
     assert not np.isnan(stored["t2m"].values).any()
+    opened = open_training_data(Archive(str(gappy.archive)), "gappy-drop", "")
+    assert opened.gapped and opened.step_seconds == 6 * 3600  # the spacing most steps keep
 
     every = _build(
         gappy,

@@ -48,6 +48,7 @@ class TrainingData:
     longitude: np.ndarray
     step_seconds: float
     archive_url: str = ""  # where to reopen it (Dask tasks, search trials)
+    gapped: bool = False  # its recipe dropped time steps: positions alone do not give times
 
     @property
     def forecastable(self) -> tuple[str, ...]:
@@ -155,6 +156,10 @@ def open_training_data(archive: Archive, dataset_id: str, content_hash: str) -> 
     ds = archive.open(manifest)
     times = (ds[TIME].values.astype("datetime64[s]").astype(np.int64)).astype(np.int64)
     step = manifest.time_step_seconds or (float(times[1] - times[0]) if times.size > 1 else 0.0)
+    gapped = manifest.extra.get("missing_dropped_steps", "0") not in ("", "0")
+    if gapped and times.size > 1:  # the steps left keep the spacing most of them still have
+        spacings, counts = np.unique(np.diff(times), return_counts=True)
+        step = float(spacings[np.argmax(counts)])
     return TrainingData(
         manifest=manifest,
         dataset=ds,
@@ -167,6 +172,7 @@ def open_training_data(archive: Archive, dataset_id: str, content_hash: str) -> 
         longitude=np.asarray(ds[LON].values, dtype=np.float64),
         step_seconds=float(step),
         archive_url=archive.url,
+        gapped=gapped,
     )
 
 

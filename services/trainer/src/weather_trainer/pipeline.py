@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+from weather_runtime.errors import FailedPrecondition, PreconditionViolation
 from weather_trainer.data import TrainingData, fold_of
 from weather_trainer.features import CLIMATOLOGY_FOLD, INIT_TIME, LEAD_HOURS
 from weather_trainer.model import ForecastContext
@@ -100,9 +101,29 @@ def split_samples(data: TrainingData, context: ForecastContext, split: str) -> S
     step_bytes = lat * lon * len(context.variables) * 4
     block = max(1, BLOCK_BYTES // max(1, step_bytes) - before - max(context.lead_steps, default=0))
     block = min(block, 48)
-    return Samples(
-        data, context, np.asarray(pairs, dtype=np.int64).reshape(-1, 2), block, split == "train"
-    )
+    found = aligned(data, context, np.asarray(pairs, dtype=np.int64).reshape(-1, 2))
+    if pairs and not len(found):
+        raise FailedPrecondition(
+            f"the {split} split of {data.manifest.dataset_id} has no sample whose input window "
+            "and target miss every time step its recipe dropped",
+            [PreconditionViolation("TRAINING_SPLIT", "spec.dataset_id", "gaps everywhere")],
+        )
+    return Samples(data, context, found, block, split == "train")
+
+
+def aligned(data: TrainingData, context: ForecastContext, pairs: np.ndarray) -> np.ndarray:
+    """The pairs whose input window and target lie at their nominal times: in a dataset whose
+    recipe dropped time steps (gapped), a pair across a gap would pair the wrong times."""
+    if not data.gapped or not len(pairs):
+        return pairs
+    inits = pairs[:, 0]
+    before = (context.input_steps - 1) * context.stride
+    window = inits[:, None] + np.arange(-before, 1, context.stride)[None, :]
+    expected = np.arange(-(context.input_steps - 1), 1) * context.step_seconds
+    ok = np.all(data.times[window] - data.times[inits][:, None] == expected[None, :], axis=1)
+    targets = data.times[inits + pairs[:, 1] * context.stride] - data.times[inits]
+    ok &= targets == pairs[:, 1] * context.step_seconds
+    return pairs[ok]
 
 
 def _signature(
