@@ -32,6 +32,7 @@ from weatherctl.launcher import SERVICE_NAMES, LocalSuite, write_suite_file
 from weatherctl.main import main
 from weatherctl.pipeline.spec import PipelineFileError, load, parse_leads
 from weatherctl.pipeline.state import State, output_digest, plan, step_keys
+from weatherctl.pipeline.steps import ingest_request
 
 PIPELINES = ROOT / "data" / "pipelines"
 SMOKE = PIPELINES / "smoke.yaml"
@@ -145,6 +146,44 @@ def test_referenced_files_and_analyses_are_checked(tmp_path: Path) -> None:
     )
     assert "analyses[2].box: expected all of lat_min, lat_max, lon_min, lon_max" in text
     assert "analyses[2].name: expected a name unique in analyses, 'b' repeats" in text
+
+
+def test_a_source_of_several_files_with_time_hints(tmp_path: Path) -> None:
+    z, u = tmp_path / "z.nc", tmp_path / "u.nc"
+    z.write_bytes(b"z")
+    u.write_bytes(b"u")
+    hints = {"variable": "time_index", "units": "time_units", "renames": {"y": "latitude"}}
+
+    def several(data: dict[str, Any], hints: dict[str, Any] = hints) -> None:
+        data["sources"][0].update(uri=str(z), more_uris=["u.nc"], time_decoding=hints)
+
+    path = _smoke(tmp_path, "several", several)
+    source = load(path).sources[0]
+    assert (source.more_uris, source.more_paths) == ((str(u),), (u,))
+    assert source.time_decoding == hints
+    request = ingest_request(source)
+    assert list(request.source_uris) == [str(u)]
+    assert (request.time_decoding.variable, request.time_decoding.units) == (
+        "time_index",
+        "time_units",
+    )
+    assert dict(request.time_decoding.renames) == {"y": "latitude"}
+    assert not ingest_request(load(SMOKE).sources[0]).HasField("time_decoding")
+    before = _keys(path)
+    u.write_bytes(b"another u")  # the content of every file counts
+    assert _keys(path)["ingest:era5-t2m"] != before["ingest:era5-t2m"]
+    other = _keys(_smoke(tmp_path, "hours", lambda d: several(d, {"reference_time": "2020"})))
+    assert other["ingest:era5-t2m"] != _keys(path)["ingest:era5-t2m"]
+
+    def broken(data: dict[str, Any]) -> None:
+        data["sources"][0].update(
+            more_uris=["missing.nc"], time_decoding={"unit": "hours", "renames": ["y"]}
+        )
+
+    text = _problems(_smoke(tmp_path, "broken", broken))
+    assert "sources[0].more_uris[0]: expected a file or store, missing.nc not found" in text
+    assert "sources[0].time_decoding.unit: unknown field; expected one of variable" in text
+    assert "sources[0].time_decoding.renames: expected a mapping of SOURCE_NAME: NEW_NAME" in text
 
 
 def test_the_command_line_refuses_a_bad_file_with_its_problems(

@@ -7,6 +7,8 @@ A pipeline file names what the suite should do, in order (see data/pipelines/dem
     model: era5-t2m-forecast           # the registered model every job registers under
     sources:                           # ingest steps
       - {uri: ../demo/x.grib, dataset: era5-t2m, reference_year: 0}
+      - {uri: z.nc, more_uris: [u.nc], dataset: zu,    # several files forming one dataset
+         time_decoding: {variable: time_index, units: time_units}}   # hints (TimeDecoding)
     builds:                            # training datasets from recipe files
       - {recipe: ../recipes/era5-t2m.yaml}
     analyses:                          # climate analyses of ingested datasets
@@ -86,6 +88,9 @@ class Source:
     variables: tuple[str, ...] = ()
     units: dict[str, str] = field(default_factory=dict)
     path: Path | None = None  # the local file, hashed into the step key
+    more_uris: tuple[str, ...] = ()  # further files forming the dataset (source_uris)
+    more_paths: tuple[Path, ...] = ()  # the local ones among them, hashed into the step key
+    time_decoding: dict[str, Any] = field(default_factory=dict)  # TimeDecoding fields set
 
 
 @dataclass(frozen=True)
@@ -463,24 +468,64 @@ def _unique(check: _Checker, names: list[str], path: str) -> None:
         seen.add(name)
 
 
+_TIME_DECODING = ("variable", "units", "reference_time", "step_units", "renames")
+
+
+def _located(check: _Checker, base: Path, uri: str, path: str) -> tuple[str, Path | None]:
+    """(uri, the local file or None): a relative path made absolute and checked to exist."""
+    if not uri or "://" in uri:
+        return uri, None
+    local = (base / uri).resolve()
+    if not local.exists():
+        check.fail(path, f"expected a file or store, {uri} not found (looked for {local})")
+    return str(local), local
+
+
+def _time_decoding(check: _Checker, data: dict[str, Any], where: str) -> dict[str, Any]:
+    """The TimeDecoding fields a source sets (an empty mapping when it sets none)."""
+    path = f"{where}.time_decoding"
+    if data.get("time_decoding") is None:
+        return {}
+    hints = check.mapping(data["time_decoding"], path, _TIME_DECODING)
+    if hints is None:
+        return {}
+    found: dict[str, Any] = {
+        key: check.text(hints, key, path) for key in _TIME_DECODING[:-1] if key in hints
+    }
+    renames = hints.get("renames") or {}
+    if not isinstance(renames, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in renames.items()
+    ):
+        check.fail(f"{path}.renames", "expected a mapping of SOURCE_NAME: NEW_NAME")
+    elif renames:
+        found["renames"] = dict(sorted(renames.items()))
+    return found
+
+
 def _sources(check: _Checker, base: Path, top: dict[str, Any]) -> list[Source]:
     found = []
-    allowed = ("name", "uri", "dataset", "reference_year", "variables", "units")
+    allowed = (
+        "name",
+        "uri",
+        "more_uris",
+        "dataset",
+        "reference_year",
+        "variables",
+        "units",
+        "time_decoding",
+    )
     for index, item in enumerate(check.items(top, "sources", "")):
         where = f"sources[{index}]"
         data = check.mapping(item, where, allowed)
         if data is None:
             continue
-        uri = check.text(data, "uri", where, required=True)
-        local: Path | None = None
-        if uri and "://" not in uri:
-            local = (base / uri).resolve()
-            if not local.exists():
-                check.fail(
-                    f"{where}.uri",
-                    f"expected a file or store, {uri} not found (looked for {local})",
-                )
-            uri = str(local)
+        uri, local = _located(
+            check, base, check.text(data, "uri", where, required=True), f"{where}.uri"
+        )
+        more = [
+            _located(check, base, other, f"{where}.more_uris[{i}]")
+            for i, other in enumerate(check.strings(data, "more_uris", where))
+        ]
         dataset = check.name(data, "dataset", where, required=True)
         units = data.get("units") or {}
         if not isinstance(units, dict) or not all(isinstance(v, str) for v in units.values()):
@@ -495,6 +540,9 @@ def _sources(check: _Checker, base: Path, top: dict[str, Any]) -> list[Source]:
                 variables=check.strings(data, "variables", where),
                 units={str(k): str(v) for k, v in units.items()},
                 path=local if local is not None and local.exists() else None,
+                more_uris=tuple(other for other, _ in more),
+                more_paths=tuple(p for _, p in more if p is not None and p.exists()),
+                time_decoding=_time_decoding(check, data, where),
             )
         )
     _unique(check, [s.name for s in found], "sources")

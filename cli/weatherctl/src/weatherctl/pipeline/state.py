@@ -63,7 +63,12 @@ def plan(pipeline: Pipeline) -> list[Step]:
             "variables": list(source.variables),
             "units": dict(sorted(source.units.items())),
         }
-        files = (source.path,) if source.path is not None else ()
+        if source.more_uris:  # only when set: the keys of single-file steps stay what they were
+            local = {str(p) for p in source.more_paths}
+            definition["more_uris"] = ["" if u in local else u for u in source.more_uris]
+        if source.time_decoding:
+            definition["time_decoding"] = source.time_decoding
+        files = ((source.path,) if source.path is not None else ()) + source.more_paths
         steps.append(Step(name, "ingest", definition, files, (), source))
         producers[source.dataset] = name
     for build in pipeline.builds:

@@ -40,7 +40,7 @@ from weather_runtime.telemetry import instrumented_channel
 from weather_runtime.tls import ClientTLS
 from weatherctl import data_commands, predict_commands
 from weatherctl.output import table
-from weatherctl.pipeline.spec import ANALYSIS_KINDS, CALENDARS, Analysis, Pipeline
+from weatherctl.pipeline.spec import ANALYSIS_KINDS, CALENDARS, Analysis, Pipeline, Source
 from weatherctl.pipeline.state import State, Step
 from weatherctl.registry_commands import gate_table
 from weatherctl.train_commands import describe as describe_job
@@ -140,17 +140,24 @@ def _timestamp(text: str) -> timestamp_pb2.Timestamp:
     )
 
 
-def ingest(ctx: Context, step: Step) -> dict[str, Any]:
-    source = step.item
-    stub = ipb_grpc.IngestServiceStub(ctx.channel("ingest"))
-    print(f"ingesting {ctx.relative(source.uri)} as {source.dataset}:")
-    request = ipb.StartIngestRequest(
+def ingest_request(source: Source) -> ipb.StartIngestRequest:
+    """The StartIngest request of a pipeline source."""
+    return ipb.StartIngestRequest(
         source_uri=source.uri,
+        source_uris=list(source.more_uris),
         dataset_id=source.dataset,
         variables=list(source.variables),
         reference_year=source.reference_year,
         units=source.units,
+        time_decoding=ipb.TimeDecoding(**source.time_decoding) if source.time_decoding else None,
     )
+
+
+def ingest(ctx: Context, step: Step) -> dict[str, Any]:
+    source = step.item
+    stub = ipb_grpc.IngestServiceStub(ctx.channel("ingest"))
+    print(f"ingesting {ctx.relative(source.uri)} as {source.dataset}:")
+    request = ingest_request(source)
     label = f"ingest {source.dataset}"
     done = data_commands.follow(stub, stub.StartIngest(request).operation.operation_id, label=label)
     if done.operation.state != data_commands.SUCCEEDED:
