@@ -107,6 +107,7 @@ def test_mixed_units_become_one_per_variable_and_gaps_are_counted(
         (("KJFK", 3, "t2m_units", "degX"), "source_uri", "column 't2m_units' has unknown units"),
         (("EGPH", 0, "t2m_units", ""), "source_uri", "column 't2m_units' gives no units"),
         (("EGLL", 5, "msl (Pa)", 1.0), "source_uri", "msl is given twice in one row"),
+        (("EGPH", 2, "t2m", "12,5"), "source_uri", "column 't2m' holds '12,5', which is not a"),
     ],
 )
 def test_units_that_cannot_be_made_one_name_the_column(
@@ -120,6 +121,15 @@ def test_units_that_cannot_be_made_one_name_the_column(
     assert [p.field for p in error.field_problems] == [field]
     assert words in error.message
     assert ingest.stub.ListDatasets(pb.ListDatasetsRequest()).datasets == []
+
+
+def test_missing_markers_are_gaps(ingest: RunningIngest) -> None:
+    path = ingest.scratch / "markers.csv"
+    _table(path, one=("EGPH", 2, "t2m", "M"), two=("KJFK", 0, "msl (Pa)", "***"))
+    done = ingest.run(pb.StartIngestRequest(source_uri=str(path), dataset_id="markers"))
+    assert done.operation.state == SUCCEEDED, done.operation.error
+    counts = {v.name: v.missing_count for v in done.result.variables}
+    assert counts == {"t2m": 3, "msl": 3}
 
 
 def test_requested_units_that_do_not_fit_name_the_variable(ingest: RunningIngest) -> None:

@@ -13,6 +13,9 @@ from weather_data import units as cf_units
 from weather_ingest.source import CorruptSource
 from weather_runtime.errors import InvalidArgument
 
+# Cell texts station archives write for a missing value (besides the empty cell and the NA,
+# NaN, null... that pandas reads as missing).
+MISSING_MARKERS = frozenset({"M", "MM", "-", "--", "*", "***", "missing"})
 _HEADER = re.compile(r"^(?P<name>.+?)\s*[\[(](?P<units>[^\])]*)[\])]\s*$")
 UNITS_SUFFIX = "_units"
 
@@ -47,6 +50,22 @@ def _columns(table: pd.DataFrame, value_columns: list[str]) -> dict[str, list[Co
     return grouped
 
 
+def numeric(table: pd.DataFrame, column: str, station_column: str) -> np.ndarray:
+    """The column's values as float64, gaps (empty cells, missing markers) NaN; CorruptSource
+    naming the column when a cell holds text that is neither a number nor a missing marker."""
+    cells = table[column]
+    values = pd.to_numeric(cells, errors="coerce")
+    text = cells.astype("string").str.strip()
+    bad = values.isna() & cells.notna() & ~text.isin(MISSING_MARKERS) & (text != "")
+    if bad.any():
+        where = _problem_at(table, station_column, bad)
+        raise CorruptSource(
+            f"column {column!r} holds {cells[bad].iloc[0]!r}, which is not a number ({where}); "
+            f"write missing values as empty cells or one of {sorted(MISSING_MARKERS)}"
+        )
+    return np.asarray(values, dtype=np.float64)
+
+
 def _row_units(table: pd.DataFrame, column: Column) -> pd.Series:
     """The units of each row's value: its units column, else the header's ("" when neither)."""
     header = pd.Series(column.header_units, index=table.index, dtype=object)
@@ -64,7 +83,7 @@ def _problem_at(table: pd.DataFrame, station_column: str, rows: pd.Series) -> st
 def _convert(
     table: pd.DataFrame, column: Column, target: str, wanted: bool, station_column: str
 ) -> np.ndarray:
-    values = pd.to_numeric(table[column.column], errors="coerce").to_numpy(np.float64)
+    values = numeric(table, column.column, station_column)
     row_units = _row_units(table, column)
     out = np.full(values.shape, np.nan)
     for unit in sorted(set(row_units[~np.isnan(values)])):
@@ -113,17 +132,10 @@ def station_units(
     units: dict[str, str] = {}
     for variable, columns in _columns(table, value_columns).items():
         if not any(c.header_units or c.units_column for c in columns):
-            out[variable] = pd.to_numeric(table[columns[0].column], errors="coerce").to_numpy(
-                np.float64
-            )
+            out[variable] = numeric(table, columns[0].column, station_column)
             continue
-        numeric = {
-            c.column: pd.to_numeric(table[c.column], errors="coerce").to_numpy(np.float64)
-            for c in columns
-        }
-        seen = [
-            u for c in columns for u in _check_known(table, c, station_column, numeric[c.column])
-        ]
+        given = {c.column: numeric(table, c.column, station_column) for c in columns}
+        seen = [u for c in columns for u in _check_known(table, c, station_column, given[c.column])]
         target = wanted.get(variable) or cf_units.common_units(seen or ["1"])
         merged = np.full(len(table), np.nan)
         for column in columns:
