@@ -92,3 +92,45 @@ def test_text_where_numbers_belong_names_the_variable(ingest: RunningIngest) -> 
     assert "variable 't2m' has a non-numeric scale_factor '0.01'" in error.message
     assert ingest.stub.ListDatasets(pb.ListDatasetsRequest()).datasets == []
     assert not (ingest.archive / "datasets" / "bad").exists()
+
+
+def test_grib_bitmap_gaps_stay_missing(ingest: RunningIngest) -> None:
+    import eccodes  # ecCodes loads only where GRIB is read (the data-plane test process)
+
+    source = ingest.scratch / "bitmap.grib2"
+    with source.open("wb") as out:
+        for step in range(3):
+            handle = eccodes.codes_grib_new_from_samples("regular_ll_sfc_grib2")
+            eccodes.codes_set_key_vals(
+                handle,
+                {
+                    "Ni": 4,
+                    "Nj": 3,
+                    "latitudeOfFirstGridPointInDegrees": 52.0,
+                    "latitudeOfLastGridPointInDegrees": 50.0,
+                    "longitudeOfFirstGridPointInDegrees": 0.0,
+                    "longitudeOfLastGridPointInDegrees": 3.0,
+                    "iDirectionIncrementInDegrees": 1.0,
+                    "jDirectionIncrementInDegrees": 1.0,
+                    "dataDate": 20240101,
+                    "dataTime": step * 100,
+                    "shortName": "2t",
+                },
+            )
+            eccodes.codes_set(handle, "bitmapPresent", 1)
+            eccodes.codes_set(handle, "missingValue", 9999.0)
+            values = np.full(12, 280.0) + np.arange(12)
+            values[[0, -1]] = 9999.0  # north-west and south-east corners absent from the bitmap
+            eccodes.codes_set_values(handle, values)
+            eccodes.codes_write(handle, out)
+            eccodes.codes_release(handle)
+    done = ingest.run(pb.StartIngestRequest(source_uri=str(source), dataset_id="bitmap"))
+    assert done.operation.state == SUCCEEDED, done.operation.error
+    assert [(v.name, v.missing_count, v.value_count) for v in done.result.variables] == [
+        ("t2m", 6, 36)
+    ]
+    stored = xr.open_zarr(done.result.store_uri, consolidated=False).t2m.values
+    expected = np.zeros((3, 3, 4), dtype=bool)  # latitude ascends in the archive: 50, 51, 52
+    expected[:, 2, 0] = expected[:, 0, 3] = True
+    np.testing.assert_array_equal(np.isnan(stored), expected)
+    assert np.nanmax(stored) == 290.0  # no 9999 left
