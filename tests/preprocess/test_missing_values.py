@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import xarray as xr
 from google.protobuf import json_format
-from weather.common.v1 import operation_pb2, region_pb2
+from weather.common.v1 import dataset_pb2, operation_pb2, region_pb2
 from weather.preprocess.v1 import preprocess_service_pb2 as pb
 
 from tests.ingest.gappy import CORNERS, FILLED_T2M, NAN_T2M, msl_raw, t2m_values, write_gappy
@@ -141,6 +141,30 @@ def test_statistics_skip_gaps_and_the_trainer_refuses_what_is_left(
         open_training_data(Archive(str(gappy.archive)), "gappy-kept", "")
     assert "gappy-kept" in str(refused.value) and "t2m: 3" in str(refused.value)
     assert [v.subject for v in refused.value.violations] == ["spec.dataset_id"]
+
+
+def test_start_training_on_data_with_gaps_is_failed_precondition_naming_it(
+    gappy: RunningPreprocess, tmp_path: Path
+) -> None:
+    from weather.trainer.v1 import trainer_service_pb2 as tpb
+
+    from tests.trainer.service_support import start_trainer
+
+    done = _build(gappy, _recipe("gappy-kept"))
+    assert done.operation.state == SUCCEEDED, done.operation.error
+    trainer = start_trainer(gappy.archive, tmp_path / "work", None)
+    try:
+        spec = tpb.JobSpec(
+            dataset=dataset_pb2.DatasetRef(dataset_id="gappy-kept"),
+            model_family="persistence",
+            input_steps=1,
+            epochs=1,
+        )
+        error = rpc_error(trainer.stub.StartTraining, tpb.StartTrainingRequest(spec=spec))
+    finally:
+        trainer.stop()
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "gappy-kept" in error.details() and "missing values (t2m: 3)" in error.details()
 
 
 def test_fill_climatology_uses_the_training_split_by_hour_of_day(
