@@ -84,7 +84,7 @@ def handle_missing(
     results = _compute(client, lazies, cancel)
     counts = {n: int(c) for n, c in zip(names, results[: len(names)], strict=True)}  # type: ignore[call-overload]
     if not any(counts.values()):
-        return Handled(ds, splits, {"missing_policy": policy.value, "missing_filled": "0"})
+        return Handled(ds, splits, {"missing_policy": policy.value})  # nothing to fill
     if policy == MissingPolicy.FAIL:
         raise InvalidArgument.field(
             "recipe.missing",
