@@ -19,9 +19,12 @@ class ZarrSource(Source):
 
     def open(self, path: str, options: SourceOptions) -> xr.Dataset:
         try:
-            return xr.open_dataset(path, engine="zarr", chunks=None, cache=False)
+            dataset = xr.open_dataset(path, engine="zarr", chunks=None, cache=False)
         except Exception as exc:
             raise CorruptSource(f"Zarr store is unreadable: {type(exc).__name__}: {exc}") from exc
+        # a store without consolidated metadata lists its arrays in no fixed order (zarr 3
+        # walks the folder): variables by name, so manifests read the same every time
+        return dataset[sorted(str(name) for name in dataset.data_vars)]
 
 
 register(ZarrSource())
