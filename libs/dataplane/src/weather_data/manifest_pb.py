@@ -10,6 +10,7 @@ from google.protobuf import duration_pb2, timestamp_pb2
 from weather.common.v1 import dataset_pb2, field_pb2, manifest_pb2
 
 from weather_data.manifest import Manifest
+from weather_runtime.errors import InvalidArgument
 
 _KINDS = {
     "time": field_pb2.AXIS_KIND_TIME,
@@ -27,6 +28,15 @@ def timestamp(moment: object) -> timestamp_pb2.Timestamp:
         value = value.tz_localize(UTC)
     message.FromDatetime(value.to_pydatetime())
     return message
+
+
+def pandas_time(message: timestamp_pb2.Timestamp, field: str) -> pd.Timestamp:
+    """A Timestamp as naive UTC pandas time; INVALID_ARGUMENT naming field when pandas cannot
+    hold it (outside the years 1678-2261)."""
+    try:
+        return pd.Timestamp(message.ToNanoseconds(), unit="ns")
+    except (ValueError, OverflowError):
+        raise InvalidArgument.field(field, "is not a valid timestamp (years 1678-2261)") from None
 
 
 def value_counts(manifest: Manifest) -> dict[str, int]:

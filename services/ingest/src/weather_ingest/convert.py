@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
-from google.protobuf import timestamp_pb2
 from weather.common.v1 import field_pb2
 from weather.ingest.v1 import ingest_service_pb2 as pb
 
+from weather_data.manifest_pb import pandas_time
 from weather_data.region import Region
 from weather_data.timeaxis import TimeDecoding
 from weather_ingest.append import Step
@@ -29,14 +28,6 @@ _DTYPES = {
 }
 
 
-def _time(message: timestamp_pb2.Timestamp, field: str) -> pd.Timestamp:
-    """A Timestamp as pandas time; INVALID_ARGUMENT naming field when it is out of range."""
-    try:
-        return pd.Timestamp(message.ToNanoseconds(), unit="ns")
-    except (ValueError, OverflowError):
-        raise InvalidArgument.field(field, "is not a valid timestamp (years 1678-2261)") from None
-
-
 def ingest_request(request: pb.StartIngestRequest) -> IngestRequest:
     """The domain request; INVALID_ARGUMENT naming any field that is wrong on its face."""
     if request.format not in _FORMATS:
@@ -55,10 +46,10 @@ def ingest_request(request: pb.StartIngestRequest) -> IngestRequest:
         dataset_id=request.dataset_id,
         format=_FORMATS[request.format],
         variables=list(request.variables),
-        start=_time(window.start, "time_range.start")
+        start=pandas_time(window.start, "time_range.start")
         if window is not None and window.HasField("start")
         else None,
-        end=_time(window.end, "time_range.end")
+        end=pandas_time(window.end, "time_range.end")
         if window is not None and window.HasField("end")
         else None,
         region=region,
@@ -116,4 +107,4 @@ def step_from_pb(index: int, step: pb.TimeStep) -> Step:
         fields[field.variable] = np.frombuffer(field.data, dtype=dtype).reshape(tuple(field.shape))
     if problems:
         raise InvalidArgument(problems)
-    return Step(_time(step.time, f"steps[{index}].time"), fields)
+    return Step(pandas_time(step.time, f"steps[{index}].time"), fields)

@@ -10,7 +10,7 @@ from weather.common.v1 import dataset_pb2, region_pb2
 from weather.preprocess.v1 import preprocess_service_pb2 as pb
 
 from weather_data.archive import Archive
-from weather_data.manifest_pb import manifest_to_pb, timestamp
+from weather_data.manifest_pb import manifest_to_pb, pandas_time, timestamp
 from weather_preprocess import domain
 from weather_preprocess.analyses import AnalysisOutcome
 from weather_preprocess.analysis.climatology import CalendarKey
@@ -51,10 +51,7 @@ def _time(message: Any, name: str, field: str) -> pd.Timestamp | None:
     if not message.HasField(name):
         return None
     value: timestamp_pb2.Timestamp = getattr(message, name)
-    try:
-        return pd.Timestamp(value.ToNanoseconds(), unit="ns")
-    except (ValueError, OverflowError):
-        raise InvalidArgument.field(field, "is not a valid timestamp (years 1678-2261)") from None
+    return pandas_time(value, field)
 
 
 def _range(message: Any, name: str, field: str) -> domain.TimeRange | None:
