@@ -11,6 +11,7 @@ from weather_data.archive import Archive
 from weather_data.manifest import Manifest
 from weather_predictor.models import ModelInfo
 from weather_runtime.errors import FailedPrecondition, InvalidArgument, NotFound, OutOfRange
+from weather_scores.rollout import rollout_steps
 
 
 @dataclass(frozen=True)
@@ -32,13 +33,11 @@ def plan(info: ModelInfo, leads: list[int], where: str = "lead_times") -> list[L
         field = f"{where}[{i}]" if where == "lead_times" else where
         if lead <= 0:
             raise InvalidArgument.field(field, f"must be positive, got {lead} s")
-        if not trained or lead in trained:
-            plans.append(LeadPlan(lead))
+        steps = rollout_steps(lead, trained, step)
+        if steps is not None:
+            plans.append(LeadPlan(lead, steps))
             continue
         hours = sorted(h for h in info.lead_hours)
-        if lead > max(trained) and step > 0 and lead % step == 0 and step in trained:
-            plans.append(LeadPlan(lead, lead // step))
-            continue
         raise InvalidArgument.field(
             field,
             f"{lead / 3600:g} h: expected a trained lead {hours} h or a multiple of the "

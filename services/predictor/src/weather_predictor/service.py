@@ -21,6 +21,7 @@ from weather_predictor.models import (
 from weather_predictor.modelserver_client import ModelServerClient, Target
 from weather_predictor.tensors import predict_request_bytes, predict_response_arrays
 from weather_runtime.errors import FailedPrecondition, InvalidArgument
+from weather_scores.rollout import Rollout
 
 NO_DEADLINE = 365 * 86400.0  # a remaining time above this means the client set none
 Window = dict[str, np.ndarray]  # variable -> [input_steps, lat, lon] float32
@@ -137,34 +138,24 @@ class Predictor:
         shared between the leads of one request)."""
         plans = forecast.plan(info, leads)
         step = round(info.step_seconds)
-        states: list[Window] = [window]  # states[k]: the window after k rollout steps
         pinned = False
+
+        def one_step(current: Window, k: int) -> dict[str, np.ndarray]:
+            nonlocal choice, info, pinned
+            answer = self.step(choice, info, current, init_time + k * step, step, deadline)
+            choice, info, pinned = self._pin(choice, answer, pinned)
+            return answer.outputs
+
+        states = Rollout(window, one_step)  # shared between the leads of one request
         for item in plans:
             if not item.rollout_steps:
                 result = self.step(choice, info, window, init_time, item.lead_seconds, deadline)
                 choice, info, pinned = self._pin(choice, result, pinned)
                 yield result
                 continue
-            last: StepResult | None = None
-            while len(states) <= item.rollout_steps:
-                k = len(states) - 1
-                current = states[k]
-                last = self.step(choice, info, current, init_time + k * step, step, deadline)
-                choice, info, pinned = self._pin(choice, last, pinned)
-                states.append(
-                    {
-                        name: np.concatenate([values[1:], last.outputs[name][np.newaxis]])
-                        for name, values in current.items()
-                    }
-                )
-            newest = {name: values[-1] for name, values in states[item.rollout_steps].items()}
-            yield StepResult(
-                item.lead_seconds,
-                newest,
-                last.info if last is not None else info,
-                choice.alias,
-                rollout=True,
-            )
+            newest = states.forecast(item.rollout_steps)
+            # info is the version that answered the rollout's steps (pinned after the first)
+            yield StepResult(item.lead_seconds, newest, info, choice.alias, rollout=True)
 
     @staticmethod
     def _pin(choice: Choice, result: StepResult, pinned: bool) -> tuple[Choice, ModelInfo, bool]:
