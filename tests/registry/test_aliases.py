@@ -224,3 +224,59 @@ def test_gate_judges_only_the_configured_metrics(tmp_path) -> None:  # type: ign
     finally:
         every.channel.close()
         every.server.stop(1)
+
+
+def test_gate_judges_rolled_out_leads_unless_limited_to_shorter_leads(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Metrics keep their method (direct, rollout); the gate judges every lead and names the
+    method of a failing check, or, with gate_max_lead_hours, only the leads up to it (the rest
+    stays registered)."""
+    from tests.conftest import start_registry
+
+    root = tmp_path / "a"
+    root.mkdir()
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    short = start_registry(url, root, gate_metrics=["rmse"], gate_max_lead_hours=24)
+    try:
+        short.stub.CreateRegisteredModel(pb.CreateRegisteredModelRequest(name="t2m"))
+        artifact = make_artifact(short.artifact_root, "v")
+        metrics = [
+            metric("rmse", "t2m", 1, 0.40, persistence=0.578, climatology=1.804),
+            metric("rmse", "t2m", 24, 1.45, persistence=1.538, climatology=1.889),
+            metric("rmse", "t2m", 48, 2.10, persistence=1.870, climatology=1.900),
+        ]
+        for m, method in zip(metrics, ("direct", "direct", "rollout"), strict=True):
+            m.method = method
+        bad = version_request("t2m", artifact, metrics=[metric("rmse")])
+        bad.metrics[0].method = "ensemble"
+        refused = rpc_error(short.stub.CreateModelVersion, bad)
+        assert refused.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert violated_fields(refused) == ["metrics[0].method"]
+        short.stub.CreateModelVersion(version_request("t2m", artifact, metrics=metrics))
+        stored = short.stub.GetModelVersion(pb.GetModelVersionRequest(model_name="t2m", version=1))
+        assert [m.method for m in stored.version.metrics] == ["direct", "direct", "rollout"]
+        change = short.stub.SetAlias(
+            pb.SetAliasRequest(model_name="t2m", alias="production", version=1)
+        ).change
+        assert change.gate.passed and len(change.gate.checks) == 4
+        assert {(c.lead_time.seconds, c.method) for c in change.gate.checks} == {
+            (3600, "direct"),
+            (86400, "direct"),
+        }
+    finally:
+        short.channel.close()
+        short.server.stop(1)
+    every = start_registry(url, root, gate_metrics=["rmse"], gated_aliases=["gold"])
+    try:
+        error = rpc_error(
+            every.stub.SetAlias, pb.SetAliasRequest(model_name="t2m", alias="gold", version=1)
+        )
+        assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "t2m/rmse/+48h vs climatology" in error.details()
+        failures = [
+            d for d in status_details(error) if isinstance(d, error_details_pb2.PreconditionFailure)
+        ]
+        described = [v.description for v in failures[0].violations]
+        assert described[0].startswith("rmse (rollout) 2.1 against climatology 1.9")
+    finally:
+        every.channel.close()
+        every.server.stop(1)

@@ -72,6 +72,7 @@ def metric_to_pb(metric: Metric) -> pb.Metric:
         baselines=[
             pb.BaselineScore(baseline=k, value=v) for k, v in sorted(metric.baselines.items())
         ],
+        method=metric.method,
     )
 
 
@@ -95,6 +96,7 @@ def metric_from_pb(metric: pb.Metric, field: str = "metrics.lead_time") -> Metri
         value=metric.value,
         goal=MetricGoal(goal) if goal else goal,  # type: ignore[arg-type]
         baselines=baselines,
+        method=metric.method,
     )
 
 
@@ -202,6 +204,7 @@ def gate_to_pb(gate: GateReport) -> pb.GateReport:
                 baseline_value=c.baseline_value,
                 skill=c.skill,
                 passed=c.passed,
+                method=c.method,
             )
             for c in gate.checks
         ],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from weather_registry.records import GateCheck, GateReport, Metric, MetricGoal
 from weather_scores import skill
 
@@ -18,13 +20,19 @@ def skill_score(value: float, baseline: float, goal: MetricGoal) -> float:
 
 
 def evaluate_gate(
-    metrics: tuple[Metric, ...], margin: float, judged: tuple[str, ...] = ()
+    metrics: tuple[Metric, ...],
+    margin: float,
+    judged: tuple[str, ...] = (),
+    max_lead: timedelta = timedelta(0),
 ) -> GateReport:
-    """Checks every (metric, baseline) pair of the judged metric names (all when empty); passes
-    only if all checks pass and there is one."""
+    """Checks every (metric, baseline) pair of the judged metric names (all when empty) at the
+    leads up to max_lead (all when zero), whatever their method (direct or rollout); passes only
+    if all checks pass and there is one."""
     checks = []
     for metric in metrics:
         if judged and metric.name not in judged:
+            continue
+        if max_lead and metric.lead_time > max_lead:
             continue
         for baseline, baseline_value in sorted(metric.baselines.items()):
             skill = skill_score(metric.value, baseline_value, metric.goal)
@@ -38,6 +46,7 @@ def evaluate_gate(
                     baseline_value=baseline_value,
                     skill=skill,
                     passed=skill > margin,
+                    method=metric.method,
                 )
             )
     passed = bool(checks) and all(check.passed for check in checks)
@@ -48,8 +57,9 @@ def describe_failure(check: GateCheck) -> tuple[str, str]:
     """(subject, description) of a failed check, for error details."""
     hours = check.lead_time.total_seconds() / 3600
     subject = f"{check.variable}/{check.metric}/+{hours:g}h vs {check.baseline}"
+    method = f" ({check.method})" if check.method else ""
     description = (
-        f"{check.metric} {check.value:.6g} against {check.baseline} {check.baseline_value:.6g}: "
-        f"skill {check.skill:.4f} does not exceed the margin"
+        f"{check.metric}{method} {check.value:.6g} against {check.baseline} "
+        f"{check.baseline_value:.6g}: skill {check.skill:.4f} does not exceed the margin"
     )
     return subject, description

@@ -73,6 +73,7 @@ class Metric:
     value: float
     goal: MetricGoal
     baselines: dict[str, float] = field(default_factory=dict)
+    method: str = ""  # how the forecast was made: "direct", "rollout" or "" (not said)
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,7 @@ class GateCheck:
     baseline_value: float
     skill: float
     passed: bool
+    method: str = ""
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
 from weather_registry import validation
@@ -45,6 +45,7 @@ class Policy:
     gated_aliases: tuple[str, ...] = ("production",)
     gate_margin: float = 0.0
     gate_metrics: tuple[str, ...] = ()  # empty: every metric with baselines
+    gate_max_lead_hours: float = 0.0  # 0: every lead
     artifact_roots: tuple[str, ...] = ("file:///",)
     allowed_schemes: tuple[str, ...] = ()  # empty: the URI policy's defaults
     allowed_hosts: tuple[str, ...] = ()  # empty: the hosts the roots name
@@ -235,7 +236,12 @@ class Registry:
         target = self.store.get_version(model_name, version)
         gate = None
         if alias in self.policy.gated_aliases:
-            gate = evaluate_gate(target.metrics, self.policy.gate_margin, self.policy.gate_metrics)
+            gate = evaluate_gate(
+                target.metrics,
+                self.policy.gate_margin,
+                self.policy.gate_metrics,
+                max_lead=timedelta(hours=self.policy.gate_max_lead_hours),
+            )
             if not gate.passed and not override_gate:
                 raise self._gate_refusal(model_name, version, alias, gate)
         overridden = gate is not None and not gate.passed

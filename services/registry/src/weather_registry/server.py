@@ -25,6 +25,7 @@ def build_registry(settings: RegistrySettings) -> Registry:
         gated_aliases=tuple(settings.gated_aliases),
         gate_margin=settings.gate_margin,
         gate_metrics=tuple(settings.gate_metrics),
+        gate_max_lead_hours=settings.gate_max_lead_hours,
         artifact_roots=tuple(settings.artifact_roots),
         allowed_schemes=tuple(settings.allowed_schemes),
         allowed_hosts=tuple(settings.allowed_hosts),

@@ -38,6 +38,13 @@ class RegistrySettings(ServiceSettings):
         description="Metric names the gate judges (for example rmse); empty judges every metric "
         "stored with baselines.",
     )
+    gate_max_lead_hours: float = Field(
+        0.0,
+        ge=0.0,
+        description="Longest lead (hours) the gate judges; 0 judges every lead. Longer leads stay "
+        "registered and shown, unjudged (for example 24 while rolled-out leads are not yet "
+        "expected to beat the references).",
+    )
     artifact_roots: CommaList = Field(
         default_factory=lambda: ["file:///"],
         validation_alias=AliasChoices(

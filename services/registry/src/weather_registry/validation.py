@@ -19,6 +19,7 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 MAX_TAG_VALUE = 4096
 MAX_TEXT = 16384
 MAX_METRICS = 10000
+METHODS = ("", "direct", "rollout")  # how a scored forecast was made (Metric.method)
 MAX_ID = 256
 
 
@@ -95,7 +96,8 @@ def check_artifact_uri(uri: str, policy: UriPolicy, field: str, violations: Viol
 
 
 def check_metrics(metrics: tuple[Metric, ...], field: str, violations: Violations) -> None:
-    """Metric names, finite values, known goals, non-negative leads, no duplicates."""
+    """Metric names, finite values, known goals and methods, non-negative leads, no
+    duplicates."""
     if len(metrics) > MAX_METRICS:
         violations.add(field, f"at most {MAX_METRICS} metrics per version")
         return
@@ -112,6 +114,8 @@ def check_metrics(metrics: tuple[Metric, ...], field: str, violations: Violation
             violations.add(f"{at}.value", "must be a finite number")
         if metric.goal not in (1, 2, 3):
             violations.add(f"{at}.goal", "must be MINIMIZE, MAXIMIZE or ZERO")
+        if metric.method not in METHODS:
+            violations.add(f"{at}.method", 'must be empty, "direct" or "rollout"')
         key = (metric.name, metric.variable, metric.lead_time.total_seconds())
         if key in seen:
             violations.add(at, "duplicates an earlier metric with the same name, variable and lead")

@@ -125,20 +125,22 @@ class BaselineScore(_message.Message):
     def __init__(self, baseline: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
 
 class Metric(_message.Message):
-    __slots__ = ("name", "variable", "lead_time", "value", "goal", "baselines")
+    __slots__ = ("name", "variable", "lead_time", "value", "goal", "baselines", "method")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VARIABLE_FIELD_NUMBER: _ClassVar[int]
     LEAD_TIME_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
     GOAL_FIELD_NUMBER: _ClassVar[int]
     BASELINES_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
     name: str
     variable: str
     lead_time: _duration_pb2.Duration
     value: float
     goal: MetricGoal
     baselines: _containers.RepeatedCompositeFieldContainer[BaselineScore]
-    def __init__(self, name: _Optional[str] = ..., variable: _Optional[str] = ..., lead_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., value: _Optional[float] = ..., goal: _Optional[_Union[MetricGoal, str]] = ..., baselines: _Optional[_Iterable[_Union[BaselineScore, _Mapping]]] = ...) -> None: ...
+    method: str
+    def __init__(self, name: _Optional[str] = ..., variable: _Optional[str] = ..., lead_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., value: _Optional[float] = ..., goal: _Optional[_Union[MetricGoal, str]] = ..., baselines: _Optional[_Iterable[_Union[BaselineScore, _Mapping]]] = ..., method: _Optional[str] = ...) -> None: ...
 
 class ModelVersion(_message.Message):
     __slots__ = ("model_name", "version", "artifact_uri", "artifact_digest", "signature", "lineage", "metrics", "tags", "description", "create_time", "created_by", "aliases")
@@ -378,7 +380,7 @@ class UpdateModelVersionResponse(_message.Message):
     def __init__(self, version: _Optional[_Union[ModelVersion, _Mapping]] = ...) -> None: ...
 
 class GateCheck(_message.Message):
-    __slots__ = ("metric", "variable", "lead_time", "baseline", "value", "baseline_value", "skill", "passed")
+    __slots__ = ("metric", "variable", "lead_time", "baseline", "value", "baseline_value", "skill", "passed", "method")
     METRIC_FIELD_NUMBER: _ClassVar[int]
     VARIABLE_FIELD_NUMBER: _ClassVar[int]
     LEAD_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -387,6 +389,7 @@ class GateCheck(_message.Message):
     BASELINE_VALUE_FIELD_NUMBER: _ClassVar[int]
     SKILL_FIELD_NUMBER: _ClassVar[int]
     PASSED_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
     metric: str
     variable: str
     lead_time: _duration_pb2.Duration
@@ -395,7 +398,8 @@ class GateCheck(_message.Message):
     baseline_value: float
     skill: float
     passed: bool
-    def __init__(self, metric: _Optional[str] = ..., variable: _Optional[str] = ..., lead_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., baseline: _Optional[str] = ..., value: _Optional[float] = ..., baseline_value: _Optional[float] = ..., skill: _Optional[float] = ..., passed: _Optional[bool] = ...) -> None: ...
+    method: str
+    def __init__(self, metric: _Optional[str] = ..., variable: _Optional[str] = ..., lead_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., baseline: _Optional[str] = ..., value: _Optional[float] = ..., baseline_value: _Optional[float] = ..., skill: _Optional[float] = ..., passed: _Optional[bool] = ..., method: _Optional[str] = ...) -> None: ...
 
 class GateReport(_message.Message):
     __slots__ = ("passed", "margin", "checks")

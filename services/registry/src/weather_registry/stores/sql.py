@@ -367,6 +367,7 @@ class SqlStore(RegistryStore):
                         "lead_seconds": int(m.lead_time.total_seconds()),
                         "value": m.value,
                         "goal": int(m.goal),
+                        "method": m.method,
                     }
                     for m in metrics
                 ],
@@ -514,6 +515,7 @@ class SqlStore(RegistryStore):
                     value=float(row["value"]),
                     goal=MetricGoal(row["goal"]),
                     baselines=baselines[row["id"]],
+                    method=row["method"],
                 )
             )
         aliases: dict[int, list[str]] = defaultdict(list)

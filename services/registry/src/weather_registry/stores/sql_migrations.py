@@ -111,9 +111,13 @@ _V1 = (
 # Events remember the trace of the call that made them (the serving sync continues it).
 _V2 = ("ALTER TABLE events ADD COLUMN trace_parent VARCHAR(64) NOT NULL DEFAULT ''",)
 
+# Metrics say how the forecast was made ("direct", "rollout"); older rows did not say.
+_V3 = ("ALTER TABLE metrics ADD COLUMN method VARCHAR(32) NOT NULL DEFAULT ''",)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1),
     Migration(2, "events: trace_parent", _V2),
+    Migration(3, "metrics: method", _V3),
 )
 
 _IDENTITY = {

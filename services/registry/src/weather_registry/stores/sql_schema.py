@@ -75,6 +75,7 @@ metrics = Table(
     Column("lead_seconds", BigInteger, nullable=False),
     Column("value", Float(precision=53), nullable=False),
     Column("goal", SmallInteger, nullable=False),
+    Column("method", String(32), nullable=False, server_default=""),
 )
 
 metric_baselines = Table(
