@@ -47,3 +47,48 @@ def test_references_on_the_demo_test_split(training_data: TrainingData) -> None:
         assert s.climatology.acc == 0.0
         assert s.samples == 168 - round(s.lead_seconds / 3600)
     assert "| t2m | 24 |" in scoring.skill_table(scores)
+
+
+def test_rolled_out_references_score_as_the_references(training_data: TrainingData) -> None:
+    """Scored to +6 h with leads 1-3 h trained: leads 4-6 h are rolled out. Rolled out one step
+    at a time, persistence stays persistence (each forecast is the newest window step) and
+    climatology stays the climatology of the target's hour (the init time advances a step each
+    call), so each scores exactly as the reference does at every rolled-out lead."""
+    spec = TrainSpec(
+        "era5-t2m-train", "", "persistence", input_steps=2, lead_steps=(1, 2, 3), max_lead_hours=6
+    )
+    plan = check(spec, training_data)
+    assert plan.rolled_out_leads == (4, 5, 6)
+    context = build_context(spec, training_data, plan)
+    test = pipeline.split_samples(training_data, context, "test")
+    rollout = pipeline.split_samples(training_data, context, "test", plan.rolled_out_leads)
+    references = {
+        name: FAMILIES[name].build(context, {}) for name in ("persistence", "climatology")
+    }
+    for name in ("persistence", "climatology"):
+        scores = scoring.score({"model": references[name], **references}, test, rollout=rollout)
+        assert [(round(s.lead_seconds / 3600), s.method) for s in scores] == [
+            (1, "direct"), (2, "direct"), (3, "direct"),
+            (4, "rollout"), (5, "rollout"), (6, "rollout"),
+        ]  # fmt: skip
+        for s in scores:
+            reference = getattr(s, name)
+            assert s.model.rmse == pytest.approx(reference.rmse, abs=1e-4)
+            assert s.model.acc == pytest.approx(reference.acc, abs=1e-4)
+            assert s.samples == 168 - round(s.lead_seconds / 3600)
+        assert "| t2m | 6 | rollout |" in scoring.skill_table(scores)
+
+
+def test_scored_leads_beyond_what_a_rollout_can_reach_are_invalid(
+    training_data: TrainingData,
+) -> None:
+    """Rollout needs the time step as a trained lead and targets inside the test split."""
+    from weather_runtime.errors import InvalidArgument
+
+    for leads, hours in (((2, 4), 8), ((1, 2), 24 * 7), ((1,), -1)):
+        spec = TrainSpec(
+            "era5-t2m-train", "", "persistence", lead_steps=leads, max_lead_hours=hours
+        )
+        with pytest.raises(InvalidArgument) as caught:
+            check(spec, training_data)
+        assert "spec.scoring.max_lead_hours" in str(caught.value)

@@ -14,6 +14,7 @@ from weather_runtime.operations import error_to_pb
 from weather_runtime.work import State
 from weather_trainer.jobs import JobRecord
 from weather_trainer.spec import (
+    MAX_SCORED_HOURS,
     LeadScores,
     ParameterRange,
     SearchSpec,
@@ -116,6 +117,14 @@ def spec_from_pb(spec: pb.JobSpec, dataset_step: Callable[[str, str], float]) ->
             )
         else:
             leads.append(round(steps))
+    max_lead_hours = spec.scoring.max_lead_hours if spec.HasField("scoring") else 0
+    if not 0 <= max_lead_hours <= MAX_SCORED_HOURS:
+        problems.append(
+            FieldViolation(
+                "spec.scoring.max_lead_hours",
+                f"must be within [0, {MAX_SCORED_HOURS}] hours, got {max_lead_hours}",
+            )
+        )
     if problems:
         raise InvalidArgument(problems)
     return TrainSpec(
@@ -135,6 +144,7 @@ def spec_from_pb(spec: pb.JobSpec, dataset_step: Callable[[str, str], float]) ->
         variables=tuple(spec.variables),
         model_name=spec.model_name,
         description=spec.description,
+        max_lead_hours=max_lead_hours,
     )
 
 
@@ -155,6 +165,8 @@ def spec_to_pb(spec: TrainSpec) -> pb.JobSpec:
         model_name=spec.model_name,
         description=spec.description,
     )
+    if spec.max_lead_hours:
+        out.scoring.max_lead_hours = spec.max_lead_hours
     if spec.time_step_seconds:
         out.time_step.FromSeconds(int(spec.time_step_seconds))
     for steps in spec.lead_steps:
@@ -188,6 +200,7 @@ def lead_score_to_pb(lead: LeadScores) -> pb.LeadScore:
         climatology=_scores(lead.climatology),
         skill_score=lead.skill_score,
         samples=lead.samples,
+        method=lead.method,
     )
     out.lead_time.FromSeconds(round(lead.lead_seconds))
     return out

@@ -108,6 +108,7 @@ def _lead(data: dict[str, Any]) -> LeadScores:
         variable=data["variable"],
         lead_seconds=data["lead_seconds"],
         samples=data["samples"],
+        method=data.get("method", "direct"),  # records before rollout scoring: all direct
         **systems,
     )
 

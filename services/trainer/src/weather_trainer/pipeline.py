@@ -72,6 +72,26 @@ class Samples:
         outputs = {name: targets[..., i] for i, name in enumerate(self.context.variables)}
         return inputs, outputs
 
+    def read_inits(
+        self, pairs: np.ndarray
+    ) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray]]:
+        """For some pairs of one block, read in one slice: the windows of their distinct init
+        times (INIT_TIME beside them), each pair's row in those, and every pair's physical
+        target (the inputs of the pairs themselves, read_block's, would repeat each window)."""
+        stride = self.context.stride
+        inits, rows = np.unique(pairs[:, 0], return_inverse=True)
+        first = int(inits.min()) - self.before
+        stop = int((pairs[:, 0] + pairs[:, 1] * stride).max()) + 1
+        values = self.data.read(self.context.variables, first, stop)  # [T, lat, lon, V]
+        window_index = (inits - first)[:, None] + np.arange(-self.before, 1, stride)[None, :]
+        windows = values[window_index]  # [inits, S, lat, lon, V]
+        targets = values[pairs[:, 0] - first + pairs[:, 1] * stride]  # [n, lat, lon, V]
+        names = self.context.variables
+        state = {name: windows[..., i] for i, name in enumerate(names)}
+        state[INIT_TIME] = self.data.times[inits].astype(np.int64)
+        outputs = {name: targets[..., i] for i, name in enumerate(names)}
+        return state, rows.reshape(-1), outputs
+
     def iter_blocks(self) -> Iterator[tuple[np.ndarray, Arrays]]:
         """(pairs, arrays) block by block in time order (scoring, in-memory loading)."""
         for pairs in self.blocks():
@@ -85,24 +105,32 @@ class Samples:
         return inputs, outputs
 
 
-def split_samples(data: TrainingData, context: ForecastContext, split: str) -> Samples:
-    """Every (init, lead) pair of a split whose target lies inside it; training samples see
-    cross-fitted climatologies."""
+def split_samples(
+    data: TrainingData,
+    context: ForecastContext,
+    split: str,
+    leads: tuple[int, ...] | None = None,
+) -> Samples:
+    """Every (init, lead) pair of a split whose target lies inside it, for the context's leads
+    (or the leads given, in model steps); training samples see cross-fitted climatologies."""
     part = data.splits[split]
     before = (context.input_steps - 1) * context.stride
     first = max(part.start, before)
+    given = leads is not None  # scoring's extra leads: none may fit
+    leads = context.lead_steps if leads is None else leads
     pairs = [
         (init, lead)
         for init in range(first, part.stop)
-        for lead in context.lead_steps
+        for lead in leads
         if init + lead * context.stride < part.stop
     ]
     lat, lon = context.grid_shape
     step_bytes = lat * lon * len(context.variables) * 4
-    block = max(1, BLOCK_BYTES // max(1, step_bytes) - before - max(context.lead_steps, default=0))
+    longest = max(leads, default=0) * context.stride
+    block = max(1, BLOCK_BYTES // max(1, step_bytes) - before - longest)
     block = min(block, 48)
     found = aligned(data, context, np.asarray(pairs, dtype=np.int64).reshape(-1, 2))
-    if pairs and not len(found):
+    if pairs and not len(found) and not given:
         raise FailedPrecondition(
             f"the {split} split of {data.manifest.dataset_id} has no sample whose input window "
             "and target miss every time step its recipe dropped",

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from weather_runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from weather_scores.rollout import rollout_steps
 from weather_trainer import distribute
 from weather_trainer.data import DAY_SECONDS, TrainingData, climatology, day_slots
-from weather_trainer.model import ForecastContext, Hyperparameter, ModelFamily
+from weather_trainer.model import HOUR_SECONDS, ForecastContext, Hyperparameter, ModelFamily
 from weather_trainer.models import FAMILIES, family_names
-from weather_trainer.spec import SearchSpec, TrainSpec
+from weather_trainer.spec import MAX_SCORED_HOURS, SearchSpec, TrainSpec
 
 CLIMATOLOGY_FOLDS = 4
 METHODS = ("grid", "random")
@@ -32,6 +33,12 @@ class Plan:
     stride: int
     step_seconds: float
     lead_steps: tuple[int, ...]
+    scored_steps: int = 0  # the longest lead scored (model steps): beyond lead_steps, rolled out
+
+    @property
+    def rolled_out_leads(self) -> tuple[int, ...]:
+        """The leads (model steps) scored by rollout, beyond the longest trained one."""
+        return tuple(range(max(self.lead_steps, default=0) + 1, self.scored_steps + 1))
 
 
 def _check_hyperparameters(spec: TrainSpec, family: ModelFamily) -> list[FieldViolation]:
@@ -67,6 +74,12 @@ def _check_numbers(spec: TrainSpec) -> list[FieldViolation]:
         problems.append(FieldViolation("spec.time_step_seconds", "must not be negative"))
     if any(step < 1 for step in spec.lead_steps):
         problems.append(FieldViolation("spec.lead_steps", "every lead must be at least one step"))
+    if not 0 <= spec.max_lead_hours <= MAX_SCORED_HOURS:
+        problems.append(
+            FieldViolation(
+                "spec.scoring.max_lead_hours", f"must be within [0, {MAX_SCORED_HOURS}] hours"
+            )
+        )
     return problems
 
 
@@ -96,6 +109,7 @@ def _check_data(spec: TrainSpec, data: TrainingData, plan: Plan) -> list[FieldVi
                 f"{plan.step_seconds:g} s; the training split has {length}",
             )
         )
+    problems += _check_scoring(spec, data, plan)
     for name in ("validation", "test"):
         part = data.splits[name]
         if after >= part.stop - part.start:
@@ -107,6 +121,36 @@ def _check_data(spec: TrainSpec, data: TrainingData, plan: Plan) -> list[FieldVi
                 )
             )
     return problems
+
+
+def _check_scoring(spec: TrainSpec, data: TrainingData, plan: Plan) -> list[FieldViolation]:
+    """Leads scored beyond the trained ones: whole time steps, rolled out one trained step at a
+    time, their targets inside the test split."""
+    if plan.scored_steps <= max(plan.lead_steps):
+        return []
+    field = "spec.scoring.max_lead_hours"
+    step_hours = plan.step_seconds / HOUR_SECONDS
+    if abs(spec.max_lead_hours / step_hours - plan.scored_steps) > 1e-9:
+        return [FieldViolation(field, f"must be a multiple of the {step_hours:g} h time step")]
+    if rollout_steps(plan.scored_steps, plan.lead_steps, 1) is None:
+        return [
+            FieldViolation(
+                field,
+                f"leads beyond the longest trained lead ({max(plan.lead_steps) * step_hours:g} h) "
+                f"are rolled "
+                f"out one time step at a time: the {step_hours:g} h time step must be a lead",
+            )
+        ]
+    test = data.splits["test"]
+    if plan.scored_steps * plan.stride >= test.stop - test.start:
+        return [
+            FieldViolation(
+                field,
+                f"{spec.max_lead_hours} h does not fit in the test split "
+                f"({(test.stop - test.start) * data.step_seconds / HOUR_SECONDS:g} h)",
+            )
+        ]
+    return []
 
 
 def _plan(
@@ -126,7 +170,10 @@ def _plan(
         stride, step = 1, dataset_step
     leads = spec.lead_steps or tuple(range(1, max(1, int(DAY_SECONDS // max(step, 1))) + 1))
     variables = spec.variables or data.forecastable
-    return Plan(family, tuple(variables), stride, step, tuple(sorted(set(leads)))), problems
+    leads = tuple(sorted(set(leads)))
+    scored = int(spec.max_lead_hours * HOUR_SECONDS // step) if step > 0 else 0
+    plan = Plan(family, tuple(variables), stride, step, leads, max(scored, *leads))
+    return plan, problems
 
 
 def family_for(spec: TrainSpec) -> ModelFamily:

@@ -65,8 +65,8 @@ def _tensor(info: TensorInfo) -> rpb.TensorSpec:
 
 
 def metrics(scores: tuple[LeadScores, ...]) -> list[rpb.Metric]:
-    """Registry metrics: every score; RMSE, MAE and ACC with persistence and climatology as
-    baselines (what the promotion gate judges)."""
+    """Registry metrics: every score, with its method (direct or rollout); RMSE, MAE and ACC
+    with persistence and climatology as baselines (what the promotion gate judges)."""
     out = []
     for lead in scores:
         for name, goal in GOALS.items():
@@ -85,6 +85,7 @@ def metrics(scores: tuple[LeadScores, ...]) -> list[rpb.Metric]:
                 ]
                 if name in JUDGED
                 else [],
+                method=lead.method,
             )
             metric.lead_time.FromSeconds(round(lead.lead_seconds))
             out.append(metric)

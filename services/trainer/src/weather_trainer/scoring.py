@@ -19,8 +19,10 @@ import numpy as np
 
 from weather_scores import grid
 from weather_scores.grid import latitude_weights
+from weather_scores.rollout import Rollout
+from weather_scores.rollout import method as rollout_method
 from weather_trainer.data import day_slots, slot_of
-from weather_trainer.features import INIT_TIME, LEAD_HOURS
+from weather_trainer.features import CLIMATOLOGY_FOLD, INIT_TIME, LEAD_HOURS
 from weather_trainer.model import ForecastContext
 from weather_trainer.pipeline import Samples
 from weather_trainer.spec import LeadScores, SystemScores
@@ -86,14 +88,20 @@ def score(
     systems: dict[str, keras.Model],
     samples: Samples,
     progress: Callable[[float], None] = lambda done: None,
+    rollout: Samples | None = None,
 ) -> tuple[LeadScores, ...]:
     """Scores of every system (by name, "model", "persistence", "climatology") by variable and
-    lead on the samples (the test split's)."""
+    lead on the samples (the test split's), the model's leads "direct"; with rollout (samples at
+    leads beyond the longest trained one), also at those leads, the model rolled out one time
+    step at a time as the predictor's Forecast does (weather_scores.rollout), the references
+    called directly at the lead, as at the direct leads, and these leads labelled "rollout"."""
     context: ForecastContext = samples.context
     weights = latitude_weights(context.latitude)
     slots = day_slots(context.step_seconds)
     table = _Table()
     blocks = samples.blocks()
+    extra = rollout.blocks() if rollout is not None else []
+    total = len(blocks) + len(extra)
     for done, pairs in enumerate(blocks, start=1):
         inputs, targets = samples.read_block(pairs)
         target_times = inputs[INIT_TIME] + np.round(inputs[LEAD_HOURS] * 3600).astype(np.int64)
@@ -101,21 +109,21 @@ def score(
         forecasts = {name: predict(model, inputs) for name, model in systems.items()}
         for lead in np.unique(pairs[:, 1]):
             rows = pairs[:, 1] == lead
-            for v, variable in enumerate(context.variables):
-                observed = targets[variable][rows].astype(np.float64)
-                reference = clim[rows, ..., v].astype(np.float64)
-                for name, forecast in forecasts.items():
-                    f = forecast[variable][rows].astype(np.float64)
-                    table.get(variable, int(lead), name).add(
-                        f - observed, f - reference, observed - reference, weights
-                    )
-        progress(done / len(blocks))
+            _add(table, context, int(lead), forecasts, targets, clim, rows, weights)
+        progress(done / total)
+    for done, pairs in enumerate(extra, start=len(blocks) + 1):
+        assert rollout is not None
+        _score_rollout(table, systems, rollout, pairs, weights, slots)
+        progress(done / total)
     out = []
+    rolled = set(rollout.pairs[:, 1].tolist()) if rollout is not None else set()
+    leads = sorted({lead for (_, lead, _) in table.sums})
     for variable in context.variables:
-        for lead in context.lead_steps:
+        for lead in leads:
             if (variable, lead, "model") not in table.sums:
                 continue
             model = table.get(variable, lead, "model")
+            direct = lead not in rolled or lead in context.lead_steps
             out.append(
                 LeadScores(
                     variable=variable,
@@ -124,21 +132,92 @@ def score(
                     persistence=table.get(variable, lead, "persistence").scores(),
                     climatology=table.get(variable, lead, "climatology").scores(),
                     samples=model.count,
+                    method=rollout_method(0 if direct else lead),
                 )
             )
     return tuple(out)
 
 
+def _add(
+    table: _Table,
+    context: ForecastContext,
+    lead: int,
+    forecasts: dict[str, dict[str, np.ndarray]],
+    targets: dict[str, np.ndarray],
+    clim: np.ndarray,
+    rows: np.ndarray,
+    weights: np.ndarray,
+) -> None:
+    """Adds the scores of every system at one lead over some rows of its forecasts, targets and
+    climatology (the reference of the anomalies)."""
+    for v, variable in enumerate(context.variables):
+        observed = targets[variable][rows].astype(np.float64)
+        reference = clim[rows, ..., v].astype(np.float64)
+        for name, forecast in forecasts.items():
+            f = forecast[variable][rows].astype(np.float64)
+            table.get(variable, lead, name).add(
+                f - observed, f - reference, observed - reference, weights
+            )
+
+
+def _score_rollout(
+    table: _Table,
+    systems: dict[str, keras.Model],
+    samples: Samples,
+    pairs: np.ndarray,
+    weights: np.ndarray,
+    slots: int,
+) -> None:
+    """Scores one block of (init, lead) pairs at rolled-out leads: the model rolled out from
+    each distinct init time in one batch, up to the block's longest lead; the references called
+    at the lead."""
+    context = samples.context
+    state, rows, targets = samples.read_inits(pairs)
+    init_times = state.pop(INIT_TIME)
+    n = len(init_times)
+    step_seconds = round(context.step_seconds)
+
+    def one_step(window: dict[str, np.ndarray], k: int) -> dict[str, np.ndarray]:
+        inputs = {
+            **window,
+            INIT_TIME: init_times + k * step_seconds,
+            LEAD_HOURS: np.full(n, step_seconds / 3600.0, np.float32),
+            CLIMATOLOGY_FOLD: np.full(n, -1, np.int32),
+        }
+        return predict(systems["model"], inputs)
+
+    model = Rollout(state, one_step, keep=False)
+    for lead in np.unique(pairs[:, 1]):
+        at = pairs[:, 1] == lead
+        chosen = rows[at]
+        lead_hours = lead * context.step_seconds / 3600.0
+        inputs = {name: values[chosen] for name, values in state.items()}
+        inputs[INIT_TIME] = init_times[chosen]
+        inputs[LEAD_HOURS] = np.full(len(chosen), lead_hours, np.float32)
+        inputs[CLIMATOLOGY_FOLD] = np.full(len(chosen), -1, np.int32)
+        rolled = model.forecast(int(lead))
+        forecasts = {"model": {name: values[chosen] for name, values in rolled.items()}}
+        for name, system in systems.items():
+            if name != "model":
+                forecasts[name] = predict(system, inputs)
+        target_times = inputs[INIT_TIME] + round(lead * context.step_seconds)
+        clim = context.climatology[slot_of(target_times, slots)]
+        lead_targets = {name: values[at] for name, values in targets.items()}
+        everything = np.ones(len(chosen), dtype=bool)
+        _add(table, context, int(lead), forecasts, lead_targets, clim, everything, weights)
+
+
 def skill_table(scores: tuple[LeadScores, ...]) -> str:
-    """A markdown table: RMSE of the model and the references and the skill score by lead."""
+    """A markdown table: RMSE of the model (direct or rolled out) and the references and the
+    skill score by lead."""
     lines = [
-        "| variable | lead (h) | model RMSE | persistence RMSE | climatology RMSE | skill | "
-        "model ACC | samples |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| variable | lead (h) | method | model RMSE | persistence RMSE | climatology RMSE | "
+        "skill | model ACC | samples |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for s in scores:
         lines.append(
-            f"| {s.variable} | {s.lead_seconds / 3600:g} | {s.model.rmse:.3f} | "
+            f"| {s.variable} | {s.lead_seconds / 3600:g} | {s.method} | {s.model.rmse:.3f} | "
             f"{s.persistence.rmse:.3f} | {s.climatology.rmse:.3f} | {s.skill_score:+.3f} | "
             f"{s.model.acc:.3f} | {s.samples} |"
         )

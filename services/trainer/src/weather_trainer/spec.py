@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from weather_scores.skill import skill_against_best
 
 STRATEGIES = ("default", "mirrored", "multi_worker_mirrored")
+MAX_SCORED_HOURS = 720  # the longest lead a job may score (30 days)
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,9 @@ class TrainSpec:
     variables: tuple[str, ...] = ()
     model_name: str = ""
     description: str = ""
+    # the longest lead scored on the test split, in hours; leads beyond the longest trained one
+    # are rolled out (weather_scores.rollout); 0: the longest trained lead
+    max_lead_hours: int = 0
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,7 @@ class LeadScores:
     persistence: SystemScores
     climatology: SystemScores
     samples: int
+    method: str = "direct"  # "direct" (one call at a trained lead) or "rollout"
 
     @property
     def skill_score(self) -> float:

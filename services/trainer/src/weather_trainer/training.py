@@ -57,6 +57,7 @@ def _metadata(
         "time_step_seconds": context.step_seconds,
         "input_steps": context.input_steps,
         "lead_hours": list(context.lead_hours),
+        "max_lead_hours": spec.max_lead_hours,
         "dataset_id": data.manifest.dataset_id,
         "dataset_version": data.manifest.version,
         "dataset_hash": data.manifest.content_hash,
@@ -118,6 +119,9 @@ def train(
         raise Cancelled()
     hooks.on_stage("scoring", 0.85)
     test = pipeline.split_samples(data, context, "test")
+    rollout = None
+    if plan.rolled_out_leads:  # scored beyond the trained leads (spec.max_lead_hours)
+        rollout = pipeline.split_samples(data, context, "test", plan.rolled_out_leads)
     references = {
         name: FAMILIES[name].build(context, {}) for name in ("persistence", "climatology")
     }
@@ -126,6 +130,7 @@ def train(
             {"model": fitted.model, **references},
             test,
             progress=lambda done: hooks.on_stage("scoring", 0.85 + 0.1 * done),
+            rollout=rollout,
         )
     hooks.on_stage("exporting", 0.95)
     metadata = _metadata(spec, data, context, family, hyperparameters, fitted)
@@ -133,6 +138,7 @@ def train(
         {
             "variable": s.variable,
             "lead_hours": s.lead_seconds / 3600,
+            "method": s.method,
             "skill_score": s.skill_score,
             "model_rmse": s.model.rmse,
             "persistence_rmse": s.persistence.rmse,

@@ -91,7 +91,7 @@ class SearchSpec(_message.Message):
     def __init__(self, method: _Optional[_Union[SearchMethod, str]] = ..., parameters: _Optional[_Iterable[_Union[ParameterRange, _Mapping]]] = ..., max_trials: _Optional[int] = ..., parallel_trials: _Optional[int] = ...) -> None: ...
 
 class JobSpec(_message.Message):
-    __slots__ = ("dataset", "model_family", "hyperparameters", "input_steps", "time_step", "lead_times", "epochs", "early_stopping_patience", "seed", "batch_size", "strategy", "search", "variables", "model_name", "description")
+    __slots__ = ("dataset", "model_family", "hyperparameters", "input_steps", "time_step", "lead_times", "epochs", "early_stopping_patience", "seed", "batch_size", "strategy", "search", "variables", "model_name", "description", "scoring")
     class HyperparametersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -114,6 +114,7 @@ class JobSpec(_message.Message):
     VARIABLES_FIELD_NUMBER: _ClassVar[int]
     MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    SCORING_FIELD_NUMBER: _ClassVar[int]
     dataset: _dataset_pb2.DatasetRef
     model_family: str
     hyperparameters: _containers.ScalarMap[str, float]
@@ -129,7 +130,14 @@ class JobSpec(_message.Message):
     variables: _containers.RepeatedScalarFieldContainer[str]
     model_name: str
     description: str
-    def __init__(self, dataset: _Optional[_Union[_dataset_pb2.DatasetRef, _Mapping]] = ..., model_family: _Optional[str] = ..., hyperparameters: _Optional[_Mapping[str, float]] = ..., input_steps: _Optional[int] = ..., time_step: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., lead_times: _Optional[_Iterable[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]]] = ..., epochs: _Optional[int] = ..., early_stopping_patience: _Optional[int] = ..., seed: _Optional[int] = ..., batch_size: _Optional[int] = ..., strategy: _Optional[_Union[DistributionStrategy, str]] = ..., search: _Optional[_Union[SearchSpec, _Mapping]] = ..., variables: _Optional[_Iterable[str]] = ..., model_name: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+    scoring: ScoringSpec
+    def __init__(self, dataset: _Optional[_Union[_dataset_pb2.DatasetRef, _Mapping]] = ..., model_family: _Optional[str] = ..., hyperparameters: _Optional[_Mapping[str, float]] = ..., input_steps: _Optional[int] = ..., time_step: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., lead_times: _Optional[_Iterable[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]]] = ..., epochs: _Optional[int] = ..., early_stopping_patience: _Optional[int] = ..., seed: _Optional[int] = ..., batch_size: _Optional[int] = ..., strategy: _Optional[_Union[DistributionStrategy, str]] = ..., search: _Optional[_Union[SearchSpec, _Mapping]] = ..., variables: _Optional[_Iterable[str]] = ..., model_name: _Optional[str] = ..., description: _Optional[str] = ..., scoring: _Optional[_Union[ScoringSpec, _Mapping]] = ...) -> None: ...
+
+class ScoringSpec(_message.Message):
+    __slots__ = ("max_lead_hours",)
+    MAX_LEAD_HOURS_FIELD_NUMBER: _ClassVar[int]
+    max_lead_hours: int
+    def __init__(self, max_lead_hours: _Optional[int] = ...) -> None: ...
 
 class EpochSummary(_message.Message):
     __slots__ = ("epoch", "train_loss", "validation_loss", "seconds")
@@ -172,7 +180,7 @@ class Scores(_message.Message):
     def __init__(self, rmse: _Optional[float] = ..., bias: _Optional[float] = ..., mae: _Optional[float] = ..., acc: _Optional[float] = ...) -> None: ...
 
 class LeadScore(_message.Message):
-    __slots__ = ("variable", "lead_time", "model", "persistence", "climatology", "skill_score", "samples")
+    __slots__ = ("variable", "lead_time", "model", "persistence", "climatology", "skill_score", "samples", "method")
     VARIABLE_FIELD_NUMBER: _ClassVar[int]
     LEAD_TIME_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -180,6 +188,7 @@ class LeadScore(_message.Message):
     CLIMATOLOGY_FIELD_NUMBER: _ClassVar[int]
     SKILL_SCORE_FIELD_NUMBER: _ClassVar[int]
     SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
     variable: str
     lead_time: _duration_pb2.Duration
     model: Scores
@@ -187,7 +196,8 @@ class LeadScore(_message.Message):
     climatology: Scores
     skill_score: float
     samples: int
-    def __init__(self, variable: _Optional[str] = ..., lead_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., model: _Optional[_Union[Scores, _Mapping]] = ..., persistence: _Optional[_Union[Scores, _Mapping]] = ..., climatology: _Optional[_Union[Scores, _Mapping]] = ..., skill_score: _Optional[float] = ..., samples: _Optional[int] = ...) -> None: ...
+    method: str
+    def __init__(self, variable: _Optional[str] = ..., lead_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., model: _Optional[_Union[Scores, _Mapping]] = ..., persistence: _Optional[_Union[Scores, _Mapping]] = ..., climatology: _Optional[_Union[Scores, _Mapping]] = ..., skill_score: _Optional[float] = ..., samples: _Optional[int] = ..., method: _Optional[str] = ...) -> None: ...
 
 class Trial(_message.Message):
     __slots__ = ("number", "hyperparameters", "validation_loss", "epochs", "seconds", "worker")
