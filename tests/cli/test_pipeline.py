@@ -72,7 +72,8 @@ def test_the_bundled_pipeline_files_load() -> None:
     assert [a.kind for a in demo.analyses] == ["area-mean", "climatology", "trend"]
     assert [j.name for j in demo.jobs] == ["cnn", "ridge"]
     assert demo.forecast_job() == "cnn" and demo.forecast is not None
-    assert demo.forecast.leads == tuple(range(1, 25)) and demo.forecast.tolerance == 0.01
+    assert demo.forecast.leads == tuple(range(1, 73)) and demo.forecast.tolerance == 0.01
+    assert all(j.spec.scoring.max_lead_hours == 72 for j in demo.jobs)
     assert all(j.spec.model_name == "era5-t2m-forecast" for j in demo.jobs)
     smoke = load(SMOKE)
     assert [s.name for s in plan(smoke)] == SMOKE_STEPS
@@ -239,7 +240,7 @@ def test_a_change_changes_the_keys_of_its_step_and_the_steps_after_it(tmp_path: 
     assert overridden == {"train:ridge", "promote", "forecast"}
     # the content of a referenced file counts, not its name or place
     recipe = yaml.safe_load((ROOT / "data" / "recipes" / "era5-t2m.yaml").read_text())
-    recipe["augmentation"]["seed"] = 7
+    recipe["augmentation"] = {"seed": 7}
     (tmp_path / "changed-recipe.yaml").write_text(yaml.safe_dump(recipe))
     rebuilt = changed(
         "recipe", lambda d: d["builds"][0].update(recipe=str(tmp_path / "changed-recipe.yaml"))
@@ -385,9 +386,19 @@ def test_the_first_run_executes_every_step_in_one_trace(suite: Suite, first_run:
     # what a picture step reads: one init time's forecast, RMSE by lead
     with xr.open_dataset(forecast["forecast_file"], engine="netcdf4") as ds:
         assert ds.attrs["model_version"] == 1 and ds.attrs["alias"] == "staging"
-        assert list(ds["lead_time"].values.astype("timedelta64[h]").astype(int)) == [1, 6, 12, 24]
+        leads = list(ds["lead_time"].values.astype("timedelta64[h]").astype(int))
+        assert leads == [1, 6, 12, 24, 72]
     rmse = json.loads(Path(forecast["rmse_file"]).read_text())
-    assert rmse["lead_hours"] == [1, 6, 12, 24]
+    assert rmse["lead_hours"] == [1, 6, 12, 24, 72]
+    # scored to +72 h: +25..+72 h rolled out, in the trainer's table and the served one (the
+    # predictor rolled +72 h out as the trainer scored it, or the step would have failed)
+    rolled = [
+        line for line in first_run.out.splitlines() if line.split()[:3] == ["t2m", "+72", "h"]
+    ]
+    assert len(rolled) == 2 and all("rollout" in line for line in rolled), rolled
+    assert [s["method"] for s in steps["train:ridge"]["outputs"]["scores"]] == ["direct"] * 24 + [
+        "rollout"
+    ] * 48
     assert set(rmse["rmse"]) == {"served", "ridge", "persistence", "climatology"}
     # one trace: the run's span, a child span per step
     trace_id = first_run.out.split("trace id of this run: ")[1].split()[0]

@@ -28,6 +28,7 @@ from weatherctl.progress import ProgressBar
 HOUR = 3600
 # Relative difference from the trainer's registered RMSE above which a lead is reported.
 AGREEMENT = 0.01
+METHODS = {pb.FORECAST_METHOD_DIRECT: "direct", pb.FORECAST_METHOD_ROLLOUT: "rollout"}
 
 
 def wait_for_alias(
@@ -73,6 +74,7 @@ class ForecastScores:
     sums: dict[int, float] = field(default_factory=dict)
     counts: dict[int, int] = field(default_factory=dict)
     provenance: set[tuple[str, int, str]] = field(default_factory=set)
+    methods: dict[int, set[str]] = field(default_factory=dict)  # lead -> how it was served
     responses: int = 0
     seconds: float = 0.0
 
@@ -131,6 +133,7 @@ def forecast_test_split(
                 error = forecast.astype(np.float64) - truth[target]
                 scores.sums[lead] = scores.sums.get(lead, 0.0) + float(mse(error, weights))
                 scores.counts[lead] = scores.counts.get(lead, 0) + 1
+                scores.methods.setdefault(lead, set()).add(METHODS.get(response.method, "?"))
                 p = response.provenance
                 scores.provenance.add((p.model_name, p.model_version, p.alias))
                 scores.responses += 1
@@ -151,6 +154,25 @@ def registered_rmse(
     return found
 
 
+def registered_methods(version: rpb.ModelVersion, variable: str) -> dict[int, str]:
+    """How the trainer made the forecasts it scored (RMSE), by lead hour: "direct" or
+    "rollout" (older versions did not say: "direct")."""
+    return {
+        metric.lead_time.seconds // HOUR: metric.method or "direct"
+        for metric in version.metrics
+        if metric.name == "rmse" and metric.variable == variable
+    }
+
+
+def method_mismatches(scores: ForecastScores, registered: dict[int, str]) -> list[int]:
+    """The leads served in another way than the trainer scored them (or in several ways)."""
+    return [
+        lead
+        for lead, served in sorted(scores.methods.items())
+        if served != {registered.get(lead, "direct")}
+    ]
+
+
 def skill_table(
     scores: ForecastScores, registered: dict[int, tuple[float, dict[str, float]]], variable: str
 ) -> tuple[str, list[int]]:
@@ -168,6 +190,7 @@ def skill_table(
             [
                 variable,
                 f"+{lead} h",
+                "/".join(sorted(scores.methods.get(lead, set()))) or "-",
                 str(scores.counts[lead]),
                 f"{rmse:.3f}",
                 f"{model:.3f}",
@@ -180,6 +203,7 @@ def skill_table(
     headers = [
         "var",
         "lead",
+        "method",
         "inits",
         "served",
         "registered",

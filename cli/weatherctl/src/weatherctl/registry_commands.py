@@ -218,6 +218,7 @@ def gate_table(gate: pb.GateReport) -> str:
             c.variable,
             c.metric,
             f"+{c.lead_time.ToTimedelta().total_seconds() / 3600:g}h",
+            c.method or "-",
             c.baseline,
             f"{c.value:.4g}",
             f"{c.baseline_value:.4g}",
@@ -226,7 +227,8 @@ def gate_table(gate: pb.GateReport) -> str:
         ]
         for c in gate.checks
     ]
-    return table(rows, ["variable", "metric", "lead", "baseline", "model", "baseline", "skill", ""])
+    headers = ["variable", "metric", "lead", "method", "baseline", "model", "baseline", "skill", ""]
+    return table(rows, headers)
 
 
 def alias_delete(stub: pb_grpc.RegistryServiceStub, args: argparse.Namespace) -> Any:

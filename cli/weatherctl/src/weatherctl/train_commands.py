@@ -49,11 +49,13 @@ def spec_from_yaml(text: str) -> pb.JobSpec:
 
 
 def score_table(job: pb.Job) -> str:
-    """The skill table: model, persistence and climatology RMSE and skill score by lead."""
+    """The skill table: model (direct or rolled out), persistence and climatology RMSE and skill
+    score by lead."""
     rows = [
         [
             s.variable,
             f"+{s.lead_time.seconds / 3600:g} h",
+            s.method or "direct",
             f"{s.model.rmse:.3f}",
             f"{s.persistence.rmse:.3f}",
             f"{s.climatology.rmse:.3f}",
@@ -63,7 +65,7 @@ def score_table(job: pb.Job) -> str:
         ]
         for s in job.scores
     ]
-    headers = ["var", "lead", "model", "persist.", "clim.", "skill", "acc", "beats both"]
+    headers = ["var", "lead", "method", "model", "persist.", "clim.", "skill", "acc", "beats both"]
     return table(rows, headers)
 
 

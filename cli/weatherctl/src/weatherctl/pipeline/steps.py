@@ -271,6 +271,7 @@ def _scores(job: tpb.Job) -> list[dict[str, Any]]:
         {
             "variable": s.variable,
             "lead_hours": s.lead_time.seconds / HOUR,
+            "method": s.method or "direct",
             "model": s.model.rmse,
             "persistence": s.persistence.rmse,
             "climatology": s.climatology.rmse,
@@ -278,6 +279,28 @@ def _scores(job: tpb.Job) -> list[dict[str, Any]]:
         }
         for s in job.scores
     ]
+
+
+def verdicts(name: str, job: tpb.Job) -> list[str]:
+    """Whether the model beats the better reference at every lead, by method (direct leads,
+    rolled-out leads; one line for a job scored at its trained leads only)."""
+    groups: dict[str, list[tpb.LeadScore]] = {}
+    for s in job.scores:
+        groups.setdefault(s.method or "direct", []).append(s)
+    lines = []
+    for method, scores in groups.items():
+        kind = f"{'rolled-out' if method == 'rollout' else method} " if len(groups) > 1 else ""
+        losing = [s for s in scores if s.skill_score <= 0]
+        if not losing:
+            lines.append(
+                f"{name} beats the better of persistence and climatology at every {kind}lead"
+            )
+        else:
+            lines.append(
+                f"{name} does not beat the better of persistence and climatology at "
+                f"{len(losing)} of {len(scores)} {kind}leads"
+            )
+    return lines
 
 
 def train(ctx: Context, step: Step) -> dict[str, Any]:
@@ -294,9 +317,8 @@ def train(ctx: Context, step: Step) -> dict[str, Any]:
         raise StepFailed(f"training {name} failed: {describe_job(job)}", {"job_id": job.job_id})
     print(f"\n{name}: RMSE on the test split, by lead")
     print(score_table(job))
-    losing = [s for s in job.scores if s.skill_score <= 0]
-    verdict = "beats" if not losing else f"does not beat ({len(losing)} leads)"
-    print(f"  {name} {verdict} the better of persistence and climatology at every lead")
+    for line in verdicts(name, job):
+        print(f"  {line}")
     print(f"  registered {job.registered_model} v{job.registered_version}", flush=True)
     return {
         "job_id": job.job_id,
@@ -498,7 +520,7 @@ def forecast(ctx: Context, step: Step) -> dict[str, Any]:
     )
     provenance = ", ".join(f"{m} v{v} ({a})" for m, v, a in sorted(scores.provenance))
     print(f"  provenance of every response: {provenance}")
-    problems = []
+    problems = _check_methods(scores, version, f.variable)
     if scores.provenance != {(model, promoted, f.alias)}:
         print(f"  ERROR: responses did not all come from v{promoted} ({f.alias})")
         problems.append(f"responses did not all come from v{promoted} ({f.alias})")
@@ -541,6 +563,20 @@ def forecast(ctx: Context, step: Step) -> dict[str, Any]:
     if problems:
         raise StepFailed("; ".join(problems), outputs)
     return outputs
+
+
+def _check_methods(
+    scores: predict_commands.ForecastScores, version: pb.ModelVersion, variable: str
+) -> list[str]:
+    """Prints and returns a problem when a lead was served (direct or rolled out) in another
+    way than the trainer scored it."""
+    registered = predict_commands.registered_methods(version, variable)
+    methods = predict_commands.method_mismatches(scores, registered)
+    if not methods:
+        return []
+    listed = ", ".join(f"+{lead} h" for lead in methods)
+    print(f"  ERROR: served in another way than the trainer scored them: {listed}")
+    return [f"{len(methods)} leads served in another way than they were scored"]
 
 
 def _compare(
