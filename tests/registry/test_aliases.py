@@ -44,6 +44,14 @@ def _history(registry: RunningRegistry, alias: str = "") -> list[pb.AliasChange]
     )
 
 
+def _gate_violations(error: grpc.RpcError) -> list[error_details_pb2.PreconditionFailure.Violation]:
+    """The violations of a gate refusal's PreconditionFailure detail."""
+    failures = [
+        d for d in status_details(error) if isinstance(d, error_details_pb2.PreconditionFailure)
+    ]
+    return list(failures[0].violations)
+
+
 def test_gate_lets_a_better_version_into_production(registry: RunningRegistry) -> None:
     _setup(registry)
     change = registry.stub.SetAlias(
@@ -68,10 +76,7 @@ def test_gate_refuses_naming_the_failing_metrics_and_writes_nothing(
     )
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert "t2m/rmse/+24h vs climatology" in error.details()
-    failures = [
-        d for d in status_details(error) if isinstance(d, error_details_pb2.PreconditionFailure)
-    ]
-    subjects = [v.subject for v in failures[0].violations]
+    subjects = [v.subject for v in _gate_violations(error)]
     assert subjects == ["t2m/rmse/+24h vs climatology", "t2m/rmse/+24h vs persistence"]
     assert _history(registry) == before
     got = registry.stub.GetModelVersion(
@@ -272,10 +277,7 @@ def test_gate_judges_rolled_out_leads_unless_limited_to_shorter_leads(tmp_path) 
         )
         assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
         assert "t2m/rmse/+48h vs climatology" in error.details()
-        failures = [
-            d for d in status_details(error) if isinstance(d, error_details_pb2.PreconditionFailure)
-        ]
-        described = [v.description for v in failures[0].violations]
+        described = [v.description for v in _gate_violations(error)]
         assert described[0].startswith("rmse (rollout) 2.1 against climatology 1.9")
     finally:
         every.channel.close()
