@@ -226,6 +226,36 @@ def test_a_registry_that_stays_down_fails_the_job_and_keeps_the_artifact(
         trainer.stop()
 
 
+def test_a_registry_that_refuses_the_version_fails_the_job_at_once_keeping_the_artifact(
+    demo_archive: Path, tmp_path: Path
+) -> None:
+    """A refusal is not an outage: the artifact lies outside the registry's allowed roots, the
+    registry answers INVALID_ARGUMENT, the job fails FAILED_PRECONDITION without retrying."""
+    (tmp_path / "elsewhere").mkdir()
+    registry = start_registry(free_port(), tmp_path / "elsewhere")
+    trainer = start_trainer(
+        demo_archive,
+        tmp_path / "work",
+        None,
+        isolation="thread",  # no child process (and TensorFlow start) per job
+        registry_address=registry.address,
+        registration_timeout_seconds=120,
+    )
+    try:
+        job_id = trainer.stub.StartTraining(persistence_job(), timeout=60).job.job_id
+        job = wait_for(trainer.stub, job_id, lambda j: j.state in ENDED, 120)
+        assert job.state == pb.JOB_STATE_FAILED
+        assert job.error.code == "FAILED_PRECONDITION", job.error
+        assert "the registry refused to register the model: INVALID_ARGUMENT" in job.error.message
+        assert f"kept at {job.artifact_uri}" in job.error.message
+        assert job.progress.stage != WAITING
+        assert Path(job.artifact_uri.removeprefix("file://")).is_dir()
+        assert versions(registry.address) == []
+    finally:
+        trainer.stop()
+        registry.terminate()
+
+
 ENDED = (
     pb.JOB_STATE_SUCCEEDED,
     pb.JOB_STATE_FAILED,

@@ -12,7 +12,7 @@ from weather.common.v1 import dataset_pb2, field_pb2, lineage_pb2
 from weather.registry.v1 import registry_service_pb2 as rpb
 from weather.registry.v1 import registry_service_pb2_grpc as rpb_grpc
 
-from weather_runtime.errors import Unavailable
+from weather_runtime.errors import FailedPrecondition, Unavailable
 from weather_runtime.operations import Cancelled
 from weather_runtime.retry import Backoff, GaveUp, Interrupted, Retrier
 from weather_runtime.telemetry import instrumented_channel
@@ -196,8 +196,10 @@ class Registrar:
         except Interrupted:
             raise Cancelled() from None
         except grpc.RpcError as exc:
-            raise Unavailable(
-                f"could not register the model with the registry: {exc.code().name} "
+            # the registry answered and refused (a role, the artifact policy, a bad version):
+            # sending it again would not help, so the job fails at once saying why
+            raise FailedPrecondition(
+                f"the registry refused to register the model: {exc.code().name}: "
                 f"{exc.details()}; {kept}"
             ) from None
         version = response.version  # type: ignore[attr-defined]
