@@ -115,6 +115,20 @@ def model_output(values: np.ndarray, init: int, lead_hours: float, scale: float)
     return result
 
 
+def rolled_out(values: np.ndarray, lead_hours: int, scale: float = 1.0) -> np.ndarray:
+    """The forecast at a lead beyond the trained ones (LEAD_HOURS, hourly), worked out by hand:
+    blocks of the trained leads' forecasts become the newest steps of the next window until the
+    rest of the lead is a trained one (weather_scores.rollout's rule)."""
+    block = len(LEAD_HOURS)
+    state, start = values.copy(), INIT
+    while lead_hours > max(LEAD_HOURS):
+        made = [model_output(state, start, float(h), scale) for h in range(1, block + 1)]
+        state = np.concatenate([state, np.stack(made)])[-len(values) :]
+        start += block * 3600
+        lead_hours -= block
+    return model_output(state, start, float(lead_hours), scale)
+
+
 @dataclass
 class RunningPredictor:
     server: ManagedServer

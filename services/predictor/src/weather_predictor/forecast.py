@@ -22,10 +22,23 @@ class LeadPlan:
     rollout_steps: int = 0  # 0: one direct call with lead_seconds
 
 
+def trained_steps(info: ModelInfo) -> frozenset[int]:
+    """The trained leads on the time step's grid, in time steps."""
+    step = round(info.step_seconds)
+    if step <= 0:
+        return frozenset()
+    return frozenset(t // step for t in info.trained_seconds if t % step == 0)
+
+
+def window_steps(info: ModelInfo) -> int:
+    """The input window's length in time steps."""
+    return int(info.window_shape[0])
+
+
 def plan(info: ModelInfo, leads: list[int], where: str = "lead_times") -> list[LeadPlan]:
     """A plan per lead (seconds). Trained leads (or any lead when the metadata gives none) are
     direct; leads beyond the longest trained lead that are multiples of the time step are rolled
-    out one time step at a time (the time step must be a trained lead)."""
+    out in blocks of the trained leads (weather_scores.rollout; the time step must be trained)."""
     trained = info.trained_seconds
     step = round(info.step_seconds)
     plans = []
@@ -33,7 +46,7 @@ def plan(info: ModelInfo, leads: list[int], where: str = "lead_times") -> list[L
         field = f"{where}[{i}]" if where == "lead_times" else where
         if lead <= 0:
             raise InvalidArgument.field(field, f"must be positive, got {lead} s")
-        steps = rollout_steps(lead, trained, step)
+        steps = rollout_steps(lead, trained, step, window_steps(info))
         if steps is not None:
             plans.append(LeadPlan(lead, steps))
             continue

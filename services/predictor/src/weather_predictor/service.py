@@ -134,28 +134,32 @@ class Predictor:
         deadline: float,
     ) -> Iterator[StepResult]:
         """One result per lead, in the order given: trained leads directly, longer leads by
-        rollout (each one-step forecast becomes the newest window step; rollout states are
-        shared between the leads of one request)."""
+        rollout (weather_scores.rollout: blocks of the direct leads become the next window;
+        every model call is shared between the leads of one request)."""
         plans = forecast.plan(info, leads)
         step = round(info.step_seconds)
         pinned = False
 
-        def one_step(current: Window, k: int) -> dict[str, np.ndarray]:
+        def direct(current: Window, k: int, j: int) -> dict[str, np.ndarray]:
             nonlocal choice, info, pinned
-            answer = self.step(choice, info, current, init_time + k * step, step, deadline)
+            answer = self.step(choice, info, current, init_time + k * step, j * step, deadline)
             choice, info, pinned = self._pin(choice, answer, pinned)
             return answer.outputs
 
-        states = Rollout(window, one_step)  # shared between the leads of one request
+        trained = forecast.trained_steps(info)
+        states = Rollout(window, direct, trained, forecast.window_steps(info))
         for item in plans:
-            if not item.rollout_steps:
+            shared = step > 0 and (item.rollout_steps or item.lead_seconds // step in trained)
+            if not shared or item.lead_seconds % step:
+                # a lead off the time step's grid, or no trained leads known: one call
                 result = self.step(choice, info, window, init_time, item.lead_seconds, deadline)
                 choice, info, pinned = self._pin(choice, result, pinned)
                 yield result
                 continue
-            newest = states.forecast(item.rollout_steps)
-            # info is the version that answered the rollout's steps (pinned after the first)
-            yield StepResult(item.lead_seconds, newest, info, choice.alias, rollout=True)
+            outputs = states.forecast(item.lead_seconds // step)
+            # info is the version that answered (pinned after the first answer)
+            rolled = bool(item.rollout_steps)
+            yield StepResult(item.lead_seconds, outputs, info, choice.alias, rollout=rolled)
 
     @staticmethod
     def _pin(choice: Choice, result: StepResult, pinned: bool) -> tuple[Choice, ModelInfo, bool]:

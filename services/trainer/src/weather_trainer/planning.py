@@ -132,13 +132,13 @@ def _check_scoring(spec: TrainSpec, data: TrainingData, plan: Plan) -> list[Fiel
     step_hours = plan.step_seconds / HOUR_SECONDS
     if abs(spec.max_lead_hours / step_hours - plan.scored_steps) > 1e-9:
         return [FieldViolation(field, f"must be a multiple of the {step_hours:g} h time step")]
-    if rollout_steps(plan.scored_steps, plan.lead_steps, 1) is None:
+    if rollout_steps(plan.scored_steps, plan.lead_steps, 1, spec.input_steps) is None:
         return [
             FieldViolation(
                 field,
                 f"leads beyond the longest trained lead ({max(plan.lead_steps) * step_hours:g} h) "
-                f"are rolled "
-                f"out one time step at a time: the {step_hours:g} h time step must be a lead",
+                f"are rolled out in blocks of the leads 1, 2, ... time steps: the "
+                f"{step_hours:g} h time step must be a lead",
             )
         ]
     test = data.splits["test"]

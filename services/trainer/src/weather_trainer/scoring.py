@@ -92,8 +92,8 @@ def score(
 ) -> tuple[LeadScores, ...]:
     """Scores of every system (by name, "model", "persistence", "climatology") by variable and
     lead on the samples (the test split's), the model's leads "direct"; with rollout (samples at
-    leads beyond the longest trained one), also at those leads, the model rolled out one time
-    step at a time as the predictor's Forecast does (weather_scores.rollout), the references
+    leads beyond the longest trained one), also at those leads, the model rolled out in blocks of
+    its direct leads as the predictor's Forecast does (weather_scores.rollout), the references
     called directly at the lead, as at the direct leads, and these leads labelled "rollout"."""
     context: ForecastContext = samples.context
     weights = latitude_weights(context.latitude)
@@ -177,16 +177,16 @@ def _score_rollout(
     n = len(init_times)
     step_seconds = round(context.step_seconds)
 
-    def one_step(window: dict[str, np.ndarray], k: int) -> dict[str, np.ndarray]:
+    def direct(window: dict[str, np.ndarray], k: int, j: int) -> dict[str, np.ndarray]:
         inputs = {
             **window,
             INIT_TIME: init_times + k * step_seconds,
-            LEAD_HOURS: np.full(n, step_seconds / 3600.0, np.float32),
+            LEAD_HOURS: np.full(n, j * step_seconds / 3600.0, np.float32),
             CLIMATOLOGY_FOLD: np.full(n, -1, np.int32),
         }
         return predict(systems["model"], inputs)
 
-    model = Rollout(state, one_step, keep=False)
+    model = Rollout(state, direct, context.lead_steps, context.input_steps, keep=False)
     for lead in np.unique(pairs[:, 1]):
         at = pairs[:, 1] == lead
         chosen = rows[at]
