@@ -61,7 +61,8 @@ def test_train_start_shows_epoch_progress_and_plot_rmse_draws_the_registered_sco
             series = rmse_from_registry(stub, "t2m-tiny", [1], "t2m")
         assert list(series) == ["v1 cnn", "persistence", "climatology"]
         rows = [line.split() for line in printed.out.splitlines() if line.startswith("t2m  +")]
-        for _, lead, _h, model, persistence, climatology, *_ in rows:
+        for _, lead, _h, method, model, persistence, climatology, *_ in rows:
+            assert method == "direct"  # a job scoring its trained leads only
             hours = float(lead.removeprefix("+"))
             assert f"{series['v1 cnn'][hours]:.3f}" == model
             assert f"{series['persistence'][hours]:.3f}" == persistence
