@@ -29,8 +29,9 @@ from weather_runtime.telemetry import init_tracing
 from weather_runtime.trace_files import Span as TraceSpan
 from weather_runtime.trace_files import spans_of_request, to_otlp_json
 from weatherctl.launcher import SERVICE_NAMES, LocalSuite, write_suite_file
+from weatherctl.leads import parse_leads
 from weatherctl.main import main
-from weatherctl.pipeline.spec import PipelineFileError, load, parse_leads
+from weatherctl.pipeline.spec import PipelineFileError, load
 from weatherctl.pipeline.state import State, output_digest, plan, step_keys
 from weatherctl.pipeline.steps import ingest_request
 
@@ -222,6 +223,25 @@ def test_step_keys_are_stable_and_do_not_depend_on_where_the_file_is(tmp_path: P
     assert _keys(_smoke(tmp_path, "copy")) == bundled
     assert all(key.startswith("sha256:") and len(key) == 71 for key in bundled.values())
     assert len(set(bundled.values())) == len(bundled)
+
+
+def test_job_leads_may_be_written_as_lead_hours(tmp_path: Path) -> None:
+    demo, smoke = load(PIPELINES / "demo.yaml"), load(SMOKE)
+    hours = [[d.seconds // 3600 for d in j.spec.lead_times] for j in demo.jobs]
+    assert hours == [list(range(1, 73))] * 2  # lead_hours: 1-72 in the job files
+    # the smoke pipeline's override trains its ridge to +24 h (scored to +72 h by rollout)
+    assert [d.seconds // 3600 for d in smoke.jobs[0].spec.lead_times] == list(range(1, 25))
+    assert smoke.jobs[0].spec.scoring.max_lead_hours == 72
+
+    def both(data: dict[str, Any]) -> None:
+        data["jobs"][0]["overrides"] = {"lead_hours": "1-6", "lead_times": ["3600s"]}
+
+    text = _problems(_smoke(tmp_path, "both", both))
+    assert "jobs[0].overrides: expected JobSpec fields: give lead_hours or lead_times" in text
+    text = _problems(
+        _smoke(tmp_path, "bad", lambda d: d["jobs"][0].update(overrides={"lead_hours": "soon"}))
+    )
+    assert "jobs[0].overrides: expected JobSpec fields: lead_hours: expected lead hours" in text
 
 
 def test_a_change_changes_the_keys_of_its_step_and_the_steps_after_it(tmp_path: Path) -> None:

@@ -28,7 +28,8 @@ def fields(error: InvalidArgument) -> dict[str, str]:
         ({"hyperparameters": {"depth": 1.5}}, "spec.hyperparameters[depth]", "integer"),
         ({"variables": ("u10",)}, "spec.variables", "forecastable: t2m"),
         ({"lead_steps": (0, 1)}, "spec.lead_steps", "at least one step"),
-        ({"lead_steps": (100,)}, "spec.lead_steps", "validation split"),
+        ({"lead_steps": (100,)}, "spec.lead_steps", "shortest lead (100 steps) does not fit"),
+        ({"lead_steps": (1, 170)}, "spec.lead_steps", "longest lead (170 steps) does not fit"),
         ({"time_step_seconds": 5400.0}, "spec.time_step_seconds", "multiple"),
         ({"strategy": "tpu"}, "spec.strategy", "unknown strategy"),
         (
@@ -67,4 +68,7 @@ def test_unknown_datasets_are_not_found(archive: Archive) -> None:
 
 def test_a_good_spec_passes(archive: Archive) -> None:
     validate(tiny_spec(), archive)
+    # leads to +100 h: longer than the 72 h validation split, which judges the shorter ones,
+    # inside the 168 h test split, which scores them all
+    validate(tiny_spec(lead_steps=tuple(range(1, 101))), archive)
     validate(tiny_spec(model_family="ridge", hyperparameters={"l2": 0.1}), archive)

@@ -81,10 +81,6 @@ def implemented_services(
                 "ARTIFACT_ROOTS": str(data_dir),
                 # the gate judges the skill score's metric; MAE, ACC and bias are kept beside it
                 "GATE_METRICS": "rmse",
-                # and the direct leads (+1..+24 h): the rolled-out leads to +72 h are scored,
-                # registered and shown, but the network is not yet expected to beat the
-                # references there (issue 12)
-                "GATE_MAX_LEAD_HOURS": "24",
             },
         ),
         ServiceSpec(

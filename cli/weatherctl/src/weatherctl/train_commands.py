@@ -14,6 +14,7 @@ from weather.trainer.v1 import trainer_service_pb2 as pb
 from weather.trainer.v1 import trainer_service_pb2_grpc as pb_grpc
 
 from weather_scores.skill import beats
+from weatherctl.leads import parse_leads
 from weatherctl.output import emit_json, table
 from weatherctl.progress import ProgressBar
 
@@ -37,11 +38,29 @@ class SpecError(ValueError):
     """A job spec file that cannot be read as a JobSpec."""
 
 
+def with_lead_times(data: dict[str, Any]) -> dict[str, Any]:
+    """JobSpec fields with the shorthand `lead_hours` ("1-72", "1,6,24", a list of hours)
+    written out as lead_times; SpecError when it is malformed or lead_times is given too."""
+    if "lead_hours" not in data:
+        return data
+    data = dict(data)
+    if "lead_times" in data or "leadTimes" in data:
+        raise SpecError("give lead_hours or lead_times, not both")
+    try:
+        hours = parse_leads(data.pop("lead_hours"))
+    except ValueError as exc:
+        raise SpecError(f"lead_hours: {exc}") from None
+    data["lead_times"] = [f"{h * 3600}s" for h in hours]
+    return data
+
+
 def spec_from_yaml(text: str) -> pb.JobSpec:
-    """A JobSpec from YAML in protobuf's JSON mapping (durations as "3600s")."""
+    """A JobSpec from YAML in protobuf's JSON mapping (durations as "3600s"); `lead_hours`
+    ("1-72", "1,6,24" or a list of hours) may stand for lead_times."""
     data = yaml.safe_load(text)
     if not isinstance(data, dict):
         raise SpecError("a job spec file must hold a mapping")
+    data = with_lead_times(data)
     try:
         return json_format.ParseDict(data, pb.JobSpec())
     except json_format.ParseError as exc:

@@ -110,18 +110,23 @@ def compile_model(family: ModelFamily, job: FitJob, steps: int) -> keras.Model:
 
 
 def fit_keras(
-    family: ModelFamily, job: FitJob, prepare: Callable[[keras.Model], None] | None = None
+    family: ModelFamily,
+    job: FitJob,
+    prepare: Callable[[keras.Model], None] | None = None,
+    leads: tuple[int, ...] | None = None,
 ) -> Fitted:
     """Fits with BackupAndRestore under workdir/checkpoints: a rerun resumes after the last
     finished epoch. The loss of a sample is its squared error over the training split's mean
     squared error of the better reference (persistence or climatology) at its lead: 1 matches
-    the better reference. Raises Cancelled when the job's cancel event was set."""
+    the better reference. With leads (model steps), only those leads are trained and validated
+    (a family whose trainable part covers some of its leads). Raises Cancelled when the job's
+    cancel event was set."""
     spec, hp = job.spec, family.resolved(job.hyperparameters)
     keras.utils.set_random_seed(spec.seed)
     batch = spec.batch_size or family.default_batch_size
     leads_per_init = int(hp.get("leads_per_init", 0))
-    train = pipeline.split_samples(job.data, job.context, "train")
-    validation = pipeline.split_samples(job.data, job.context, "validation")
+    train = pipeline.split_samples(job.data, job.context, "train", leads)
+    validation = pipeline.split_samples(job.data, job.context, "validation", leads)
     steps = pipeline.steps_per_pass(train, batch, leads_per_init)
     strategy = job.strategy or tf.distribute.get_strategy()
     with strategy.scope():

@@ -110,13 +110,17 @@ def _check_data(spec: TrainSpec, data: TrainingData, plan: Plan) -> list[FieldVi
             )
         )
     problems += _check_scoring(spec, data, plan)
-    for name in ("validation", "test"):
+    # the test split scores every trained lead; the validation split judges the leads that fit
+    # in it (a 3-day validation split still validates a model trained to +72 h on its shorter
+    # leads), so it must hold the shortest
+    for name, steps in (("validation", min(plan.lead_steps)), ("test", max(plan.lead_steps))):
         part = data.splits[name]
-        if after >= part.stop - part.start:
+        if steps * plan.stride >= part.stop - part.start:
+            which = "shortest" if name == "validation" else "longest"
             problems.append(
                 FieldViolation(
                     "spec.lead_steps",
-                    f"the longest lead ({max(plan.lead_steps)} steps) does not fit in the "
+                    f"the {which} lead ({steps} steps) does not fit in the "
                     f"{name} split ({part.stop - part.start} steps)",
                 )
             )

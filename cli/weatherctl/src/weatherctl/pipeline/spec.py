@@ -40,8 +40,9 @@ from google.protobuf import json_format
 from weather.preprocess.v1 import preprocess_service_pb2 as ppb
 from weather.trainer.v1 import trainer_service_pb2 as tpb
 
+from weatherctl.leads import parse_leads
 from weatherctl.recipes import recipe_from_yaml
-from weatherctl.train_commands import SpecError, spec_from_yaml
+from weatherctl.train_commands import SpecError, spec_from_yaml, with_lead_times
 
 FORMAT_VERSION = 1
 ANALYSIS_KINDS = {
@@ -349,30 +350,6 @@ def _kind(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     return f"{type(value).__name__} {value!r}"
-
-
-def parse_leads(value: Any) -> tuple[int, ...]:
-    """Lead hours: an integer, a list of integers, or text "1-24", "1,6,24" or "1-6,12"."""
-    if isinstance(value, bool):
-        raise ValueError("expected lead hours")
-    if isinstance(value, int):
-        hours = [value]
-    elif isinstance(value, list) and all(
-        isinstance(v, int) and not isinstance(v, bool) for v in value
-    ):
-        hours = list(value)
-    elif isinstance(value, str):
-        hours = []
-        for part in (p.strip().removesuffix("h") for p in value.split(",") if p.strip()):
-            first, _, last = part.partition("-")
-            if not first.isdigit() or (last and not last.isdigit()):
-                raise ValueError(f"expected lead hours like 1-24 or 1,6,24, got {value!r}")
-            hours += list(range(int(first), int(last or first) + 1))
-    else:
-        raise ValueError(f"expected lead hours like 1-24 or [1, 6, 24], got {_kind(value)}")
-    if not hours or any(h < 1 for h in hours) or len(set(hours)) != len(hours):
-        raise ValueError(f"expected distinct lead hours >= 1, got {value!r}")
-    return tuple(sorted(hours))
 
 
 TOP_LEVEL = (
@@ -709,8 +686,8 @@ def _jobs(check: _Checker, base: Path, top: dict[str, Any], model: str) -> list[
                 )
             else:
                 try:
-                    json_format.ParseDict(overrides, spec)
-                except json_format.ParseError as exc:
+                    json_format.ParseDict(with_lead_times(overrides), spec)
+                except (json_format.ParseError, SpecError) as exc:
                     check.fail(f"{where}.overrides", f"expected JobSpec fields: {exc}")
         if spec.model_name and spec.model_name != model:
             check.fail(

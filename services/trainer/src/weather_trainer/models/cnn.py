@@ -44,6 +44,18 @@ class WrapPad(keras.layers.Layer):  # type: ignore[misc]
         return tf.pad(x, [[0, 0], [n, n], [0, 0], [0, 0]])
 
 
+class UpToLead(keras.layers.Layer):  # type: ignore[misc]
+    """A correction kept at leads up to max_lead model steps and zero beyond."""
+
+    def __init__(self, max_lead: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_lead = max_lead
+
+    def call(self, x: tf.Tensor, lead_steps: tf.Tensor) -> tf.Tensor:
+        keep = tf.cast(lead_steps <= self.max_lead, x.dtype)
+        return x * keep[:, None, None, None]
+
+
 def conv(x: Any, filters: int, kernel: int, wrap: bool, **kw: Any) -> Any:
     """A kernel x kernel convolution keeping the grid shape."""
     if not wrap:
@@ -70,6 +82,11 @@ class ConvolutionalFamily(ModelFamily):
         Hyperparameter("window_summary", 4, 0, 64, integer=True),
         Hyperparameter("weight_decay", 3e-3, 0.0, 1.0),
         Hyperparameter("output_penalty", 3e-4, 0.0, 1.0),
+        # the leads (model steps) up to which the convolutions correct the linear part; beyond,
+        # the model is its per-lead linear part alone (0: every lead)
+        Hyperparameter("network_leads", 0, 0, 100000, integer=True),
+        # ridge_start's partial pooling of the grid points (see ridge.py)
+        Hyperparameter("pooling", 0.0, 0.0, 1e6),
         fitting.LEADS_PER_INIT,
     )
 
@@ -120,6 +137,8 @@ class ConvolutionalFamily(ModelFamily):
         )(hidden)
         if hp["output_penalty"]:
             nonlinear = keras.layers.ActivityRegularization(l2=hp["output_penalty"])(nonlinear)
+        if hp["network_leads"]:
+            nonlinear = UpToLead(int(hp["network_leads"]))(nonlinear, lead_steps)
         base = keras.layers.Subtract()([same_hour, last]) if hp["same_hour_base"] else None
         parts = [linear, nonlinear] + ([base] if base is not None else [])
         residual = keras.layers.Add()(parts)
@@ -127,14 +146,22 @@ class ConvolutionalFamily(ModelFamily):
 
     def fit(self, job: FitJob) -> Fitted:
         """Adam on the skill-normalised loss; with ridge_start the per-lead linear part is the
-        ridge solution (normal equations on Dask), frozen, and the convolutions learn the rest."""
+        ridge solution (normal equations on Dask), frozen, and the convolutions learn the rest.
+        With network_leads, only the samples at those leads train (and validate) the network:
+        the linear part of the longer leads is the ridge solution as it stands."""
         hp = self.resolved(job.hyperparameters)
+        limit = int(hp["network_leads"])
+        leads = tuple(n for n in job.context.lead_steps if n <= limit) if limit else None
+        if limit and not leads:
+            leads = None
         if not hp["ridge_start"]:
-            return fitting.fit_keras(self, job)
+            return fitting.fit_keras(self, job, leads=leads)
         recent, per_point = int(hp["recent_steps"]), bool(hp["per_point"])
-        kernel, bias = ridge.solve(job, recent, per_point, False, ridge.RIDGE_L2)
+        kernel, bias = ridge.solve(
+            job, recent, per_point, False, ridge.RIDGE_L2, float(hp["pooling"])
+        )
 
         def start_from_ridge(model: keras.Model) -> None:
             model.get_layer("lead_linear").set_weights([kernel, bias])
 
-        return fitting.fit_keras(self, job, start_from_ridge)
+        return fitting.fit_keras(self, job, start_from_ridge, leads)

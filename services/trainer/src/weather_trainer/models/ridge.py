@@ -5,7 +5,8 @@ target, the target's and init's climatology, the window mean and recent steps re
 init value, time of day), the target is (target - init value) / std. X^T X and X^T y are
 accumulated per block of init times on the Dask cluster over the whole training split (each
 task reads its block from the archive and computes the predictors with the same in-graph layer
-the exported model uses), summed with dask.array, and solved with a ridge penalty. The solution
+the exported model uses), summed with dask.array, and solved with a ridge penalty; with pooling,
+each grid point's weights are drawn towards the domain-wide solution rather than towards zero. The solution
 becomes the weights of a Keras model behind the same serving signature as the network.
 """
 
@@ -87,7 +88,12 @@ def block_normal_equations(
 
 
 def solve(
-    job: FitJob, recent: int, per_point: bool, time_of_day: bool, l2: float
+    job: FitJob,
+    recent: int,
+    per_point: bool,
+    time_of_day: bool,
+    l2: float,
+    pooling: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """LeadLinear (kernel, bias) of the ridge solution over the training split, the normal
     equations summed over blocks on the Dask cluster (local threads without a client)."""
@@ -108,7 +114,7 @@ def solve(
             summed = np.asarray(job.dask_client.compute(total).result())
         else:
             summed = np.asarray(total.compute(scheduler="threads"))
-    return _solve(summed, l2, len(job.context.variables))
+    return _solve(summed, l2, len(job.context.variables), pooling)
 
 
 class RidgeFamily(ModelFamily):
@@ -119,6 +125,7 @@ class RidgeFamily(ModelFamily):
         Hyperparameter("recent_steps", 3, 1, 48, integer=True),
         Hyperparameter("per_point", 1, 0, 1, integer=True),
         Hyperparameter("time_of_day", 0, 0, 1, integer=True),
+        Hyperparameter("pooling", 0.0, 0.0, 1e6),
     )
 
     def build(self, context: ForecastContext, hyperparameters: dict[str, float]) -> keras.Model:
@@ -141,7 +148,12 @@ class RidgeFamily(ModelFamily):
         hp = self.resolved(job.hyperparameters)
         job.hooks.on_stage("training", 0.1)
         kernel, bias = solve(
-            job, int(hp["recent_steps"]), bool(hp["per_point"]), bool(hp["time_of_day"]), hp["l2"]
+            job,
+            int(hp["recent_steps"]),
+            bool(hp["per_point"]),
+            bool(hp["time_of_day"]),
+            hp["l2"],
+            hp["pooling"],
         )
         model = self.build(job.context, hp)
         model.get_layer("lead_linear").set_weights([kernel, bias])
@@ -164,14 +176,31 @@ def _shape(
     return (max(context.lead_steps), *grid, features, features + variables + 1)
 
 
-def _solve(summed: np.ndarray, l2: float, variables: int) -> tuple[np.ndarray, np.ndarray]:
+def _solve(
+    summed: np.ndarray, l2: float, variables: int, pooling: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """LeadLinear (kernel, bias) from summed normal equations [lead, (lat, lon,) F, F + V + 1].
+
+    Per grid point with pooling > 0, every point's weights are drawn towards the domain-wide
+    solution (the normal equations summed over the grid) instead of towards zero: a partial
+    pooling that keeps the points' own fit where their data speak and the shared one where a
+    few weeks of one point's data would only fit noise (long leads)."""
     features = summed.shape[-1] - variables - 1
+    eye = np.eye(features)
+    per_point = summed.ndim == 5  # [lead, lat, lon, F, F + V + 1]
+    prior = np.zeros((*summed.shape[:-2], features, variables))
+    if per_point and pooling > 0:
+        pooled_kernel, pooled_bias = _solve(summed.sum(axis=(1, 2)), l2, variables)
+        shared = np.concatenate([pooled_kernel, pooled_bias[:, None, :]], axis=1)
+        prior = np.broadcast_to(shared[:, None, None], prior.shape).astype(np.float64)
     xtx = summed[..., :features]
     xty = summed[..., features:-1]
     count = np.maximum(summed[..., :1, -1:], 1.0)  # samples per lead (and point)
-    eye = np.eye(features)
     penalty = l2 * count * eye  # ridge on the mean-square scale, intercept included
-    solution = np.linalg.solve(xtx + penalty + 1e-9 * eye, xty)  # [..., F, V]
+    pull = pooling * count * eye if per_point else 0.0 * eye
+    solution = np.linalg.solve(  # [..., F, V]
+        xtx + penalty + pull + 1e-9 * eye, xty + np.einsum("...fg,...gv->...fv", pull, prior)
+    )
     kernel = solution[..., :-1, :].astype(np.float32)
     bias = solution[..., -1, :].astype(np.float32)
     return kernel, bias
