@@ -6,8 +6,9 @@ init value, time of day), the target is (target - init value) / std. X^T X and X
 accumulated per block of init times on the Dask cluster over the whole training split (each
 task reads its block from the archive and computes the predictors with the same in-graph layer
 the exported model uses), summed with dask.array, and solved with a ridge penalty; with pooling,
-each grid point's weights are drawn towards the domain-wide solution rather than towards zero. The solution
-becomes the weights of a Keras model behind the same serving signature as the network.
+each grid point's weights are drawn towards the domain-wide solution rather than towards zero.
+The solution becomes the weights of a Keras model behind the same serving signature as the
+network.
 """
 
 from __future__ import annotations
