@@ -16,7 +16,13 @@ from weather.registry.v1 import registry_service_pb2 as rpb
 from weather.registry.v1 import registry_service_pb2_grpc as rpb_grpc
 from weather.trainer.v1 import trainer_service_pb2 as pb
 
-from tests.trainer.service_support import DATASET, ServiceProcess, start_trainer, wait_for
+from tests.trainer.service_support import (
+    DATASET,
+    RunningTrainer,
+    ServiceProcess,
+    start_trainer,
+    wait_for,
+)
 from weather_trainer.service import WAITING
 from weatherctl.launcher import free_port, wait_serving
 
@@ -61,6 +67,21 @@ def persistence_job() -> pb.StartTrainingRequest:
     )
 
 
+def threaded_trainer(
+    archive: Path, tmp_path: Path, registry_address: str, **options: object
+) -> RunningTrainer:
+    """A trainer under tmp_path/work registering with registry_address, running its jobs in
+    threads (no child process, and no TensorFlow start, per job)."""
+    return start_trainer(
+        archive,
+        tmp_path / "work",
+        None,
+        isolation="thread",
+        registry_address=registry_address,
+        **options,
+    )
+
+
 def versions(address: str) -> list[rpb.ModelVersion]:
     with grpc.insecure_channel(address) as channel:
         stub = rpb_grpc.RegistryServiceStub(channel)
@@ -78,12 +99,10 @@ def test_a_job_finishing_while_the_registry_is_down_registers_once_when_it_retur
 ) -> None:
     port = free_port()
     registry = start_registry(port, tmp_path)
-    trainer = start_trainer(
+    trainer = threaded_trainer(
         demo_archive,
-        tmp_path / "work",
-        None,
-        isolation="thread",  # no child process (and TensorFlow start) per job
-        registry_address=registry.address,
+        tmp_path,
+        registry.address,
         registration_timeout_seconds=120,
     )
     try:
@@ -168,12 +187,10 @@ def test_calls_to_a_stalled_registry_time_out_and_the_retries_still_make_one_ver
     demo_archive: Path, tmp_path: Path
 ) -> None:
     registry = start_registry(free_port(), tmp_path)
-    trainer = start_trainer(
+    trainer = threaded_trainer(
         demo_archive,
-        tmp_path / "work",
-        None,
-        isolation="thread",  # no child process (and TensorFlow start) per job
-        registry_address=registry.address,
+        tmp_path,
+        registry.address,
         registry_timeout_seconds=1,  # a call's deadline: a frozen registry times calls out
         registration_timeout_seconds=120,
     )
@@ -206,12 +223,10 @@ def test_a_registry_that_stays_down_fails_the_job_and_keeps_the_artifact(
     registry = start_registry(free_port(), tmp_path)
     address = registry.address
     registry.kill()
-    trainer = start_trainer(
+    trainer = threaded_trainer(
         demo_archive,
-        tmp_path / "work",
-        None,
-        isolation="thread",  # no child process (and TensorFlow start) per job
-        registry_address=address,
+        tmp_path,
+        address,
         registration_timeout_seconds=3,
     )
     try:
@@ -233,12 +248,10 @@ def test_a_registry_that_refuses_the_version_fails_the_job_at_once_keeping_the_a
     registry answers INVALID_ARGUMENT, the job fails FAILED_PRECONDITION without retrying."""
     (tmp_path / "elsewhere").mkdir()
     registry = start_registry(free_port(), tmp_path / "elsewhere")
-    trainer = start_trainer(
+    trainer = threaded_trainer(
         demo_archive,
-        tmp_path / "work",
-        None,
-        isolation="thread",  # no child process (and TensorFlow start) per job
-        registry_address=registry.address,
+        tmp_path,
+        registry.address,
         registration_timeout_seconds=120,
     )
     try:
